@@ -1,0 +1,122 @@
+/* zerospice — what is spoken toward SPICE clients through spice-server:
+ * stream-device framing, codec negotiation, agent mouse messages and
+ * keyboard scancodes. Pure functions: no sockets, no loops. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zs-encoder.h"
+
+/* ---- stream device (spice/stream-device.h) ---- */
+
+#define ZS_STREAM_HEADER_BYTES 8
+#define ZS_STREAM_FORMAT_BYTES (ZS_STREAM_HEADER_BYTES + 12)
+#define ZS_STREAM_CURSOR_MOVE_BYTES (ZS_STREAM_HEADER_BYTES + 8)
+#define ZS_STREAM_MAX_DATA_BYTES (32u * 1024 * 1024)
+#define ZS_STREAM_MAX_CURSOR_DIM 1024
+/* Largest message we accept from the server (CAPABILITIES, START_STOP,
+ * NOTIFY_ERROR are all small). */
+#define ZS_STREAM_MAX_IN_BYTES (64u * 1024)
+
+/* Writes a header for a message of `type` and payload `size`. Returns false
+ * when the size is over the protocol's limit for that type. */
+bool zs_stream_put_header(uint8_t out[ZS_STREAM_HEADER_BYTES], uint16_t type,
+	uint32_t size);
+/* FORMAT: header + {u32 width, u32 height, u8 codec, 3 pad}. codec is the
+ * SpiceVideoCodecType value (== enum zs_codec). */
+void zs_stream_put_format(uint8_t out[ZS_STREAM_FORMAT_BYTES], uint32_t width,
+	uint32_t height, enum zs_codec codec);
+/* CURSOR_MOVE: header + {i32 x, i32 y}. */
+void zs_stream_put_cursor_move(uint8_t out[ZS_STREAM_CURSOR_MOVE_BYTES],
+	int32_t x, int32_t y);
+/* CURSOR_SET with a 32-bit ARGB (premultiplied not required) image, as one
+ * malloc'd message (header included). NULL when the size is out of range. */
+uint8_t *zs_stream_build_cursor_set(uint16_t width, uint16_t height,
+	uint16_t hot_x, uint16_t hot_y, const uint32_t *argb, size_t *len);
+
+/* Messages from the server to the device. */
+struct zs_stream_msg {
+	uint16_t type;     /* STREAM_TYPE_* */
+	uint32_t size;
+	const uint8_t *payload; /* valid during the callback only */
+};
+typedef void (*zs_stream_msg_fn)(const struct zs_stream_msg *msg, void *data);
+
+/* Incremental reader of server→device bytes: any split of the input gives
+ * the same messages. */
+struct zs_stream_reader {
+	uint8_t header[ZS_STREAM_HEADER_BYTES];
+	size_t header_len;
+	uint8_t *payload;
+	size_t payload_len;
+	uint32_t payload_size;
+	bool failed;
+};
+void zs_stream_reader_init(struct zs_stream_reader *r);
+void zs_stream_reader_finish(struct zs_stream_reader *r);
+/* Feeds bytes and calls `cb` for each whole message. Returns false on a
+ * protocol error (wrong version, unknown type, oversized message), with a
+ * one-line reason in err; the reader stays failed until
+ * zs_stream_reader_finish() + init. */
+bool zs_stream_reader_feed(struct zs_stream_reader *r, const uint8_t *buf,
+	size_t len, zs_stream_msg_fn cb, void *data, char *err, size_t err_len);
+
+/* START_STOP payload {u8 num_codecs; u8 codecs[num_codecs]}: returns false
+ * when truncated. Codecs outside the known range are skipped. Writes a
+ * bitmask of ZS_CODEC_BIT into *codec_mask (0 = stop). */
+bool zs_stream_parse_start_stop(const uint8_t *payload, size_t len,
+	uint32_t *codec_mask);
+
+/* ---- codec negotiation ---- */
+
+/* Picks the codec to stream: `forced` (ZS_CODEC_NONE = auto) only when the
+ * clients list it and it is available; otherwise, with auto, the first of
+ * H.264, VP8, VP9, H.265, MJPEG present in both masks. ZS_CODEC_NONE when
+ * nothing fits. */
+enum zs_codec zs_codec_choose(uint32_t client_mask, uint32_t available_mask,
+	enum zs_codec forced);
+
+/* ---- vdagent device: client mouse messages ---- */
+
+struct zs_agent_mouse {
+	uint32_t x, y;      /* stream pixels */
+	uint32_t buttons;   /* VD_AGENT_*_MASK bits as sent by the client */
+	uint8_t display_id;
+};
+typedef void (*zs_agent_mouse_fn)(const struct zs_agent_mouse *m, void *data);
+
+/* Incremental reader of server→agent bytes (VDIChunkHeader + VDAgentMessage,
+ * messages may span chunks). Reports VD_AGENT_MOUSE_STATE; ignores the other
+ * message types; rejects malformed or oversized input. */
+struct zs_agent_reader {
+	uint8_t chunk_header[8];
+	size_t chunk_header_len;
+	uint32_t chunk_left;
+	uint8_t *msg;
+	size_t msg_len, msg_size;
+	bool failed;
+};
+#define ZS_AGENT_MAX_MSG_BYTES (1u << 20)
+void zs_agent_reader_init(struct zs_agent_reader *r);
+void zs_agent_reader_finish(struct zs_agent_reader *r);
+bool zs_agent_reader_feed(struct zs_agent_reader *r, const uint8_t *buf,
+	size_t len, zs_agent_mouse_fn cb, void *data, char *err, size_t err_len);
+
+/* Agent button mask (VD_AGENT_LBUTTON_MASK…) → ZS_BUTTON_* bits. */
+uint32_t zs_agent_buttons_to_zs(uint32_t agent_buttons);
+/* SPICE server-mode mouse button state (SPICE_MOUSE_BUTTON_MASK_*) → ZS_BUTTON_*. */
+uint32_t zs_spice_buttons_to_zs(uint32_t spice_buttons);
+
+/* ---- keyboard ---- */
+
+/* Assembles PC set-1 scancode bytes as spice-server pushes them into key
+ * events: code (0x1e, or 0xe0xx for extended keys) and down/up. */
+struct zs_scancode_decoder {
+	uint8_t prefix; /* 0, 0xe0 or 0xe1 */
+	uint8_t e1_left;
+};
+/* Returns true when `byte` completes a key event. */
+bool zs_scancode_feed(struct zs_scancode_decoder *d, uint8_t byte,
+	uint32_t *code, bool *down);

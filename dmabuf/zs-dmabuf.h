@@ -1,0 +1,129 @@
+/* zerospice — frames, memfd/dma-buf buffers and frame sources. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZS_FRAME_MAX_PLANES 4
+#define ZS_FRAME_MAX_DAMAGE 16
+
+struct zs_rect {
+	int32_t x, y;
+	int32_t width, height;
+};
+
+struct zs_plane {
+	int fd; /* borrowed from the frame's producer, see struct zs_frame */
+	uint32_t offset;
+	uint32_t stride;
+};
+
+struct zs_frame;
+typedef void (*zs_frame_release_fn)(struct zs_frame *frame, void *data);
+
+/* One picture from a source. The plane fds belong to the producer's buffer and
+ * stay open until the consumer calls zs_frame_release() exactly once; a
+ * consumer that needs them longer duplicates them (F_DUPFD_CLOEXEC).
+ * n_damage == 0 means the whole frame changed. */
+struct zs_frame {
+	uint32_t width, height;
+	uint32_t fourcc;    /* DRM_FORMAT_* */
+	uint64_t modifier;  /* DRM_FORMAT_MOD_* */
+	bool y0_top;        /* true when row 0 is the top row (the usual case) */
+	int n_planes;
+	struct zs_plane planes[ZS_FRAME_MAX_PLANES];
+	int n_damage;
+	struct zs_rect damage[ZS_FRAME_MAX_DAMAGE];
+	uint64_t capture_us; /* CLOCK_MONOTONIC */
+	uint64_t id;
+
+	zs_frame_release_fn release;
+	void *release_data;
+};
+
+/* Hands the frame back to its producer. Accepts NULL. */
+void zs_frame_release(struct zs_frame *frame);
+
+/* Adds a damage rectangle, clipped to the frame; collapses to full-frame
+ * damage (n_damage = 0) when the list is full. */
+void zs_frame_add_damage(struct zs_frame *frame, struct zs_rect rect);
+
+/* CPU mapping of plane 0 of a frame (mmap of the fd, DMA_BUF_IOCTL_SYNC
+ * bracketing on real dma-bufs; memfds need none). */
+struct zs_frame_map {
+	const uint8_t *pixels; /* first byte of plane 0 (offset applied) */
+	uint32_t stride;
+	void *base;
+	size_t length;
+	int sync_fd; /* borrowed; -1 when no dma-buf sync is needed */
+};
+
+/* Maps plane 0 read-only. Checks that offset + stride * height fits the
+ * file; returns a negative errno on failure. */
+int zs_frame_map(const struct zs_frame *frame, struct zs_frame_map *map);
+void zs_frame_unmap(struct zs_frame_map *map);
+
+/* Bytes per pixel of a packed single-plane RGB DRM fourcc, 0 if unknown. */
+uint32_t zs_fourcc_bpp(uint32_t fourcc);
+/* Human-readable fourcc ("XR24"); returns buf. */
+const char *zs_fourcc_str(uint32_t fourcc, char buf[5]);
+
+/* A CPU-writable buffer backed by a memfd: the stand-in for a dma-buf on
+ * machines without DRM. Owns fd and the mapping. */
+struct zs_memfd_buffer {
+	int fd;
+	uint8_t *pixels;
+	size_t size;
+	uint32_t width, height, stride, fourcc;
+};
+
+/* Creates a sealed-size memfd buffer of width x height in fourcc (packed
+ * 32-bit RGB). Returns a negative errno on failure. */
+int zs_memfd_buffer_init(struct zs_memfd_buffer *buf, const char *name,
+	uint32_t width, uint32_t height, uint32_t fourcc);
+/* Unmaps and closes; sets fd to -1. Safe on a zeroed or finished buffer. */
+void zs_memfd_buffer_finish(struct zs_memfd_buffer *buf);
+
+/* Input state a source may render (the test pattern shows it). Key codes are
+ * PC set-1 scancodes, extended keys as 0xe0xx. Pointer in frame pixels.
+ * Buttons: bit 0 left, bit 1 middle, bit 2 right. */
+struct zs_input_state {
+	uint32_t last_key;
+	bool last_key_down;
+	uint32_t key_events;
+	int32_t pointer_x, pointer_y;
+	uint32_t buttons;
+	uint32_t button_events;
+};
+
+#define ZS_BUTTON_LEFT   (1u << 0)
+#define ZS_BUTTON_MIDDLE (1u << 1)
+#define ZS_BUTTON_RIGHT  (1u << 2)
+#define ZS_BUTTON_WHEEL_UP   (1u << 3)
+#define ZS_BUTTON_WHEEL_DOWN (1u << 4)
+
+/* The test-pattern renderer: a pool of memfd buffers drawn with a static
+ * area, moving content, a frame stamp (frame id + capture time) and an input
+ * stamp (struct zs_input_state), both readable with zs_stamp_find(). */
+struct zs_testpattern;
+
+#define ZS_TESTPATTERN_MIN_WIDTH 480
+#define ZS_TESTPATTERN_MIN_HEIGHT 272
+#define ZS_TESTPATTERN_MAX_DIM 8192
+
+struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
+	int n_buffers);
+void zs_testpattern_destroy(struct zs_testpattern *tp);
+/* Renders frame `id` captured at `capture_us` into a free buffer. Returns
+ * NULL when every buffer is still held by a consumer (the caller skips the
+ * tick). The frame is released with zs_frame_release(); release may happen
+ * on any thread. */
+struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
+	uint64_t id, uint64_t capture_us);
+void zs_testpattern_set_input(struct zs_testpattern *tp,
+	const struct zs_input_state *input);
+
+/* Frame stamp and input stamp payloads (see zs-stamp.h for the barcode). */
+#define ZS_STAMP_TYPE_FRAME 1
+#define ZS_STAMP_TYPE_INPUT 2

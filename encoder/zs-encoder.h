@@ -1,0 +1,84 @@
+/* zerospice — video encoders behind one interface. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zs_frame;
+
+/* Codecs. The numeric values match SpiceVideoCodecType on purpose, but the
+ * encoder does not depend on SPICE. */
+enum zs_codec {
+	ZS_CODEC_NONE = 0,
+	ZS_CODEC_MJPEG = 1,
+	ZS_CODEC_VP8 = 2,
+	ZS_CODEC_H264 = 3,
+	ZS_CODEC_VP9 = 4,
+	ZS_CODEC_H265 = 5,
+};
+#define ZS_CODEC_COUNT 6
+#define ZS_CODEC_BIT(c) (1u << (c))
+
+/* "h264", "vp8", … ; "none" for ZS_CODEC_NONE. */
+const char *zs_codec_name(enum zs_codec codec);
+/* Parses a codec name; false when unknown. "auto" is not a codec. */
+bool zs_codec_from_name(const char *name, enum zs_codec *codec);
+
+enum zs_encoder_backend {
+	ZS_ENCODER_AUTO = 0,
+	ZS_ENCODER_SOFTWARE,
+};
+
+struct zs_encoder_config {
+	enum zs_codec codec;
+	uint32_t width, height;
+	uint32_t fourcc;       /* DRM fourcc of the frames that will be fed */
+	uint32_t bitrate_kbps; /* target; 0 = backend default */
+	uint32_t fps;          /* expected frame rate, for rate control */
+};
+
+/* One encoded frame: a whole access unit (H.264/H.265 in Annex-B byte
+ * stream with parameter sets before each keyframe; VP8/VP9 frames; JPEG). */
+struct zs_access_unit {
+	uint8_t *data;
+	size_t size;
+	bool keyframe;
+	uint64_t frame_id;
+	uint64_t capture_us;    /* copied from the frame */
+	uint64_t encode_start_us, encode_end_us; /* CLOCK_MONOTONIC */
+	enum zs_codec codec;
+	uint32_t width, height;
+};
+void zs_access_unit_free(struct zs_access_unit *au);
+
+/* Which codecs the backend can produce on this machine (bitmask of
+ * ZS_CODEC_BIT). Probes once per process and caches; thread-safe. */
+uint32_t zs_encoder_probe(enum zs_encoder_backend backend);
+/* Name of what would encode `codec` with `backend` ("x264enc", …), NULL if
+ * nothing can. */
+const char *zs_encoder_element_name(enum zs_encoder_backend backend,
+	enum zs_codec codec);
+
+struct zs_encoder;
+
+/* Creates an encoder for one codec and size. Returns NULL and a message in
+ * err when the combination is not available. */
+struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
+	const struct zs_encoder_config *config, char *err, size_t err_len);
+void zs_encoder_destroy(struct zs_encoder *enc);
+
+/* Encodes one frame (borrowed: mapped for reading, not released) and
+ * returns its access unit in *out. One frame in flight: the call blocks until
+ * the picture is encoded. force_keyframe makes the output a keyframe (IDR).
+ * Returns 0 or a negative errno (-EINVAL for a frame whose size or format
+ * does not match the config). Called from one thread at a time. */
+int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
+	bool force_keyframe, struct zs_access_unit **out);
+
+/* "gst:x264enc h264 1280x720 @ 8000 kbps", for logs. */
+const char *zs_encoder_describe(const struct zs_encoder *enc);
+
+/* Pixel bytes the CPU read or wrote for the last frame (copies, colour
+ * conversion done on the CPU); 0 on a zero-copy path. */
+uint64_t zs_encoder_cpu_pixel_bytes(const struct zs_encoder *enc);
