@@ -127,3 +127,54 @@ void zs_testpattern_set_input(struct zs_testpattern *tp,
 /* Frame stamp and input stamp payloads (see zs-stamp.h for the barcode). */
 #define ZS_STAMP_TYPE_FRAME 1
 #define ZS_STAMP_TYPE_INPUT 2
+
+/* ---- frame sources ----
+ * A source runs on the GLib main loop of the thread that created it and
+ * reports through zs_source_events on that thread. */
+struct zs_source;
+
+struct zs_source_events {
+	/* A new frame; the callee owns it and calls zs_frame_release() (from any
+	 * thread) when done. */
+	void (*frame)(void *data, struct zs_frame *frame);
+	/* Pointer image, 32-bit ARGB (non-premultiplied), width*height pixels. */
+	void (*cursor_define)(void *data, uint32_t width, uint32_t height,
+		int32_t hot_x, int32_t hot_y, const uint32_t *argb);
+	/* Pointer position in frame pixels; visible false hides it. */
+	void (*cursor_move)(void *data, int32_t x, int32_t y, bool visible);
+	/* The source ended for good (QEMU exited, socket dropped); reason is a
+	 * one-line message. */
+	void (*closed)(void *data, const char *reason);
+};
+
+struct zs_source_impl {
+	const char *name;
+	void (*destroy)(struct zs_source *src);
+	/* PC set-1 scancode, 0xe0xx for extended keys. */
+	void (*key)(struct zs_source *src, uint32_t scancode, bool down);
+	/* Absolute pointer in frame pixels, with the ZS_BUTTON_* state. */
+	void (*pointer_abs)(struct zs_source *src, int32_t x, int32_t y,
+		uint32_t buttons);
+	/* Relative motion, with the ZS_BUTTON_* state. */
+	void (*pointer_rel)(struct zs_source *src, int32_t dx, int32_t dy,
+		uint32_t buttons);
+};
+
+struct zs_source {
+	const struct zs_source_impl *impl;
+	struct zs_source_events events;
+	void *events_data;
+};
+
+/* Calls through the vtable; each accepts a NULL source or a missing hook. */
+void zs_source_destroy(struct zs_source *src);
+void zs_source_key(struct zs_source *src, uint32_t scancode, bool down);
+void zs_source_pointer_abs(struct zs_source *src, int32_t x, int32_t y,
+	uint32_t buttons);
+void zs_source_pointer_rel(struct zs_source *src, int32_t dx, int32_t dy,
+	uint32_t buttons);
+
+/* The test-pattern source: renders with zs_testpattern on a GLib timer at
+ * `fps`, shows input it receives. Frames ids start at 1. */
+struct zs_source *zs_testpattern_source_create(uint32_t width, uint32_t height,
+	uint32_t fps, const struct zs_source_events *events, void *data);
