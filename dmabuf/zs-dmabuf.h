@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zs-stamp.h"
+
 #define ZS_FRAME_MAX_PLANES 4
 #define ZS_FRAME_MAX_DAMAGE 16
 
@@ -45,8 +47,9 @@ struct zs_frame {
 /* Hands the frame back to its producer. Accepts NULL. */
 void zs_frame_release(struct zs_frame *frame);
 
-/* Adds a damage rectangle, clipped to the frame; collapses to full-frame
- * damage (n_damage = 0) when the list is full. */
+/* Adds a damage rectangle, clipped to the frame (empty results are dropped).
+ * When the list is full the rectangles merge into their bounding box, so
+ * later calls still add to a valid list. */
 void zs_frame_add_damage(struct zs_frame *frame, struct zs_rect rect);
 
 /* CPU mapping of plane 0 of a frame (mmap of the fd, DMA_BUF_IOCTL_SYNC
@@ -124,9 +127,8 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 void zs_testpattern_set_input(struct zs_testpattern *tp,
 	const struct zs_input_state *input);
 
-/* Frame stamp and input stamp payloads (see zs-stamp.h for the barcode). */
-#define ZS_STAMP_TYPE_FRAME 1
-#define ZS_STAMP_TYPE_INPUT 2
+/* Frame stamp and input stamp payloads: ZS_STAMP_TYPE_FRAME/INPUT and the
+ * barcode are in zs-stamp.h. */
 
 /* ---- frame sources ----
  * A source runs on the GLib main loop of the thread that created it and

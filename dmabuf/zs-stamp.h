@@ -19,6 +19,10 @@
 #define ZS_STAMP_WIDTH_PX (ZS_STAMP_COLS * ZS_STAMP_CELL_PX)
 #define ZS_STAMP_HEIGHT_PX (ZS_STAMP_ROWS * ZS_STAMP_CELL_PX)
 
+/* Payload byte 0: what the stamp carries. */
+#define ZS_STAMP_TYPE_FRAME 1
+#define ZS_STAMP_TYPE_INPUT 2
+
 /* Draws a stamp with its top-left cell at (x, y) into 32-bit XRGB pixels,
  * plus the quiet zone around it; clipped to width x height. */
 void zs_stamp_draw(uint8_t *pixels, uint32_t stride, uint32_t width,
@@ -39,13 +43,15 @@ struct zs_image {
 bool zs_stamp_find(const struct zs_image *img, uint8_t type,
 	uint8_t payload[ZS_STAMP_PAYLOAD_BYTES], int32_t *x, int32_t *y);
 
-/* Frame stamp: type ZS_STAMP_TYPE_FRAME (1), frame id, capture time. */
+/* Frame stamp: type ZS_STAMP_TYPE_FRAME (1), frame id, capture time (the
+ * low 56 bits are carried). */
 void zs_stamp_pack_frame(uint8_t payload[ZS_STAMP_PAYLOAD_BYTES],
 	uint32_t frame_id, uint64_t capture_us);
 void zs_stamp_unpack_frame(const uint8_t payload[ZS_STAMP_PAYLOAD_BYTES],
 	uint32_t *frame_id, uint64_t *capture_us);
 
-/* Input stamp: type ZS_STAMP_TYPE_INPUT (2). */
+/* Input stamp: type ZS_STAMP_TYPE_INPUT (2). key_down is carried as one
+ * bit and buttons as 7 bits, to fit 12 bytes. */
 struct zs_stamp_input {
 	uint16_t last_key;   /* scancode, 0xe0xx for extended keys, 0 = none */
 	uint8_t last_key_down;

@@ -1,0 +1,141 @@
+/* Binary PPM (P6) reader for screenshots handed to the stamp search. */
+#include "zs-stamp.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PPM_MAX_DIM 16384
+
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+	if (err && err_len > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/* Skips whitespace and '#' comments (which run to the end of the line). */
+static int skip_space(FILE *f)
+{
+	int c;
+	for (;;) {
+		c = getc(f);
+		if (c == '#') {
+			while (c != '\n' && c != '\r' && c != EOF)
+				c = getc(f);
+			if (c == EOF)
+				return EOF;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\v' || c == '\f')
+			continue;
+		return c;
+	}
+}
+
+/* Reads one decimal header field; false on a missing or oversized value. */
+static bool read_uint(FILE *f, uint32_t *out, bool last)
+{
+	int c = skip_space(f);
+	if (c < '0' || c > '9')
+		return false;
+	uint64_t v = 0;
+	while (c >= '0' && c <= '9') {
+		v = v * 10 + (uint64_t)(c - '0');
+		if (v > UINT32_MAX)
+			return false;
+		c = getc(f);
+	}
+	/* Exactly one whitespace byte ends the field (the one before the raster
+	 * matters; comments are not allowed there). */
+	if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' &&
+	    c != '\f' && c != '#')
+		return false;
+	if (c == '#') {
+		if (last)
+			return false;
+		ungetc(c, f);
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
+	size_t err_len)
+{
+	memset(img, 0, sizeof(*img));
+	FILE *f = fopen(path, "rbe");
+	if (!f) {
+		int e = errno;
+		return fail(err, err_len, -e, "%s: %s", path, strerror(e));
+	}
+
+	int ret;
+	uint32_t width, height, maxval;
+	if (getc(f) != 'P' || getc(f) != '6') {
+		ret = fail(err, err_len, -EINVAL, "%s: not a binary PPM (P6)", path);
+		goto err_close;
+	}
+	if (!read_uint(f, &width, false) || !read_uint(f, &height, false) ||
+	    !read_uint(f, &maxval, true)) {
+		ret = fail(err, err_len, -EINVAL, "%s: bad PPM header", path);
+		goto err_close;
+	}
+	if (width == 0 || height == 0 || width > PPM_MAX_DIM ||
+	    height > PPM_MAX_DIM) {
+		ret = fail(err, err_len, -EFBIG,
+			"%s: unsupported size %ux%u (1..%d per side)", path, width,
+			height, PPM_MAX_DIM);
+		goto err_close;
+	}
+	if (maxval != 255) {
+		ret = fail(err, err_len, -ENOTSUP,
+			"%s: maxval %u unsupported (only 255)", path, maxval);
+		goto err_close;
+	}
+
+	size_t stride = (size_t)width * 3;
+	size_t size = stride * height;
+	uint8_t *pixels = malloc(size);
+	if (!pixels) {
+		ret = fail(err, err_len, -ENOMEM, "%s: out of memory for %ux%u",
+			path, width, height);
+		goto err_close;
+	}
+	size_t got = fread(pixels, 1, size, f);
+	if (got != size) {
+		ret = fail(err, err_len, ferror(f) ? -EIO : -EINVAL,
+			"%s: truncated pixel data (%zu of %zu bytes)", path, got,
+			size);
+		goto err_free;
+	}
+	fclose(f);
+
+	img->pixels = pixels;
+	img->width = width;
+	img->height = height;
+	img->stride = (uint32_t)stride;
+	img->bytes_per_pixel = 3;
+	return 0;
+
+err_free:
+	free(pixels);
+err_close:
+	fclose(f);
+	return ret;
+}
+
+void zs_image_free(struct zs_image *img)
+{
+	if (!img)
+		return;
+	free((void *)img->pixels);
+	memset(img, 0, sizeof(*img));
+}
