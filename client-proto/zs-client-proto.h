@@ -31,8 +31,10 @@ void zs_stream_put_format(uint8_t out[ZS_STREAM_FORMAT_BYTES], uint32_t width,
 /* CURSOR_MOVE: header + {i32 x, i32 y}. */
 void zs_stream_put_cursor_move(uint8_t out[ZS_STREAM_CURSOR_MOVE_BYTES],
 	int32_t x, int32_t y);
-/* CURSOR_SET with a 32-bit ARGB (premultiplied not required) image, as one
- * malloc'd message (header included). NULL when the size is out of range. */
+/* CURSOR_SET with a 32-bit ARGB (premultiplied not required) image of
+ * width*height pixels, row-major, as one malloc'd message (header included;
+ * the caller frees it). The hot spot is clamped into the image. NULL when a
+ * dimension is 0 or over ZS_STREAM_MAX_CURSOR_DIM, or on allocation failure. */
 uint8_t *zs_stream_build_cursor_set(uint16_t width, uint16_t height,
 	uint16_t hot_x, uint16_t hot_y, const uint32_t *argb, size_t *len);
 
@@ -40,12 +42,13 @@ uint8_t *zs_stream_build_cursor_set(uint16_t width, uint16_t height,
 struct zs_stream_msg {
 	uint16_t type;     /* STREAM_TYPE_* */
 	uint32_t size;
-	const uint8_t *payload; /* valid during the callback only */
+	const uint8_t *payload; /* valid during the callback only; never NULL */
 };
+/* Must not feed or finish the reader it is called from. */
 typedef void (*zs_stream_msg_fn)(const struct zs_stream_msg *msg, void *data);
 
 /* Incremental reader of server→device bytes: any split of the input gives
- * the same messages. */
+ * the same messages. Accepts CAPABILITIES, START_STOP and NOTIFY_ERROR. */
 struct zs_stream_reader {
 	uint8_t header[ZS_STREAM_HEADER_BYTES];
 	size_t header_len;
@@ -87,36 +90,57 @@ struct zs_agent_mouse {
 };
 typedef void (*zs_agent_mouse_fn)(const struct zs_agent_mouse *m, void *data);
 
+/* Reassembly state of one VDI port (client and server messages arrive
+ * interleaved, chunk by chunk). Only the bytes we use are kept. */
+struct zs_agent_port_state {
+	uint8_t msg_header[20];
+	size_t msg_header_len;
+	uint8_t mouse[13];  /* VDAgentMouseState {u32 x, y, buttons; u8 display_id} */
+	uint32_t msg_left;  /* data bytes of the current message still due */
+	uint32_t msg_done;  /* data bytes of the current message seen */
+};
+
 /* Incremental reader of server→agent bytes (VDIChunkHeader + VDAgentMessage,
- * messages may span chunks). Reports VD_AGENT_MOUSE_STATE; ignores the other
- * message types; rejects malformed or oversized input. */
+ * messages may span chunks and a chunk may end one message and start the
+ * next; reassembled per port). Reports VD_AGENT_MOUSE_STATE; ignores the
+ * other message types without buffering them; rejects a wrong protocol, an
+ * unknown port, a short MOUSE_STATE and any message over
+ * ZS_AGENT_MAX_MSG_BYTES. Allocates nothing. */
 struct zs_agent_reader {
 	uint8_t chunk_header[8];
 	size_t chunk_header_len;
+	uint32_t chunk_port;
 	uint32_t chunk_left;
-	uint8_t *msg;
-	size_t msg_len, msg_size;
+	struct zs_agent_port_state port[2]; /* VDP_CLIENT_PORT, VDP_SERVER_PORT */
 	bool failed;
 };
 #define ZS_AGENT_MAX_MSG_BYTES (1u << 20)
 void zs_agent_reader_init(struct zs_agent_reader *r);
 void zs_agent_reader_finish(struct zs_agent_reader *r);
+/* Same contract as zs_stream_reader_feed(): false with a one-line reason on
+ * malformed input, and failed until finish + init. */
 bool zs_agent_reader_feed(struct zs_agent_reader *r, const uint8_t *buf,
 	size_t len, zs_agent_mouse_fn cb, void *data, char *err, size_t err_len);
 
 /* Agent button mask (VD_AGENT_LBUTTON_MASK…) → ZS_BUTTON_* bits. */
 uint32_t zs_agent_buttons_to_zs(uint32_t agent_buttons);
-/* SPICE server-mode mouse button state (SPICE_MOUSE_BUTTON_MASK_*) → ZS_BUTTON_*. */
+/* Button state as spice-server 0.15 passes it to SpiceMouseInterface
+ * (motion, buttons) and SpiceTabletInterface: its RED_MOUSE_STATE_TO_LOCAL
+ * order left 1<<0, right 1<<1, middle 1<<2 — not SPICE_MOUSE_BUTTON_MASK_*,
+ * whose middle and right are swapped. → ZS_BUTTON_*. The wheel arrives as dz,
+ * not in this state. */
 uint32_t zs_spice_buttons_to_zs(uint32_t spice_buttons);
 
 /* ---- keyboard ---- */
 
 /* Assembles PC set-1 scancode bytes as spice-server pushes them into key
- * events: code (0x1e, or 0xe0xx for extended keys) and down/up. */
+ * events: code (0x1e, or 0xe0xx for extended keys; the Pause sequence
+ * e1 1d 45 / e1 9d c5 gives 0xe145) and down/up. Zero-initialise it. */
 struct zs_scancode_decoder {
 	uint8_t prefix; /* 0, 0xe0 or 0xe1 */
 	uint8_t e1_left;
 };
-/* Returns true when `byte` completes a key event. */
+/* Returns true when `byte` completes a key event; any byte sequence is
+ * accepted. */
 bool zs_scancode_feed(struct zs_scancode_decoder *d, uint8_t byte,
 	uint32_t *code, bool *down);
