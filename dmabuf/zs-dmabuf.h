@@ -160,6 +160,10 @@ struct zs_source_impl {
 	/* Relative motion, with the ZS_BUTTON_* state. */
 	void (*pointer_rel)(struct zs_source *src, int32_t dx, int32_t dy,
 		uint32_t buttons);
+	/* Optional: emit the current picture again soon, even if unchanged
+	 * (a new client needs a keyframe of a static screen). Sources that
+	 * emit frames continuously leave it NULL. */
+	void (*request_frame)(struct zs_source *src);
 };
 
 struct zs_source {
