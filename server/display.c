@@ -1,0 +1,558 @@
+/* The SpiceServer instance and what we register with it, in the order that
+ * gives one display channel (the stream, id 0) and the absolute "client"
+ * mouse mode (shared/DESIGN.md §3, "a recipe that gives one display + absolute
+ * mouse"): keyboard, the stream-device port, a stub QXL with id 1 whose
+ * primary surface exists only for a moment, then a vdagent char device. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <spice/enums.h>
+#include <spice/protocol.h>
+#include <spice/qxl_dev.h>
+#include <spice/stream-device.h>
+
+#include "internal.h"
+#include "zs-client-proto.h"
+
+#define STREAM_PORT_NAME "org.spice-space.stream.0"
+
+struct out_msg {
+	uint8_t *data;
+	size_t len, pos;
+	uint16_t type;
+};
+
+struct zs_display {
+	SpiceServer *server;
+	const struct zs_display_events *events;
+	void *events_data;
+	uint32_t width, height;
+
+	SpiceCharDeviceInstance port;
+	bool port_added;
+	struct zs_stream_reader stream_reader;
+	GQueue out; /* struct out_msg, head is being read */
+	size_t out_bytes;
+
+	QXLInstance qxl;
+	bool qxl_added;
+
+	SpiceCharDeviceInstance agent;
+	bool agent_added;
+	struct zs_agent_reader agent_reader;
+
+	SpiceKbdInstance kbd;
+	bool kbd_added;
+	struct zs_scancode_decoder scancodes;
+
+	SpiceMouseInstance mouse;
+	bool mouse_added;
+	uint32_t rel_buttons;
+};
+
+#define DISPLAY_OF(ptr, member) \
+	((struct zs_display *)((char *)(ptr) - offsetof(struct zs_display, member)))
+
+/* ---- stream-device port ---- */
+
+static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
+{
+	struct zs_display *d = data;
+	switch (msg->type) {
+	case STREAM_TYPE_START_STOP: {
+		uint32_t mask;
+		if (!zs_stream_parse_start_stop(msg->payload, msg->size, &mask)) {
+			g_warning("stream device: truncated START_STOP ignored");
+			return;
+		}
+		d->events->start_stop(d->events_data, mask);
+		break;
+	}
+	case STREAM_TYPE_NOTIFY_ERROR: {
+		/* {u32 error_code; u8 msg[]}, not NUL-terminated */
+		int len = msg->size > 4 ? (int)(msg->size - 4) : 0;
+		if (len > 200)
+			len = 200;
+		g_warning("spice-server reports a stream error: %.*s", len,
+			len ? (const char *)msg->payload + 4 : "(no message)");
+		break;
+	}
+	default: /* CAPABILITIES: we use none */
+		break;
+	}
+}
+
+static int port_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
+	int len)
+{
+	struct zs_display *d = DISPLAY_OF(sin, port);
+	char err[160];
+	if (len <= 0)
+		return 0;
+	if (!zs_stream_reader_feed(&d->stream_reader, buf, (size_t)len,
+		    on_stream_msg, d, err, sizeof(err))) {
+		g_warning("stream device: %s; resynchronising", err);
+		zs_stream_reader_finish(&d->stream_reader);
+		zs_stream_reader_init(&d->stream_reader);
+	}
+	return len;
+}
+
+static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+{
+	struct zs_display *d = DISPLAY_OF(sin, port);
+	size_t done = 0;
+	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
+		struct out_msg *m = g_queue_peek_head(&d->out);
+		size_t n = MIN(m->len - m->pos, (size_t)len - done);
+		memcpy(buf + done, m->data + m->pos, n);
+		m->pos += n;
+		done += n;
+		d->out_bytes -= n;
+		if (m->pos == m->len) {
+			g_queue_pop_head(&d->out);
+			free(m->data);
+			g_free(m);
+		}
+	}
+	if (done > 0 && g_queue_is_empty(&d->out))
+		d->events->drained(d->events_data);
+	return (int)done;
+}
+
+static void port_event(SpiceCharDeviceInstance *sin, uint8_t event)
+{
+}
+
+static void port_state(SpiceCharDeviceInstance *sin, int connected)
+{
+	if (!connected)
+		g_warning("spice-server disabled the stream device");
+}
+
+static SpiceCharDeviceInterface port_sif = {
+	.base = {
+		.type = SPICE_INTERFACE_CHAR_DEVICE,
+		.description = "zerospice stream device",
+		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
+		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
+	},
+	.state = port_state,
+	.write = port_write,
+	.read = port_read,
+	.event = port_event,
+};
+
+void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
+	uint16_t type)
+{
+	struct out_msg *m = g_new0(struct out_msg, 1);
+	m->data = msg;
+	m->len = len;
+	m->type = type;
+	g_queue_push_tail(&d->out, m);
+	d->out_bytes += len;
+	spice_server_char_device_wakeup(&d->port);
+}
+
+bool zs_display_busy(const struct zs_display *d)
+{
+	return d->out_bytes > 0;
+}
+
+unsigned zs_display_drop_unsent(struct zs_display *d)
+{
+	unsigned dropped = 0;
+	GList *l = d->out.head;
+	while (l) {
+		GList *next = l->next;
+		struct out_msg *m = l->data;
+		if (m->pos == 0) {
+			if (m->type == STREAM_TYPE_DATA)
+				dropped++;
+			d->out_bytes -= m->len;
+			free(m->data);
+			g_free(m);
+			g_queue_delete_link(&d->out, l);
+		}
+		l = next;
+	}
+	return dropped;
+}
+
+/* ---- vdagent device: absolute mouse in client mode ---- */
+
+static void on_agent_mouse(const struct zs_agent_mouse *m, void *data)
+{
+	struct zs_display *d = data;
+	d->events->pointer_abs(d->events_data, (int32_t)MIN(m->x, INT32_MAX),
+		(int32_t)MIN(m->y, INT32_MAX), zs_agent_buttons_to_zs(m->buttons));
+}
+
+static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
+	int len)
+{
+	struct zs_display *d = DISPLAY_OF(sin, agent);
+	char err[160];
+	if (len <= 0)
+		return 0;
+	if (!zs_agent_reader_feed(&d->agent_reader, buf, (size_t)len,
+		    on_agent_mouse, d, err, sizeof(err))) {
+		g_warning("agent channel: %s; resynchronising", err);
+		zs_agent_reader_finish(&d->agent_reader);
+		zs_agent_reader_init(&d->agent_reader);
+	}
+	return len;
+}
+
+static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+{
+	return 0; /* the stub agent never speaks */
+}
+
+static void agent_state(SpiceCharDeviceInstance *sin, int connected)
+{
+}
+
+static SpiceCharDeviceInterface agent_sif = {
+	.base = {
+		.type = SPICE_INTERFACE_CHAR_DEVICE,
+		.description = "zerospice agent",
+		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
+		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
+	},
+	.state = agent_state,
+	.write = agent_write,
+	.read = agent_read,
+};
+
+/* ---- keyboard and relative mouse ---- */
+
+static void kbd_push_scan(SpiceKbdInstance *sin, uint8_t frag)
+{
+	struct zs_display *d = DISPLAY_OF(sin, kbd);
+	uint32_t code;
+	bool down;
+	if (zs_scancode_feed(&d->scancodes, frag, &code, &down))
+		d->events->key(d->events_data, code, down);
+}
+
+static uint8_t kbd_get_leds(SpiceKbdInstance *sin)
+{
+	return 0;
+}
+
+static SpiceKbdInterface kbd_sif = {
+	.base = {
+		.type = SPICE_INTERFACE_KEYBOARD,
+		.description = "zerospice keyboard",
+		.major_version = SPICE_INTERFACE_KEYBOARD_MAJOR,
+		.minor_version = SPICE_INTERFACE_KEYBOARD_MINOR,
+	},
+	.push_scan_freg = kbd_push_scan,
+	.get_leds = kbd_get_leds,
+};
+
+/* spice-server hands SpiceMouseInterface the PS/2 ("local") order:
+ * bit 0 left, bit 1 right, bit 2 middle; dz -1 is wheel up. */
+static uint32_t local_buttons_to_zs(uint32_t state)
+{
+	return ((state & 1) ? ZS_BUTTON_LEFT : 0) |
+		((state & 2) ? ZS_BUTTON_RIGHT : 0) |
+		((state & 4) ? ZS_BUTTON_MIDDLE : 0);
+}
+
+static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz,
+	uint32_t buttons_state)
+{
+	struct zs_display *d = DISPLAY_OF(sin, mouse);
+	uint32_t buttons = local_buttons_to_zs(buttons_state);
+	d->rel_buttons = buttons;
+	if (dz) {
+		uint32_t wheel = dz < 0 ? ZS_BUTTON_WHEEL_UP : ZS_BUTTON_WHEEL_DOWN;
+		d->events->pointer_rel(d->events_data, dx, dy, buttons | wheel);
+		d->events->pointer_rel(d->events_data, 0, 0, buttons);
+		return;
+	}
+	d->events->pointer_rel(d->events_data, dx, dy, buttons);
+}
+
+static void mouse_buttons(SpiceMouseInstance *sin, uint32_t buttons_state)
+{
+	struct zs_display *d = DISPLAY_OF(sin, mouse);
+	d->rel_buttons = local_buttons_to_zs(buttons_state);
+	d->events->pointer_rel(d->events_data, 0, 0, d->rel_buttons);
+}
+
+static SpiceMouseInterface mouse_sif = {
+	.base = {
+		.type = SPICE_INTERFACE_MOUSE,
+		.description = "zerospice mouse",
+		.major_version = SPICE_INTERFACE_MOUSE_MAJOR,
+		.minor_version = SPICE_INTERFACE_MOUSE_MINOR,
+	},
+	.motion = mouse_motion,
+	.buttons = mouse_buttons,
+};
+
+/* ---- stub QXL: only there so spice-server allows the client mouse ---- */
+
+#define QXL_SLOT_ID_BITS 8
+#define QXL_SLOT_GEN_BITS 8
+
+static void qxl_attached_worker(QXLInstance *qin)
+{
+	QXLDevMemSlot slot = {
+		.slot_group_id = 0,
+		.slot_id = 0,
+		.generation = 0,
+		.virt_start = 0,
+		.virt_end = ~(uintptr_t)0,
+		.addr_delta = 0,
+		.qxl_ram_size = ~0u,
+	};
+	spice_qxl_add_memslot(qin, &slot);
+}
+
+static void qxl_set_compression_level(QXLInstance *qin, int level)
+{
+}
+
+static void qxl_get_init_info(QXLInstance *qin, QXLDevInitInfo *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->num_memslots_groups = 1;
+	info->num_memslots = 1;
+	info->memslot_gen_bits = QXL_SLOT_GEN_BITS;
+	info->memslot_id_bits = QXL_SLOT_ID_BITS;
+	info->qxl_ram_size = ~0u;
+	info->internal_groupslot_id = 0;
+	info->n_surfaces = 1;
+}
+
+static int qxl_get_command(QXLInstance *qin, struct QXLCommandExt *cmd)
+{
+	return 0;
+}
+
+static int qxl_req_notification(QXLInstance *qin)
+{
+	return 1;
+}
+
+static void qxl_release_resource(QXLInstance *qin,
+	struct QXLReleaseInfoExt release_info)
+{
+}
+
+static void qxl_notify_update(QXLInstance *qin, uint32_t update_id)
+{
+}
+
+static int qxl_flush_resources(QXLInstance *qin)
+{
+	return 0;
+}
+
+static void qxl_async_complete(QXLInstance *qin, uint64_t cookie)
+{
+}
+
+static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id,
+	struct QXLRect *updated_rects, uint32_t num_updated_rects)
+{
+}
+
+static void qxl_set_client_capabilities(QXLInstance *qin,
+	uint8_t client_present, uint8_t caps[SPICE_CAPABILITIES_SIZE])
+{
+}
+
+static int qxl_client_monitors_config(QXLInstance *qin,
+	VDAgentMonitorsConfig *monitors_config)
+{
+	return 0;
+}
+
+static QXLInterface qxl_sif = {
+	.base = {
+		.type = SPICE_INTERFACE_QXL,
+		.description = "zerospice mouse-mode stub",
+		.major_version = SPICE_INTERFACE_QXL_MAJOR,
+		.minor_version = SPICE_INTERFACE_QXL_MINOR,
+	},
+	.attached_worker = qxl_attached_worker,
+	.set_compression_level = qxl_set_compression_level,
+	.get_init_info = qxl_get_init_info,
+	.get_command = qxl_get_command,
+	.req_cmd_notification = qxl_req_notification,
+	.release_resource = qxl_release_resource,
+	.get_cursor_command = qxl_get_command,
+	.req_cursor_notification = qxl_req_notification,
+	.notify_update = qxl_notify_update,
+	.flush_resources = qxl_flush_resources,
+	.async_complete = qxl_async_complete,
+	.update_area_complete = qxl_update_area_complete,
+	.set_client_capabilities = qxl_set_client_capabilities,
+	.client_monitors_config = qxl_client_monitors_config,
+};
+
+/* A primary surface that exists for a moment makes spice-server re-check
+ * and allow the client mouse mode; a lasting one would open a second
+ * window in clients. */
+static bool qxl_flash_primary(struct zs_display *d)
+{
+	uint32_t width = d->width, height = d->height;
+	size_t size = (size_t)width * height * 4;
+	void *mem = g_try_malloc0(size);
+	if (!mem)
+		return false;
+	QXLDevSurfaceCreate surface = {
+		.width = width,
+		.height = height,
+		.stride = (int32_t)(width * 4),
+		.format = SPICE_SURFACE_FMT_32_xRGB,
+		.position = 0,
+		.mouse_mode = 1,
+		.flags = 0,
+		.type = 0,
+		.mem = (uint64_t)(uintptr_t)mem,
+		.group_id = 0,
+	};
+	spice_qxl_create_primary_surface(&d->qxl, 0, &surface);
+	spice_qxl_destroy_primary_surface(&d->qxl, 0);
+	g_free(mem);
+	return true;
+}
+
+/* ---- lifecycle ---- */
+
+static bool add_interface(struct zs_display *d, SpiceBaseInstance *sin,
+	const char *what, char *err, size_t err_len)
+{
+	if (spice_server_add_interface(d->server, sin) != 0) {
+		snprintf(err, err_len, "spice-server refused the %s interface",
+			what);
+		return false;
+	}
+	return true;
+}
+
+struct zs_display *zs_display_create(const struct zs_display_config *config,
+	const struct zs_display_events *events, void *data, char *err,
+	size_t err_len)
+{
+	struct zs_display *d = g_new0(struct zs_display, 1);
+	d->events = events;
+	d->events_data = data;
+	d->width = config->width;
+	d->height = config->height;
+	g_queue_init(&d->out);
+	zs_stream_reader_init(&d->stream_reader);
+	zs_agent_reader_init(&d->agent_reader);
+
+	d->server = spice_server_new();
+	if (!d->server) {
+		snprintf(err, err_len, "spice_server_new failed");
+		goto err;
+	}
+	/* zerospice owns the listening sockets: spice-server keeps its default
+	 * of none (port -1). */
+	if (config->ticket)
+		spice_server_set_ticket(d->server, config->ticket, 0, 0, 0);
+	else
+		spice_server_set_noauth(d->server);
+	spice_server_set_agent_mouse(d->server, 1);
+	spice_server_set_name(d->server, "zerospice");
+	if (spice_server_init(d->server, zs_spice_core_get(
+		    g_main_context_get_thread_default(), NULL, NULL)) != 0) {
+		snprintf(err, err_len, "spice_server_init failed");
+		goto err;
+	}
+	/* Without vm_start the char devices never start and spice-server never
+	 * reads the stream device. */
+	spice_server_vm_start(d->server);
+
+	d->kbd.base.sif = &kbd_sif.base;
+	if (!add_interface(d, &d->kbd.base, "keyboard", err, err_len))
+		goto err;
+	d->kbd_added = true;
+	d->mouse.base.sif = &mouse_sif.base;
+	if (!add_interface(d, &d->mouse.base, "mouse", err, err_len))
+		goto err;
+	d->mouse_added = true;
+
+	/* The stream port first: it must become display channel 0. */
+	d->port.base.sif = &port_sif.base;
+	d->port.subtype = "port";
+	d->port.portname = STREAM_PORT_NAME;
+	if (!add_interface(d, &d->port.base, "stream device", err, err_len))
+		goto err;
+	d->port_added = true;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
+
+	d->qxl.base.sif = &qxl_sif.base;
+	d->qxl.id = 1;
+	if (!add_interface(d, &d->qxl.base, "QXL", err, err_len))
+		goto err;
+	d->qxl_added = true;
+	if (!qxl_flash_primary(d)) {
+		snprintf(err, err_len, "out of memory");
+		goto err;
+	}
+
+	d->agent.base.sif = &agent_sif.base;
+	d->agent.subtype = "vdagent";
+	if (!add_interface(d, &d->agent.base, "agent", err, err_len))
+		goto err;
+	d->agent_added = true;
+	return d;
+
+err:
+	zs_display_destroy(d);
+	return NULL;
+}
+
+void zs_display_destroy(struct zs_display *d)
+{
+	if (!d)
+		return;
+	if (d->agent_added)
+		spice_server_remove_interface(&d->agent.base);
+	if (d->port_added) {
+		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
+		spice_server_remove_interface(&d->port.base);
+	}
+	if (d->qxl_added)
+		spice_server_remove_interface(&d->qxl.base);
+	if (d->mouse_added)
+		spice_server_remove_interface(&d->mouse.base);
+	if (d->kbd_added)
+		spice_server_remove_interface(&d->kbd.base);
+	if (d->server)
+		spice_server_destroy(d->server);
+	zs_display_drop_unsent(d);
+	struct out_msg *m;
+	while ((m = g_queue_pop_head(&d->out))) {
+		free(m->data);
+		g_free(m);
+	}
+	zs_stream_reader_finish(&d->stream_reader);
+	zs_agent_reader_finish(&d->agent_reader);
+	g_free(d);
+}
+
+bool zs_display_add_client(struct zs_display *d, int fd)
+{
+	if (spice_server_add_client(d->server, fd, 0) != 0) {
+		/* it fails only before taking the fd over */
+		g_warning("spice-server refused a connection");
+		close(fd);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,313 @@
+/* zerospice: one SPICE display server per desktop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "internal.h"
+#include "zs-config.h"
+#include "zs-server.h"
+
+#define EXIT_BAD_OPTIONS 2
+#define MAX_KEYS 512
+
+struct app {
+	struct zs_options opts;
+	GMainLoop *loop;
+	struct zs_display *display;
+	struct zs_pipeline *pipeline;
+	struct zs_source *source;
+	struct zs_listener *listener;
+	int exit_code;
+	/* keys the clients hold down, released when the last client leaves */
+	uint8_t keys_down[MAX_KEYS / 8];
+	uint32_t buttons;
+};
+
+static void log_handler(const gchar *domain, GLogLevelFlags level,
+	const gchar *message, gpointer data)
+{
+	const char *what = "";
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		what = "error: ";
+	else if (level & G_LOG_LEVEL_WARNING)
+		what = "warning: ";
+	else if (level & G_LOG_LEVEL_DEBUG)
+		return;
+	else if ((level & G_LOG_LEVEL_INFO) && !g_getenv("ZS_DEBUG"))
+		return;
+	bool ours = !domain || strcmp(domain, ZS_LOG_DOMAIN) == 0;
+	fprintf(stderr, "zerospice: %s%s%s%s\n", what, ours ? "" : domain,
+		ours ? "" : ": ", message);
+}
+
+/* ---- key bookkeeping: index 0..255 plain, 256..511 extended (0xe0xx) ---- */
+
+static int key_index(uint32_t scancode)
+{
+	if (scancode < 0x100)
+		return (int)scancode;
+	if ((scancode & 0xff00) == 0xe000)
+		return 0x100 | (int)(scancode & 0xff);
+	return -1;
+}
+
+static void on_key(void *data, uint32_t scancode, bool down)
+{
+	struct app *app = data;
+	int i = key_index(scancode);
+	if (i >= 0) {
+		if (down)
+			app->keys_down[i / 8] |= (uint8_t)(1u << (i % 8));
+		else
+			app->keys_down[i / 8] &= (uint8_t)~(1u << (i % 8));
+	}
+	zs_source_key(app->source, scancode, down);
+}
+
+static void release_held_input(struct app *app)
+{
+	for (int i = 0; i < MAX_KEYS; i++) {
+		if (!(app->keys_down[i / 8] & (1u << (i % 8))))
+			continue;
+		uint32_t code = i < 0x100 ? (uint32_t)i : 0xe000 | (uint32_t)(i & 0xff);
+		zs_source_key(app->source, code, false);
+	}
+	memset(app->keys_down, 0, sizeof(app->keys_down));
+	if (app->buttons) {
+		app->buttons = 0;
+		zs_source_pointer_rel(app->source, 0, 0, 0);
+	}
+}
+
+static void on_pointer_abs(void *data, int32_t x, int32_t y, uint32_t buttons)
+{
+	struct app *app = data;
+	app->buttons = buttons;
+	zs_source_pointer_abs(app->source, x, y, buttons);
+}
+
+static void on_pointer_rel(void *data, int32_t dx, int32_t dy, uint32_t buttons)
+{
+	struct app *app = data;
+	app->buttons = buttons;
+	zs_source_pointer_rel(app->source, dx, dy, buttons);
+}
+
+static void on_start_stop(void *data, uint32_t codec_mask)
+{
+	struct app *app = data;
+	if (codec_mask == 0)
+		release_held_input(app);
+	zs_pipeline_start_stop(app->pipeline, codec_mask);
+}
+
+static void on_drained(void *data)
+{
+	struct app *app = data;
+	zs_pipeline_drained(app->pipeline);
+}
+
+static const struct zs_display_events display_events = {
+	.start_stop = on_start_stop,
+	.drained = on_drained,
+	.key = on_key,
+	.pointer_abs = on_pointer_abs,
+	.pointer_rel = on_pointer_rel,
+};
+
+/* ---- source → pipeline ---- */
+
+static void on_frame(void *data, struct zs_frame *frame)
+{
+	struct app *app = data;
+	zs_pipeline_frame(app->pipeline, frame);
+}
+
+static void on_cursor_define(void *data, uint32_t width, uint32_t height,
+	int32_t hot_x, int32_t hot_y, const uint32_t *argb)
+{
+	struct app *app = data;
+	zs_pipeline_cursor_define(app->pipeline, width, height, hot_x, hot_y,
+		argb);
+}
+
+static void on_cursor_move(void *data, int32_t x, int32_t y, bool visible)
+{
+	struct app *app = data;
+	zs_pipeline_cursor_move(app->pipeline, x, y, visible);
+}
+
+static void on_source_closed(void *data, const char *reason)
+{
+	struct app *app = data;
+	fprintf(stderr, "zerospice: error: source ended: %s\n", reason);
+	app->exit_code = EXIT_FAILURE;
+	g_main_loop_quit(app->loop);
+}
+
+static const struct zs_source_events source_events = {
+	.frame = on_frame,
+	.cursor_define = on_cursor_define,
+	.cursor_move = on_cursor_move,
+	.closed = on_source_closed,
+};
+
+static void on_need_frame(void *data)
+{
+	struct app *app = data;
+	if (app->source && app->source->impl->request_frame)
+		app->source->impl->request_frame(app->source);
+}
+
+static void on_accept(int fd, void *data)
+{
+	struct app *app = data;
+	zs_display_add_client(app->display, fd);
+}
+
+static gboolean on_signal(gpointer data)
+{
+	struct app *app = data;
+	g_message("shutting down");
+	g_main_loop_quit(app->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static struct zs_source *create_source(struct app *app, char *err,
+	size_t err_len)
+{
+	const struct zs_options *o = &app->opts;
+	switch (o->source) {
+	case ZS_SOURCE_TESTPATTERN:
+		return zs_testpattern_source_create(o->width, o->height, o->fps,
+			&source_events, app);
+	case ZS_SOURCE_QEMU:
+		snprintf(err, err_len, "--source qemu is not built into this "
+			"zerospice yet");
+		return NULL;
+	}
+	snprintf(err, err_len, "unknown source");
+	return NULL;
+}
+
+static int run(struct app *app)
+{
+	const struct zs_options *o = &app->opts;
+	char err[512];
+	char *ticket = NULL;
+	if (o->ticket_file) {
+		ticket = zs_read_ticket_file(o->ticket_file, err, sizeof(err));
+		if (!ticket) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
+
+	char bound[300];
+	app->listener = zs_listener_create(o->listen_host, o->listen_port,
+		o->listen_unix, on_accept, app, bound, sizeof(bound), err,
+		sizeof(err));
+	if (!app->listener) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		free(ticket);
+		return EXIT_FAILURE;
+	}
+
+	struct zs_display_config dcfg = {
+		.ticket = ticket,
+		.width = o->width,
+		.height = o->height,
+	};
+	app->display = zs_display_create(&dcfg, &display_events, app, err,
+		sizeof(err));
+	if (ticket) {
+		explicit_bzero(ticket, strlen(ticket));
+		free(ticket);
+	}
+	if (!app->display) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		return EXIT_FAILURE;
+	}
+
+	struct zs_pipeline_config pcfg = {
+		.backend = o->encoder,
+		.forced_codec = o->codec,
+		.bitrate_kbps = o->bitrate_kbps,
+		.fps = o->fps,
+		.max_fps = o->max_fps,
+		.need_frame = on_need_frame,
+		.need_frame_data = app,
+	};
+	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
+		sizeof(err));
+	if (!app->pipeline) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		return EXIT_FAILURE;
+	}
+
+	app->source = create_source(app, err, sizeof(err));
+	if (!app->source) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		return EXIT_FAILURE;
+	}
+
+	g_unix_signal_add(SIGINT, on_signal, app);
+	g_unix_signal_add(SIGTERM, on_signal, app);
+
+	if (o->listen_unix)
+		printf("zerospice %s: listening on %s\n"
+		       "connect with: remote-viewer spice+unix://%s\n",
+			ZS_VERSION, bound, o->listen_unix);
+	else
+		printf("zerospice %s: listening on %s\n"
+		       "connect with: remote-viewer spice://%s\n",
+			ZS_VERSION, bound, bound);
+	fflush(stdout);
+
+	app->exit_code = EXIT_SUCCESS;
+	g_main_loop_run(app->loop);
+	return app->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = { 0 };
+	char err[512];
+
+	signal(SIGPIPE, SIG_IGN);
+	g_log_set_default_handler(log_handler, NULL);
+
+	if (!zs_options_parse(&app.opts, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "zerospice: %s\n", err);
+		zs_options_finish(&app.opts);
+		return EXIT_BAD_OPTIONS;
+	}
+	if (app.opts.show_help) {
+		fputs(zs_options_usage(), stdout);
+		zs_options_finish(&app.opts);
+		return EXIT_SUCCESS;
+	}
+	if (app.opts.show_version) {
+		printf("zerospice %s\n", ZS_VERSION);
+		zs_options_finish(&app.opts);
+		return EXIT_SUCCESS;
+	}
+
+	app.loop = g_main_loop_new(NULL, FALSE);
+	int rc = run(&app);
+
+	/* The pipeline first: it hands the frames it holds back to the
+	 * source. */
+	zs_listener_destroy(app.listener);
+	zs_pipeline_destroy(app.pipeline);
+	zs_source_destroy(app.source);
+	zs_display_destroy(app.display);
+	g_main_loop_unref(app.loop);
+	zs_options_finish(&app.opts);
+	return rc;
+}

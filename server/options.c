@@ -1,0 +1,457 @@
+/* Command-line options. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zs-dmabuf.h"
+#include "zs-server.h"
+
+#define DEFAULT_WIDTH 1280
+#define DEFAULT_HEIGHT 720
+#define DEFAULT_FPS 60
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 5900
+#define MAX_FPS 240
+#define MAX_BITRATE_KBPS 1000000
+/* SPICE_MAX_PASSWORD_LENGTH in spice-protocol */
+#define MAX_TICKET_BYTES 60
+
+static const char usage[] =
+	"Usage: zerospice [OPTION]...\n"
+	"Serve one desktop to SPICE clients (remote-viewer, spice-gtk) as an\n"
+	"encoded video stream.\n"
+	"\n"
+	"Source:\n"
+	"  --source testpattern[,size=WxH][,fps=N]\n"
+	"                          animated test pattern (default; 1280x720, 60 fps)\n"
+	"  --source qemu,qmp=PATH  attach to QEMU started with -display dbus,p2p=yes\n"
+	"                          and -qmp unix:PATH,server=on,wait=off\n"
+	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
+	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu\n"
+	"  --console N             QEMU console to show (default 0)\n"
+	"\n"
+	"Network:\n"
+	"  --listen HOST:PORT | unix:PATH\n"
+	"                          where clients connect (default 127.0.0.1:5900;\n"
+	"                          port 0 picks a free port; [::1]:PORT for IPv6)\n"
+	"  --ticket-file PATH      SPICE password, first line of PATH (never on the\n"
+	"                          command line); required for addresses other than\n"
+	"                          loopback or unix sockets\n"
+	"  --insecure-no-auth      allow a non-loopback address without a password\n"
+	"\n"
+	"Encoding:\n"
+	"  --codec auto|h264|vp8|vp9|h265|mjpeg\n"
+	"                          auto = the best codec every client can decode\n"
+	"  --encoder auto|software encoder backend (default auto)\n"
+	"  --bitrate KBPS          target bitrate (default: scaled to size and fps)\n"
+	"  --max-fps N             cap the encoded frame rate\n"
+	"\n"
+	"  --version               print the version and exit\n"
+	"  --help                  print this help and exit\n"
+	"\n"
+	"Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad\n"
+	"options.\n";
+
+const char *zs_options_usage(void)
+{
+	return usage;
+}
+
+static bool fail(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* Strict unsigned decimal in [min, max]. */
+static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	const char *x = strchr(s, 'x');
+	if (!x)
+		return false;
+	char wbuf[16];
+	size_t wlen = (size_t)(x - s);
+	if (wlen == 0 || wlen >= sizeof(wbuf))
+		return false;
+	memcpy(wbuf, s, wlen);
+	wbuf[wlen] = '\0';
+	return parse_u32(wbuf, ZS_TESTPATTERN_MIN_WIDTH, ZS_TESTPATTERN_MAX_DIM, w) &&
+		parse_u32(x + 1, ZS_TESTPATTERN_MIN_HEIGHT, ZS_TESTPATTERN_MAX_DIM, h);
+}
+
+static bool replace_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+static bool parse_source(struct zs_options *opts, const char *arg, char *err,
+	size_t err_len)
+{
+	char *copy = strdup(arg);
+	if (!copy)
+		return fail(err, err_len, "out of memory");
+	bool ok = true;
+	char *save = NULL;
+	char *kind = strtok_r(copy, ",", &save);
+	if (!kind) {
+		ok = fail(err, err_len, "--source: empty value");
+		goto out;
+	}
+	if (strcmp(kind, "testpattern") == 0) {
+		opts->source = ZS_SOURCE_TESTPATTERN;
+	} else if (strcmp(kind, "qemu") == 0) {
+		opts->source = ZS_SOURCE_QEMU;
+	} else {
+		ok = fail(err, err_len,
+			"--source: unknown source '%s' (expected testpattern or qemu)",
+			kind);
+		goto out;
+	}
+
+	int qemu_targets = 0;
+	for (char *kv; ok && (kv = strtok_r(NULL, ",", &save));) {
+		char *eq = strchr(kv, '=');
+		if (!eq) {
+			ok = fail(err, err_len, "--source: '%s' is not KEY=VALUE", kv);
+			break;
+		}
+		*eq = '\0';
+		const char *key = kv, *val = eq + 1;
+		if (opts->source == ZS_SOURCE_TESTPATTERN && strcmp(key, "size") == 0) {
+			if (!parse_size(val, &opts->width, &opts->height))
+				ok = fail(err, err_len,
+					"--source: size '%s' is not WxH within %ux%u..%ux%u",
+					val, ZS_TESTPATTERN_MIN_WIDTH,
+					ZS_TESTPATTERN_MIN_HEIGHT, ZS_TESTPATTERN_MAX_DIM,
+					ZS_TESTPATTERN_MAX_DIM);
+		} else if (opts->source == ZS_SOURCE_TESTPATTERN &&
+			strcmp(key, "fps") == 0) {
+			if (!parse_u32(val, 1, MAX_FPS, &opts->fps))
+				ok = fail(err, err_len,
+					"--source: fps '%s' is not 1..%u", val, MAX_FPS);
+		} else if (opts->source == ZS_SOURCE_QEMU && strcmp(key, "qmp") == 0) {
+			qemu_targets++;
+			if (!*val || !replace_str(&opts->qemu_qmp_path, val))
+				ok = fail(err, err_len, "--source: qmp needs a path");
+		} else if (opts->source == ZS_SOURCE_QEMU &&
+			strcmp(key, "dbus-fd") == 0) {
+			uint32_t fd;
+			qemu_targets++;
+			if (!parse_u32(val, 0, INT_MAX, &fd) ||
+				fcntl((int)fd, F_GETFD) < 0)
+				ok = fail(err, err_len,
+					"--source: dbus-fd '%s' is not an open file descriptor",
+					val);
+			else
+				opts->qemu_dbus_fd = (int)fd;
+		} else if (opts->source == ZS_SOURCE_QEMU && strcmp(key, "bus") == 0) {
+			qemu_targets++;
+			if (!*val || !replace_str(&opts->qemu_bus_address, val))
+				ok = fail(err, err_len, "--source: bus needs an address");
+		} else {
+			ok = fail(err, err_len, "--source: unknown key '%s' for %s",
+				key, kind);
+		}
+	}
+	if (ok && opts->source == ZS_SOURCE_QEMU && qemu_targets != 1)
+		ok = fail(err, err_len,
+			"--source qemu needs exactly one of qmp=PATH, dbus-fd=N, bus=ADDRESS");
+out:
+	free(copy);
+	return ok;
+}
+
+static bool parse_listen(struct zs_options *opts, const char *arg, char *err,
+	size_t err_len)
+{
+	free(opts->listen_unix);
+	opts->listen_unix = NULL;
+	if (strncmp(arg, "unix:", 5) == 0) {
+		const char *path = arg + 5;
+		if (!*path)
+			return fail(err, err_len, "--listen: unix: needs a path");
+		if (strlen(path) >= 108)
+			return fail(err, err_len, "--listen: unix path is too long");
+		return replace_str(&opts->listen_unix, path) ||
+			fail(err, err_len, "out of memory");
+	}
+
+	const char *host_start = arg, *colon;
+	size_t host_len;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || close[1] != ':')
+			return fail(err, err_len,
+				"--listen: '%s' is not [IPV6]:PORT", arg);
+		host_start = arg + 1;
+		host_len = (size_t)(close - host_start);
+		colon = close + 1;
+	} else {
+		colon = strrchr(arg, ':');
+		if (!colon)
+			return fail(err, err_len,
+				"--listen: '%s' is not HOST:PORT or unix:PATH", arg);
+		host_len = (size_t)(colon - arg);
+		if (memchr(arg, ':', host_len))
+			return fail(err, err_len,
+				"--listen: write IPv6 addresses as [ADDR]:PORT");
+	}
+	uint32_t port;
+	if (host_len == 0 || host_len > 253)
+		return fail(err, err_len, "--listen: '%s' has no host", arg);
+	if (!parse_u32(colon + 1, 0, 65535, &port))
+		return fail(err, err_len, "--listen: port '%s' is not 0..65535",
+			colon + 1);
+	char *host = strndup(host_start, host_len);
+	if (!host)
+		return fail(err, err_len, "out of memory");
+	free(opts->listen_host);
+	opts->listen_host = host;
+	opts->listen_port = (uint16_t)port;
+	return true;
+}
+
+enum {
+	OPT_SOURCE = 256,
+	OPT_CONSOLE,
+	OPT_LISTEN,
+	OPT_TICKET_FILE,
+	OPT_INSECURE_NO_AUTH,
+	OPT_CODEC,
+	OPT_ENCODER,
+	OPT_BITRATE,
+	OPT_MAX_FPS,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "ticket-file", required_argument, NULL, OPT_TICKET_FILE },
+	{ "insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH },
+	{ "codec", required_argument, NULL, OPT_CODEC },
+	{ "encoder", required_argument, NULL, OPT_ENCODER },
+	{ "bitrate", required_argument, NULL, OPT_BITRATE },
+	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void set_defaults(struct zs_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->source = ZS_SOURCE_TESTPATTERN;
+	opts->width = DEFAULT_WIDTH;
+	opts->height = DEFAULT_HEIGHT;
+	opts->fps = DEFAULT_FPS;
+	opts->qemu_dbus_fd = -1;
+	opts->listen_port = DEFAULT_PORT;
+	opts->codec = ZS_CODEC_NONE;
+	opts->encoder = ZS_ENCODER_AUTO;
+}
+
+static bool parse_one(struct zs_options *opts, int opt, const char *arg,
+	const char *bad_opt, char *err, size_t err_len)
+{
+	uint32_t v;
+	switch (opt) {
+	case OPT_SOURCE:
+		return parse_source(opts, arg, err, err_len);
+	case OPT_CONSOLE:
+		if (!parse_u32(arg, 0, 255, &opts->console))
+			return fail(err, err_len, "--console: '%s' is not 0..255", arg);
+		return true;
+	case OPT_LISTEN:
+		return parse_listen(opts, arg, err, err_len);
+	case OPT_TICKET_FILE:
+		if (!*arg)
+			return fail(err, err_len, "--ticket-file needs a path");
+		return replace_str(&opts->ticket_file, arg) ||
+			fail(err, err_len, "out of memory");
+	case OPT_INSECURE_NO_AUTH:
+		opts->insecure_no_auth = true;
+		return true;
+	case OPT_CODEC:
+		if (strcmp(arg, "auto") == 0) {
+			opts->codec = ZS_CODEC_NONE;
+			return true;
+		}
+		if (!zs_codec_from_name(arg, &opts->codec) ||
+			opts->codec == ZS_CODEC_NONE)
+			return fail(err, err_len,
+				"--codec: '%s' is not auto, h264, vp8, vp9, h265 or mjpeg",
+				arg);
+		return true;
+	case OPT_ENCODER:
+		if (strcmp(arg, "auto") == 0)
+			opts->encoder = ZS_ENCODER_AUTO;
+		else if (strcmp(arg, "software") == 0)
+			opts->encoder = ZS_ENCODER_SOFTWARE;
+		else
+			return fail(err, err_len,
+				"--encoder: '%s' is not auto or software", arg);
+		return true;
+	case OPT_BITRATE:
+		if (!parse_u32(arg, 1, MAX_BITRATE_KBPS, &opts->bitrate_kbps))
+			return fail(err, err_len, "--bitrate: '%s' is not 1..%u kbps",
+				arg, MAX_BITRATE_KBPS);
+		return true;
+	case OPT_MAX_FPS:
+		if (!parse_u32(arg, 1, MAX_FPS, &v))
+			return fail(err, err_len, "--max-fps: '%s' is not 1..%u", arg,
+				MAX_FPS);
+		opts->max_fps = v;
+		return true;
+	case OPT_VERSION:
+		opts->show_version = true;
+		return true;
+	case OPT_HELP:
+		opts->show_help = true;
+		return true;
+	case ':':
+		return fail(err, err_len, "%s needs a value", bad_opt);
+	default:
+		return fail(err, err_len, "unknown option '%s' (see --help)", bad_opt);
+	}
+}
+
+bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
+	char *err, size_t err_len)
+{
+	set_defaults(opts);
+	opterr = 0;
+	optind = 0; /* GNU: full re-initialisation, so tests may parse twice */
+	for (;;) {
+		int prev_optind = optind ? optind : 1;
+		int opt = getopt_long(argc, argv, ":", long_options, NULL);
+		if (opt == -1)
+			break;
+		const char *bad = prev_optind < argc ? argv[prev_optind] : "?";
+		if (!parse_one(opts, opt, optarg, bad, err, err_len))
+			return false;
+	}
+	if (optind < argc)
+		return fail(err, err_len, "unexpected argument '%s' (see --help)",
+			argv[optind]);
+	if (opts->show_help || opts->show_version)
+		return true;
+
+	if (!opts->listen_unix && !opts->listen_host &&
+		!replace_str(&opts->listen_host, DEFAULT_HOST))
+		return fail(err, err_len, "out of memory");
+	if (opts->listen_host && !opts->ticket_file && !opts->insecure_no_auth &&
+		!zs_host_is_loopback(opts->listen_host))
+		return fail(err, err_len,
+			"refusing to listen on %s without a password: give "
+			"--ticket-file PATH (or --insecure-no-auth)",
+			opts->listen_host);
+	return true;
+}
+
+void zs_options_finish(struct zs_options *opts)
+{
+	free(opts->qemu_qmp_path);
+	free(opts->qemu_bus_address);
+	free(opts->listen_unix);
+	free(opts->listen_host);
+	free(opts->ticket_file);
+	opts->qemu_qmp_path = opts->qemu_bus_address = NULL;
+	opts->listen_unix = opts->listen_host = opts->ticket_file = NULL;
+}
+
+bool zs_host_is_loopback(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, "0", &hints, &res) != 0 || !res)
+		return false;
+	bool loopback = true;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)ai->ai_addr;
+			if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+				loopback = false;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)ai->ai_addr;
+			if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+				loopback = false;
+		} else {
+			loopback = false;
+		}
+	}
+	freeaddrinfo(res);
+	return loopback;
+}
+
+char *zs_read_ticket_file(const char *path, char *err, size_t err_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fail(err, err_len, "cannot read ticket file %s: %s", path,
+			strerror(errno));
+		return NULL;
+	}
+	char buf[MAX_TICKET_BYTES + 3];
+	ssize_t n;
+	do {
+		n = read(fd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		fail(err, err_len, "cannot read ticket file %s: %s", path,
+			strerror(saved));
+		return NULL;
+	}
+	buf[n] = '\0';
+	size_t len = strcspn(buf, "\r\n");
+	if (len == 0) {
+		fail(err, err_len, "ticket file %s is empty", path);
+		return NULL;
+	}
+	if (len > MAX_TICKET_BYTES) {
+		fail(err, err_len, "ticket in %s is longer than %d bytes", path,
+			MAX_TICKET_BYTES);
+		return NULL;
+	}
+	if (memchr(buf, '\0', len)) {
+		fail(err, err_len, "ticket in %s contains a NUL byte", path);
+		return NULL;
+	}
+	return strndup(buf, len);
+}

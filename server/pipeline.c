@@ -1,0 +1,491 @@
+/* Frames → encoder worker thread → stream device.
+ *
+ * Backpressure is newest-frame-wins before encoding: at most one frame is at
+ * the encoder and at most one waits (`pending`); a newer frame replaces the
+ * waiting one. A frame is only handed to the encoder when spice-server has
+ * read everything queued before, so encoded frames never pile up and never
+ * need dropping in the normal case. If queued DATA ever has to be dropped
+ * (a new client, a codec change), the next frame is forced to a keyframe and
+ * delta frames are held back until it arrives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <spice/stream-device.h>
+
+#include "internal.h"
+#include "zs-client-proto.h"
+
+struct job {
+	struct zs_frame *frame;
+	enum zs_codec codec;
+	bool force_keyframe;
+};
+
+struct result {
+	struct zs_access_unit *au; /* NULL on failure */
+	enum zs_codec codec;
+	int err;
+	bool create_failed;
+	char *encoder_desc; /* set when a new encoder was made */
+};
+
+struct zs_pipeline {
+	struct zs_pipeline_config cfg;
+	struct zs_display *display;
+	uint32_t available_mask;
+
+	/* main thread */
+	enum zs_codec codec; /* ZS_CODEC_NONE: not streaming */
+	uint32_t client_mask;
+	bool need_format, need_keyframe, cursor_dirty;
+	uint32_t format_width, format_height;
+	struct zs_frame *pending;
+	bool busy;
+	bool frame_requested;
+	int64_t next_submit_us;
+	GSource *pace_timer;
+	uint8_t *cursor_msg;
+	size_t cursor_len;
+	struct zs_pipeline_stats stats;
+
+	/* worker */
+	GThread *thread;
+	GMutex lock;
+	GCond cond;
+	struct job job;
+	bool has_job, quit;
+	struct zs_encoder *enc;
+	enum zs_codec enc_codec;
+	uint32_t enc_width, enc_height, enc_fourcc;
+
+	/* worker → main */
+	GAsyncQueue *results;
+	int wake_fd;
+	GSource *wake_source;
+};
+
+static void try_submit(struct zs_pipeline *p);
+
+/* ---- worker thread ---- */
+
+static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
+	struct result *res)
+{
+	const struct zs_frame *f = job->frame;
+	if (p->enc && p->enc_codec == job->codec && p->enc_width == f->width &&
+		p->enc_height == f->height && p->enc_fourcc == f->fourcc)
+		return true;
+	zs_encoder_destroy(p->enc);
+	p->enc = NULL;
+
+	uint32_t fps = p->cfg.fps;
+	if (p->cfg.max_fps && p->cfg.max_fps < fps)
+		fps = p->cfg.max_fps;
+	struct zs_encoder_config config = {
+		.codec = job->codec,
+		.width = f->width,
+		.height = f->height,
+		.fourcc = f->fourcc,
+		.bitrate_kbps = p->cfg.bitrate_kbps,
+		.fps = fps,
+	};
+	char err[256];
+	p->enc = zs_encoder_create(p->cfg.backend, &config, err, sizeof(err));
+	if (!p->enc) {
+		g_warning("cannot create a %s encoder for %ux%u: %s",
+			zs_codec_name(job->codec), f->width, f->height, err);
+		res->create_failed = true;
+		res->err = -ENODEV;
+		return false;
+	}
+	p->enc_codec = job->codec;
+	p->enc_width = f->width;
+	p->enc_height = f->height;
+	p->enc_fourcc = f->fourcc;
+	res->encoder_desc = g_strdup(zs_encoder_describe(p->enc));
+	return true;
+}
+
+static gpointer worker_main(gpointer data)
+{
+	struct zs_pipeline *p = data;
+	for (;;) {
+		g_mutex_lock(&p->lock);
+		while (!p->has_job && !p->quit)
+			g_cond_wait(&p->cond, &p->lock);
+		if (p->quit) {
+			g_mutex_unlock(&p->lock);
+			break;
+		}
+		struct job job = p->job;
+		p->has_job = false;
+		g_mutex_unlock(&p->lock);
+
+		struct result *res = g_new0(struct result, 1);
+		res->codec = job.codec;
+		if (worker_ensure_encoder(p, &job, res)) {
+			bool fresh = res->encoder_desc != NULL;
+			res->err = zs_encoder_encode(p->enc, job.frame,
+				job.force_keyframe || fresh, &res->au);
+			if (res->err < 0) {
+				g_warning("encoding frame %" G_GUINT64_FORMAT
+					" failed: %s; restarting the encoder",
+					job.frame->id, g_strerror(-res->err));
+				zs_encoder_destroy(p->enc);
+				p->enc = NULL;
+				res->au = NULL;
+			}
+		}
+		zs_frame_release(job.frame);
+
+		g_async_queue_push(p->results, res);
+		uint64_t one = 1;
+		if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			g_warning("pipeline wakeup failed: %s", g_strerror(errno));
+	}
+	zs_encoder_destroy(p->enc);
+	p->enc = NULL;
+	return NULL;
+}
+
+/* ---- main thread ---- */
+
+static void choose_codec(struct zs_pipeline *p)
+{
+	enum zs_codec prev = p->codec;
+	p->codec = p->client_mask ?
+		zs_codec_choose(p->client_mask, p->available_mask,
+			p->cfg.forced_codec) :
+		ZS_CODEC_NONE;
+	if (p->client_mask && p->codec == ZS_CODEC_NONE) {
+		g_warning("no codec to stream: clients decode 0x%x, this server "
+			  "encodes 0x%x%s%s (bits: 1 mjpeg, 2 vp8, 3 h264, 4 vp9, 5 h265)",
+			p->client_mask, p->available_mask,
+			p->cfg.forced_codec ? ", --codec " : "",
+			p->cfg.forced_codec ? zs_codec_name(p->cfg.forced_codec) : "");
+	} else if (p->codec != prev && p->codec != ZS_CODEC_NONE) {
+		g_message("streaming %s (%s)", zs_codec_name(p->codec),
+			zs_encoder_element_name(p->cfg.backend, p->codec));
+	}
+}
+
+static void free_result(struct result *res)
+{
+	zs_access_unit_free(res->au);
+	g_free(res->encoder_desc);
+	g_free(res);
+}
+
+static void queue_format_and_cursor(struct zs_pipeline *p, uint32_t width,
+	uint32_t height)
+{
+	uint8_t *fmt = malloc(ZS_STREAM_FORMAT_BYTES);
+	if (!fmt)
+		return;
+	zs_stream_put_format(fmt, width, height, p->codec);
+	zs_display_queue(p->display, fmt, ZS_STREAM_FORMAT_BYTES,
+		STREAM_TYPE_FORMAT);
+	p->format_width = width;
+	p->format_height = height;
+	p->need_format = false;
+	p->cursor_dirty = true;
+}
+
+static void queue_cursor(struct zs_pipeline *p)
+{
+	if (!p->cursor_dirty || !p->cursor_msg || p->need_format ||
+		p->codec == ZS_CODEC_NONE)
+		return;
+	uint8_t *copy = malloc(p->cursor_len);
+	if (!copy)
+		return;
+	memcpy(copy, p->cursor_msg, p->cursor_len);
+	zs_display_queue(p->display, copy, p->cursor_len,
+		STREAM_TYPE_CURSOR_SET);
+	p->cursor_dirty = false;
+}
+
+static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
+{
+	p->stats.frames_encoded++;
+	if (au->codec != p->codec) {
+		/* encoded for a codec no longer wanted */
+		p->need_keyframe = true;
+		return;
+	}
+	if (zs_display_drop_unsent(p->display) > 0) {
+		p->stats.frames_dropped++;
+		p->need_keyframe = true;
+		p->need_format = true; /* the FORMAT may have gone too */
+	}
+	bool new_stream = p->need_format || au->width != p->format_width ||
+		au->height != p->format_height;
+	if ((new_stream || p->need_keyframe) && !au->keyframe) {
+		/* the client could not decode it: wait for the keyframe */
+		p->stats.frames_dropped++;
+		p->need_keyframe = true;
+		return;
+	}
+	if (new_stream)
+		queue_format_and_cursor(p, au->width, au->height);
+	queue_cursor(p);
+
+	if (au->size > ZS_STREAM_MAX_DATA_BYTES) {
+		g_warning("frame %" G_GUINT64_FORMAT " is %zu bytes, over the "
+			  "stream device's limit; dropped", au->frame_id, au->size);
+		p->stats.frames_dropped++;
+		p->need_keyframe = true;
+		return;
+	}
+	uint8_t *msg = malloc(ZS_STREAM_HEADER_BYTES + au->size);
+	if (!msg) {
+		p->need_keyframe = true;
+		return;
+	}
+	zs_stream_put_header(msg, STREAM_TYPE_DATA, (uint32_t)au->size);
+	memcpy(msg + ZS_STREAM_HEADER_BYTES, au->data, au->size);
+	zs_display_queue(p->display, msg, ZS_STREAM_HEADER_BYTES + au->size,
+		STREAM_TYPE_DATA);
+	if (au->keyframe) {
+		p->need_keyframe = false;
+		p->stats.keyframes++;
+	}
+	p->stats.frames_sent++;
+	p->stats.bytes_sent += au->size;
+}
+
+static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
+{
+	struct zs_pipeline *p = data;
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		g_warning("pipeline wakeup read failed: %s", g_strerror(errno));
+
+	struct result *res;
+	while ((res = g_async_queue_try_pop(p->results))) {
+		p->busy = false;
+		if (res->encoder_desc)
+			g_message("encoder: %s", res->encoder_desc);
+		if (res->create_failed) {
+			p->available_mask &= ~ZS_CODEC_BIT(res->codec);
+			choose_codec(p);
+			p->need_format = true;
+			p->need_keyframe = true;
+		} else if (!res->au) {
+			p->need_keyframe = true;
+		} else {
+			handle_access_unit(p, res->au);
+		}
+		free_result(res);
+	}
+	try_submit(p);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_pace_timer(gpointer data)
+{
+	struct zs_pipeline *p = data;
+	g_source_unref(p->pace_timer);
+	p->pace_timer = NULL;
+	try_submit(p);
+	return G_SOURCE_REMOVE;
+}
+
+static void try_submit(struct zs_pipeline *p)
+{
+	if (!p->pending && !p->busy && p->codec != ZS_CODEC_NONE &&
+		(p->need_keyframe || p->need_format) && !p->frame_requested &&
+		p->cfg.need_frame) {
+		p->frame_requested = true;
+		p->cfg.need_frame(p->cfg.need_frame_data);
+	}
+	if (!p->pending || p->busy || p->codec == ZS_CODEC_NONE ||
+		zs_display_busy(p->display) || p->pace_timer)
+		return;
+	int64_t now = g_get_monotonic_time();
+	if (p->cfg.max_fps && now < p->next_submit_us) {
+		guint ms = (guint)((p->next_submit_us - now + 999) / 1000);
+		p->pace_timer = g_timeout_source_new(ms);
+		g_source_set_callback(p->pace_timer, on_pace_timer, p, NULL);
+		g_source_attach(p->pace_timer, g_main_context_get_thread_default());
+		return;
+	}
+	if (p->cfg.max_fps)
+		p->next_submit_us = MAX(now, p->next_submit_us) +
+			G_USEC_PER_SEC / p->cfg.max_fps;
+
+	g_mutex_lock(&p->lock);
+	p->job.frame = p->pending;
+	p->job.codec = p->codec;
+	p->job.force_keyframe = p->need_keyframe || p->need_format;
+	p->has_job = true;
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->lock);
+	p->pending = NULL;
+	p->busy = true;
+}
+
+void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
+{
+	p->stats.frames_in++;
+	p->frame_requested = false;
+	if (p->pending) {
+		/* newest frame wins; the replaced one was never encoded */
+		zs_frame_release(p->pending);
+		p->stats.frames_skipped++;
+	}
+	/* Kept even while no client watches: a static desktop sends no new
+	 * frames, and the next client must still get a picture. */
+	p->pending = frame;
+	try_submit(p);
+}
+
+void zs_pipeline_start_stop(struct zs_pipeline *p, uint32_t codec_mask)
+{
+	p->client_mask = codec_mask;
+	choose_codec(p);
+	if (codec_mask == 0)
+		g_message("no client is watching: streaming stopped");
+	/* a client joined (or the set changed): a new stream with FORMAT,
+	 * cursor and a keyframe */
+	if (zs_display_drop_unsent(p->display) > 0)
+		p->stats.frames_dropped++;
+	p->need_format = true;
+	p->need_keyframe = true;
+	p->cursor_dirty = true;
+	try_submit(p);
+}
+
+void zs_pipeline_drained(struct zs_pipeline *p)
+{
+	try_submit(p);
+}
+
+void zs_pipeline_cursor_define(struct zs_pipeline *p, uint32_t width,
+	uint32_t height, int32_t hot_x, int32_t hot_y, const uint32_t *argb)
+{
+	if (width > ZS_STREAM_MAX_CURSOR_DIM || height > ZS_STREAM_MAX_CURSOR_DIM ||
+		hot_x < 0 || hot_y < 0 || (uint32_t)hot_x >= width ||
+		(uint32_t)hot_y >= height) {
+		g_warning("cursor %ux%u hot spot %d,%d refused", width, height,
+			hot_x, hot_y);
+		return;
+	}
+	size_t len;
+	uint8_t *msg = zs_stream_build_cursor_set((uint16_t)width,
+		(uint16_t)height, (uint16_t)hot_x, (uint16_t)hot_y, argb, &len);
+	if (!msg)
+		return;
+	free(p->cursor_msg);
+	p->cursor_msg = msg;
+	p->cursor_len = len;
+	p->cursor_dirty = true;
+	queue_cursor(p);
+}
+
+void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
+	bool visible)
+{
+	if (!visible) {
+		static const uint32_t transparent[1] = { 0 };
+		zs_pipeline_cursor_define(p, 1, 1, 0, 0, transparent);
+		return;
+	}
+	if (p->codec == ZS_CODEC_NONE || p->need_format)
+		return;
+	uint8_t *msg = malloc(ZS_STREAM_CURSOR_MOVE_BYTES);
+	if (!msg)
+		return;
+	zs_stream_put_cursor_move(msg, x, y);
+	zs_display_queue(p->display, msg, ZS_STREAM_CURSOR_MOVE_BYTES,
+		STREAM_TYPE_CURSOR_MOVE);
+}
+
+void zs_pipeline_get_stats(const struct zs_pipeline *p,
+	struct zs_pipeline_stats *stats)
+{
+	*stats = p->stats;
+}
+
+struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
+	struct zs_display *display, char *err, size_t err_len)
+{
+	uint32_t available = zs_encoder_probe(cfg->backend);
+	if (!available) {
+		snprintf(err, err_len, "no video encoder is available (install "
+			"gstreamer1.0-plugins-ugly for x264enc, -good for vp8enc)");
+		return NULL;
+	}
+	if (cfg->forced_codec != ZS_CODEC_NONE &&
+		!(available & ZS_CODEC_BIT(cfg->forced_codec))) {
+		snprintf(err, err_len, "--codec %s: no encoder for it on this "
+			"machine", zs_codec_name(cfg->forced_codec));
+		return NULL;
+	}
+
+	struct zs_pipeline *p = g_new0(struct zs_pipeline, 1);
+	p->cfg = *cfg;
+	p->display = display;
+	p->available_mask = available;
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->wake_fd < 0) {
+		snprintf(err, err_len, "eventfd: %s", g_strerror(errno));
+		g_free(p);
+		return NULL;
+	}
+	p->results = g_async_queue_new();
+	g_mutex_init(&p->lock);
+	g_cond_init(&p->cond);
+	p->wake_source = g_unix_fd_source_new(p->wake_fd, G_IO_IN);
+	g_source_set_callback(p->wake_source, G_SOURCE_FUNC(on_results), p,
+		NULL);
+	g_source_attach(p->wake_source, g_main_context_get_thread_default());
+	p->thread = g_thread_new("zs-encode", worker_main, p);
+
+	GString *names = g_string_new(NULL);
+	for (int c = 1; c < ZS_CODEC_COUNT; c++)
+		if (available & ZS_CODEC_BIT(c))
+			g_string_append_printf(names, " %s=%s", zs_codec_name(c),
+				zs_encoder_element_name(cfg->backend, c));
+	g_message("encoders:%s", names->str);
+	g_string_free(names, TRUE);
+	return p;
+}
+
+void zs_pipeline_destroy(struct zs_pipeline *p)
+{
+	if (!p)
+		return;
+	g_mutex_lock(&p->lock);
+	p->quit = true;
+	if (p->has_job) {
+		zs_frame_release(p->job.frame);
+		p->has_job = false;
+	}
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->lock);
+	g_thread_join(p->thread);
+
+	struct result *res;
+	while ((res = g_async_queue_try_pop(p->results)))
+		free_result(res);
+	g_async_queue_unref(p->results);
+	g_source_destroy(p->wake_source);
+	g_source_unref(p->wake_source);
+	if (p->pace_timer) {
+		g_source_destroy(p->pace_timer);
+		g_source_unref(p->pace_timer);
+	}
+	close(p->wake_fd);
+	zs_frame_release(p->pending);
+	free(p->cursor_msg);
+	g_mutex_clear(&p->lock);
+	g_cond_clear(&p->cond);
+	g_free(p);
+}

@@ -1,0 +1,57 @@
+/* zerospice — the server: options, the SPICE instance, the encode pipeline
+ * and the listening front. main() is the only user outside tests. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zs-encoder.h"
+
+/* ---- options ---- */
+
+enum zs_source_kind {
+	ZS_SOURCE_TESTPATTERN = 0,
+	ZS_SOURCE_QEMU,
+};
+
+struct zs_options {
+	enum zs_source_kind source;
+	/* testpattern */
+	uint32_t width, height, fps;
+	/* qemu */
+	char *qemu_qmp_path;
+	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
+	char *qemu_bus_address;
+	uint32_t console;
+
+	/* listen: either a unix path or host + port (port 0 = any free one) */
+	char *listen_unix;
+	char *listen_host;
+	uint16_t listen_port;
+
+	char *ticket_file;
+	bool insecure_no_auth;
+
+	enum zs_codec codec; /* ZS_CODEC_NONE = auto */
+	enum zs_encoder_backend encoder;
+	uint32_t bitrate_kbps; /* 0 = encoder default */
+	uint32_t max_fps;      /* 0 = no cap */
+
+	bool show_help, show_version;
+};
+
+/* Parses argv into opts (defaults first). Returns false with a one-line
+ * reason in err for bad options. Does not touch files or the network. */
+bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
+	char *err, size_t err_len);
+void zs_options_finish(struct zs_options *opts);
+/* The --help text. */
+const char *zs_options_usage(void);
+
+/* True when every address `host` resolves to is loopback (127/8, ::1). */
+bool zs_host_is_loopback(const char *host);
+
+/* Reads a SPICE ticket (password) file: the first line, without its line
+ * ending; 1..60 bytes. Returns a malloc'd string or NULL with a reason. */
+char *zs_read_ticket_file(const char *path, char *err, size_t err_len);

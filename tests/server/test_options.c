@@ -1,0 +1,211 @@
+/* Option parsing: the command-line contract other work builds on. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zs-server.h"
+
+#define MAX_ARGS 16
+
+static bool parse(struct zs_options *opts, char *err, size_t err_len,
+	const char *const *args)
+{
+	char *argv[MAX_ARGS + 1] = { "zerospice" };
+	int argc = 1;
+	for (; args && args[argc - 1]; argc++)
+		argv[argc] = (char *)args[argc - 1];
+	argv[argc] = NULL;
+	return zs_options_parse(opts, argc, argv, err, err_len);
+}
+
+Test(options, defaults_are_testpattern_720p60_on_loopback_5900)
+{
+	struct zs_options o;
+	char err[256] = "";
+	cr_assert(parse(&o, err, sizeof(err), NULL), "%s", err);
+	cr_expect_eq(o.source, ZS_SOURCE_TESTPATTERN);
+	cr_expect_eq(o.width, 1280);
+	cr_expect_eq(o.height, 720);
+	cr_expect_eq(o.fps, 60);
+	cr_expect_str_eq(o.listen_host, "127.0.0.1");
+	cr_expect_eq(o.listen_port, 5900);
+	cr_expect_null(o.listen_unix);
+	cr_expect_eq(o.codec, ZS_CODEC_NONE);
+	cr_expect_eq(o.encoder, ZS_ENCODER_AUTO);
+	cr_expect_eq(o.bitrate_kbps, 0);
+	cr_expect_eq(o.max_fps, 0);
+	zs_options_finish(&o);
+}
+
+Test(options, full_command_line_is_parsed)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--source", "testpattern,size=1920x1080,fps=30",
+		"--listen", "[::1]:5999", "--codec", "vp8", "--encoder",
+		"software", "--bitrate", "4000", "--max-fps", "25", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_eq(o.width, 1920);
+	cr_expect_eq(o.height, 1080);
+	cr_expect_eq(o.fps, 30);
+	cr_expect_str_eq(o.listen_host, "::1");
+	cr_expect_eq(o.listen_port, 5999);
+	cr_expect_eq(o.codec, ZS_CODEC_VP8);
+	cr_expect_eq(o.encoder, ZS_ENCODER_SOFTWARE);
+	cr_expect_eq(o.bitrate_kbps, 4000);
+	cr_expect_eq(o.max_fps, 25);
+	zs_options_finish(&o);
+}
+
+Test(options, unix_listen_and_qemu_source)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--listen", "unix:/tmp/zs.sock", "--source",
+		"qemu,qmp=/run/qmp.sock", "--console", "1", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_str_eq(o.listen_unix, "/tmp/zs.sock");
+	cr_expect_eq(o.source, ZS_SOURCE_QEMU);
+	cr_expect_str_eq(o.qemu_qmp_path, "/run/qmp.sock");
+	cr_expect_eq(o.console, 1);
+	zs_options_finish(&o);
+}
+
+Test(options, help_and_version_flags)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *help[] = { "--help", NULL };
+	cr_assert(parse(&o, err, sizeof(err), help));
+	cr_expect(o.show_help);
+	zs_options_finish(&o);
+	const char *version[] = { "--version", NULL };
+	cr_assert(parse(&o, err, sizeof(err), version));
+	cr_expect(o.show_version);
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--ticket-file"));
+}
+
+struct bad_case {
+	const char *args[6];
+	const char *reason; /* substring of the error */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ { "--bogus", NULL }, "unknown option" },
+	{ { "--codec", NULL }, "needs a value" },
+	{ { "--codec", "theora", NULL }, "--codec" },
+	{ { "--encoder", "vaapi-ish", NULL }, "--encoder" },
+	{ { "--bitrate", "0", NULL }, "--bitrate" },
+	{ { "--bitrate", "12abc", NULL }, "--bitrate" },
+	{ { "--bitrate", "-5", NULL }, "--bitrate" },
+	{ { "--max-fps", "0", NULL }, "--max-fps" },
+	{ { "--max-fps", "100000", NULL }, "--max-fps" },
+	{ { "--source", "webcam", NULL }, "unknown source" },
+	{ { "--source", "testpattern,size=10x10", NULL }, "size" },
+	{ { "--source", "testpattern,size=1280", NULL }, "size" },
+	{ { "--source", "testpattern,size=99999x720", NULL }, "size" },
+	{ { "--source", "testpattern,fps=0", NULL }, "fps" },
+	{ { "--source", "testpattern,colour=red", NULL }, "unknown key" },
+	{ { "--source", "testpattern,size", NULL }, "KEY=VALUE" },
+	{ { "--source", "qemu", NULL }, "exactly one" },
+	{ { "--source", "qemu,qmp=/a,bus=unix:path=/b", NULL }, "exactly one" },
+	{ { "--source", "qemu,dbus-fd=987654", NULL }, "dbus-fd" },
+	{ { "--listen", "5900", NULL }, "HOST:PORT" },
+	{ { "--listen", "127.0.0.1:70000", NULL }, "port" },
+	{ { "--listen", ":5900", NULL }, "no host" },
+	{ { "--listen", "::1:5900", NULL }, "[ADDR]:PORT" },
+	{ { "--listen", "unix:", NULL }, "path" },
+	{ { "--listen", "0.0.0.0:5900", NULL }, "without a password" },
+	{ { "--console", "x", NULL }, "--console" },
+	{ { "stray", NULL }, "unexpected argument" },
+};
+
+Test(options, bad_values_are_refused_with_a_reason)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct zs_options o;
+		char err[256] = "";
+		bool ok = parse(&o, err, sizeof(err), bad_cases[i].args);
+		cr_expect_not(ok, "case %zu (%s) was accepted", i,
+			bad_cases[i].args[0]);
+		cr_expect_not_null(strstr(err, bad_cases[i].reason),
+			"case %zu: error '%s' lacks '%s'", i, err,
+			bad_cases[i].reason);
+		zs_options_finish(&o);
+	}
+}
+
+Test(options, non_loopback_needs_ticket_or_explicit_insecure)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *with_ticket[] = { "--listen", "0.0.0.0:5900",
+		"--ticket-file", "/nonexistent", NULL };
+	cr_expect(parse(&o, err, sizeof(err), with_ticket), "%s", err);
+	zs_options_finish(&o);
+	const char *insecure[] = { "--listen", "0.0.0.0:5900",
+		"--insecure-no-auth", NULL };
+	cr_expect(parse(&o, err, sizeof(err), insecure), "%s", err);
+	zs_options_finish(&o);
+	const char *localhost[] = { "--listen", "localhost:5900", NULL };
+	cr_expect(parse(&o, err, sizeof(err), localhost), "%s", err);
+	zs_options_finish(&o);
+}
+
+Test(options, loopback_detection)
+{
+	cr_expect(zs_host_is_loopback("127.0.0.1"));
+	cr_expect(zs_host_is_loopback("127.8.9.10"));
+	cr_expect(zs_host_is_loopback("::1"));
+	cr_expect_not(zs_host_is_loopback("0.0.0.0"));
+	cr_expect_not(zs_host_is_loopback("::"));
+	cr_expect_not(zs_host_is_loopback("10.0.0.1"));
+	cr_expect_not(zs_host_is_loopback("no-such-host.invalid"));
+}
+
+static char *write_temp(const char *content, size_t len)
+{
+	char *path = strdup("/tmp/zs-ticket-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+Test(options, ticket_file_first_line_without_newline)
+{
+	char err[256] = "";
+	char *path = write_temp("s3cret\nsecond line\n", 19);
+	char *ticket = zs_read_ticket_file(path, err, sizeof(err));
+	cr_assert_not_null(ticket, "%s", err);
+	cr_expect_str_eq(ticket, "s3cret");
+	free(ticket);
+	unlink(path);
+	free(path);
+}
+
+Test(options, ticket_file_errors)
+{
+	char err[256] = "";
+	cr_expect_null(zs_read_ticket_file("/nonexistent/ticket", err,
+		sizeof(err)));
+	cr_expect_not_null(strstr(err, "No such file"), "%s", err);
+
+	char *empty = write_temp("\n", 1);
+	cr_expect_null(zs_read_ticket_file(empty, err, sizeof(err)));
+	cr_expect_not_null(strstr(err, "empty"), "%s", err);
+	unlink(empty);
+	free(empty);
+
+	char long_ticket[80];
+	memset(long_ticket, 'x', sizeof(long_ticket));
+	char *too_long = write_temp(long_ticket, sizeof(long_ticket));
+	cr_expect_null(zs_read_ticket_file(too_long, err, sizeof(err)));
+	cr_expect_not_null(strstr(err, "longer"), "%s", err);
+	unlink(too_long);
+	free(too_long);
+}
