@@ -1,0 +1,211 @@
+/* Frame source vtable wrappers and the test-pattern source. */
+#include "zs-dmabuf.h"
+
+#include <glib.h>
+#include <stdlib.h>
+
+#define TP_SOURCE_BUFFERS 4
+#define TP_SOURCE_MAX_FPS 240
+
+void zs_source_destroy(struct zs_source *src)
+{
+	if (src && src->impl && src->impl->destroy)
+		src->impl->destroy(src);
+}
+
+void zs_source_key(struct zs_source *src, uint32_t scancode, bool down)
+{
+	if (src && src->impl && src->impl->key)
+		src->impl->key(src, scancode, down);
+}
+
+void zs_source_pointer_abs(struct zs_source *src, int32_t x, int32_t y,
+	uint32_t buttons)
+{
+	if (src && src->impl && src->impl->pointer_abs)
+		src->impl->pointer_abs(src, x, y, buttons);
+}
+
+void zs_source_pointer_rel(struct zs_source *src, int32_t dx, int32_t dy,
+	uint32_t buttons)
+{
+	if (src && src->impl && src->impl->pointer_rel)
+		src->impl->pointer_rel(src, dx, dy, buttons);
+}
+
+/* ---- test-pattern source ---- */
+
+struct tp_source {
+	struct zs_source base;
+	struct zs_testpattern *tp;
+	GSource *timer;
+	uint32_t width, height;
+	int64_t interval_us;
+	int64_t next_us; /* CLOCK_MONOTONIC deadline of the next tick */
+	uint64_t next_id;
+	struct zs_input_state input;
+};
+
+static const struct zs_source_impl tp_source_impl;
+
+static struct tp_source *tp_source_from(struct zs_source *src)
+{
+	if (!src || src->impl != &tp_source_impl)
+		return NULL;
+	return (struct tp_source *)src;
+}
+
+static gboolean tick_dispatch(GSource *source, GSourceFunc callback,
+	gpointer data)
+{
+	return callback(data);
+}
+
+static GSourceFuncs tick_funcs = { .dispatch = tick_dispatch };
+
+static gboolean tp_source_tick(gpointer data)
+{
+	struct tp_source *s = data;
+	int64_t now = g_get_monotonic_time();
+
+	/* Deadlines follow a fixed grid from the start, so rounding of the
+	 * poll timeout does not accumulate into drift; missed ticks are
+	 * dropped, not caught up. */
+	s->next_us += s->interval_us;
+	if (s->next_us <= now)
+		s->next_us += ((now - s->next_us) / s->interval_us + 1) * s->interval_us;
+	g_source_set_ready_time(s->timer, s->next_us);
+
+	struct zs_frame *frame = zs_testpattern_render(s->tp, s->next_id,
+		(uint64_t)now);
+	if (!frame)
+		return G_SOURCE_CONTINUE; /* every buffer is held: skip the tick */
+	s->next_id++;
+	if (s->base.events.frame)
+		s->base.events.frame(s->base.events_data, frame);
+	else
+		zs_frame_release(frame);
+	return G_SOURCE_CONTINUE;
+}
+
+static void tp_source_show_input(struct tp_source *s)
+{
+	zs_testpattern_set_input(s->tp, &s->input);
+}
+
+static void tp_source_destroy(struct zs_source *src)
+{
+	struct tp_source *s = tp_source_from(src);
+	if (!s)
+		return;
+	if (s->timer) {
+		g_source_destroy(s->timer);
+		g_source_unref(s->timer);
+	}
+	/* Frames still held by consumers keep the pool alive until released. */
+	zs_testpattern_destroy(s->tp);
+	free(s);
+}
+
+static void tp_source_key(struct zs_source *src, uint32_t scancode, bool down)
+{
+	struct tp_source *s = tp_source_from(src);
+	if (!s)
+		return;
+	s->input.last_key = scancode;
+	s->input.last_key_down = down;
+	s->input.key_events++;
+	tp_source_show_input(s);
+}
+
+static void tp_source_buttons(struct tp_source *s, uint32_t buttons)
+{
+	uint32_t changed = s->input.buttons ^ buttons;
+	s->input.button_events += (uint32_t)__builtin_popcount(changed);
+	s->input.buttons = buttons;
+}
+
+static int32_t clamp_i32(int64_t v, int32_t lo, int32_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+
+static void tp_source_pointer_abs(struct zs_source *src, int32_t x, int32_t y,
+	uint32_t buttons)
+{
+	struct tp_source *s = tp_source_from(src);
+	if (!s)
+		return;
+	s->input.pointer_x = clamp_i32(x, 0, (int32_t)s->width - 1);
+	s->input.pointer_y = clamp_i32(y, 0, (int32_t)s->height - 1);
+	tp_source_buttons(s, buttons);
+	tp_source_show_input(s);
+}
+
+static void tp_source_pointer_rel(struct zs_source *src, int32_t dx, int32_t dy,
+	uint32_t buttons)
+{
+	struct tp_source *s = tp_source_from(src);
+	if (!s)
+		return;
+	s->input.pointer_x = clamp_i32((int64_t)s->input.pointer_x + dx, 0,
+		(int32_t)s->width - 1);
+	s->input.pointer_y = clamp_i32((int64_t)s->input.pointer_y + dy, 0,
+		(int32_t)s->height - 1);
+	tp_source_buttons(s, buttons);
+	tp_source_show_input(s);
+}
+
+static const struct zs_source_impl tp_source_impl = {
+	.name = "testpattern",
+	.destroy = tp_source_destroy,
+	.key = tp_source_key,
+	.pointer_abs = tp_source_pointer_abs,
+	.pointer_rel = tp_source_pointer_rel,
+};
+
+struct zs_source *zs_testpattern_source_create(uint32_t width, uint32_t height,
+	uint32_t fps, const struct zs_source_events *events, void *data)
+{
+	if (fps == 0 || fps > TP_SOURCE_MAX_FPS) {
+		g_warning("testpattern: %u fps out of range 1..%d", fps,
+			TP_SOURCE_MAX_FPS);
+		return NULL;
+	}
+	struct tp_source *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->tp = zs_testpattern_create(width, height, TP_SOURCE_BUFFERS);
+	if (!s->tp) {
+		g_warning("testpattern: cannot create %ux%u (sizes %dx%d..%d)",
+			width, height, ZS_TESTPATTERN_MIN_WIDTH,
+			ZS_TESTPATTERN_MIN_HEIGHT, ZS_TESTPATTERN_MAX_DIM);
+		goto err_free;
+	}
+	s->base.impl = &tp_source_impl;
+	if (events)
+		s->base.events = *events;
+	s->base.events_data = data;
+	s->width = width;
+	s->height = height;
+	s->interval_us = G_USEC_PER_SEC / fps;
+	s->next_id = 1;
+	s->input.pointer_x = (int32_t)width / 2;
+	s->input.pointer_y = (int32_t)height / 2;
+	tp_source_show_input(s);
+
+	GMainContext *ctx = g_main_context_ref_thread_default();
+	s->timer = g_source_new(&tick_funcs, sizeof(GSource));
+	g_source_set_name(s->timer, "zs-testpattern");
+	g_source_set_priority(s->timer, G_PRIORITY_DEFAULT);
+	g_source_set_callback(s->timer, tp_source_tick, s, NULL);
+	s->next_us = g_get_monotonic_time();
+	g_source_set_ready_time(s->timer, s->next_us);
+	g_source_attach(s->timer, ctx);
+	g_main_context_unref(ctx);
+	return &s->base;
+
+err_free:
+	free(s);
+	return NULL;
+}
