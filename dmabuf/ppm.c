@@ -95,26 +95,44 @@ int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 			height, PPM_MAX_DIM);
 		goto err_close;
 	}
-	if (maxval != 255) {
-		ret = fail(err, err_len, -ENOTSUP,
-			"%s: maxval %u unsupported (only 255)", path, maxval);
+	if (maxval == 0 || maxval > 65535) {
+		ret = fail(err, err_len, -EINVAL, "%s: bad maxval %u", path, maxval);
 		goto err_close;
 	}
 
+	/* 16-bit samples (maxval > 255, as ImageMagick often writes) are two
+	 * bytes, big-endian; every depth is scaled to 8 bits. */
+	size_t sample_bytes = maxval > 255 ? 2 : 1;
 	size_t stride = (size_t)width * 3;
 	size_t size = stride * height;
-	uint8_t *pixels = malloc(size);
+	size_t file_bytes = size * sample_bytes;
+	uint8_t *pixels = malloc(file_bytes);
 	if (!pixels) {
 		ret = fail(err, err_len, -ENOMEM, "%s: out of memory for %ux%u",
 			path, width, height);
 		goto err_close;
 	}
-	size_t got = fread(pixels, 1, size, f);
-	if (got != size) {
+	size_t got = fread(pixels, 1, file_bytes, f);
+	if (got != file_bytes) {
 		ret = fail(err, err_len, ferror(f) ? -EIO : -EINVAL,
 			"%s: truncated pixel data (%zu of %zu bytes)", path, got,
-			size);
+			file_bytes);
 		goto err_free;
+	}
+	if (maxval != 255) {
+		for (size_t i = 0; i < size; i++) {
+			uint32_t v = sample_bytes == 2 ?
+					     (uint32_t)pixels[2 * i] << 8 | pixels[2 * i + 1] :
+					     pixels[i];
+			if (v > maxval)
+				v = maxval;
+			pixels[i] = (uint8_t)((v * 255 + maxval / 2) / maxval);
+		}
+		if (sample_bytes == 2) {
+			uint8_t *shrunk = realloc(pixels, size);
+			if (shrunk)
+				pixels = shrunk;
+		}
 	}
 	fclose(f);
 

@@ -65,8 +65,9 @@ void zs_stamp_pack_input(uint8_t payload[ZS_STAMP_PAYLOAD_BYTES],
 void zs_stamp_unpack_input(const uint8_t payload[ZS_STAMP_PAYLOAD_BYTES],
 	struct zs_stamp_input *in);
 
-/* Loads a binary PPM (P6, maxval 255) into a malloc'd RGB image; returns a
- * negative errno and a message in err on failure. Free with zs_image_free. */
+/* Loads a binary PPM (P6, any maxval up to 65535, scaled to 8 bits; at most
+ * 16384x16384) into a malloc'd RGB image; returns a negative errno and a
+ * message in err on failure. Free with zs_image_free. */
 int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 	size_t err_len);
 void zs_image_free(struct zs_image *img);

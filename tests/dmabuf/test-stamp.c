@@ -273,6 +273,24 @@ Test(ppm, loads_good_file_with_comments)
 	free(path);
 }
 
+Test(ppm, scales_16_bit_samples_to_8_bits)
+{
+	const char hdr[] = "P6 1 1 65535\n";
+	uint8_t file[sizeof(hdr) - 1 + 6];
+	memcpy(file, hdr, sizeof(hdr) - 1);
+	memcpy(file + sizeof(hdr) - 1, "\xff\xff\x80\x00\x00\x00", 6);
+	char *path = write_tmp(file, sizeof(file));
+	struct zs_image img;
+	char err[256] = "";
+	cr_assert_eq(zs_image_load_ppm(path, &img, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(img.pixels[0], 255);
+	cr_assert_eq(img.pixels[1], 128);
+	cr_assert_eq(img.pixels[2], 0);
+	zs_image_free(&img);
+	unlink(path);
+	free(path);
+}
+
 Test(ppm, rejects_truncated_pixels)
 {
 	const char file[] = "P6 4 4 255\nabcdef";
@@ -289,7 +307,7 @@ Test(ppm, rejects_truncated_pixels)
 Test(ppm, rejects_bad_headers)
 {
 	static const char *const bad[] = {
-		"P3 1 1 255\n\0\0\0", "P6 x 1 255\n\0\0\0", "P6 1 1 65535\n\0\0\0",
+		"P3 1 1 255\n\0\0\0", "P6 x 1 255\n\0\0\0", "P6 1 1 65536\n\0\0\0",
 		"P6 0 1 255\n", "P6 1", "", "P6 99999999999 1 255\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
