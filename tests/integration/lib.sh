@@ -1,0 +1,69 @@
+# Shared helpers for integration tests: sourced by the test scripts.
+# Environment from meson: ZEROSPICE (binary), STAMP_READ (zs-stamp-read).
+set -u
+
+TMP=$(mktemp -d /tmp/zs-it.XXXXXX)
+ZS_PID=
+XVFB_PID=
+EXTRA_PIDS=
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+fail() { log "FAIL: $*"; dump_logs; exit 1; }
+skip() { log "SKIP: $*"; exit 77; }
+
+dump_logs() {
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $(basename "$f") ----" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+cleanup() {
+	for pid in $EXTRA_PIDS $ZS_PID $XVFB_PID; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $EXTRA_PIDS $ZS_PID $XVFB_PID; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+need() {
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+	done
+}
+
+# start_zerospice ARGS... : starts zerospice on a free loopback port and sets
+# ZS_PID, ZS_PORT. Output goes to $TMP/zerospice.log.
+start_zerospice() {
+	"$ZEROSPICE" --listen 127.0.0.1:0 "$@" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+	ZS_PID=$!
+	ZS_PORT=
+	for _ in $(seq 1 100); do
+		ZS_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/zerospice.out")
+		[ -n "$ZS_PORT" ] && return 0
+		kill -0 "$ZS_PID" 2>/dev/null || { cat "$TMP/zerospice.out" >&2; fail "zerospice exited at start"; }
+		sleep 0.1
+	done
+	fail "zerospice did not report its port"
+}
+
+zerospice_alive() { kill -0 "$ZS_PID" 2>/dev/null; }
+
+# screenshot OUT.ppm [ARGS...]: one spicy-screenshot of display 0.
+screenshot() {
+	local out=$1; shift
+	timeout 30 spicy-screenshot -h 127.0.0.1 -p "$ZS_PORT" -o "$out" "$@" \
+		>>"$TMP/spicy.log" 2>&1
+}
+
+# ppm_size FILE: prints "W H" from a P6 header (no comments: spicy writes none).
+ppm_size() { head -c 64 "$1" | tr '\n' ' ' | awk '{ print $2, $3 }'; }
+
+# stamp_field FILE KEY: one field of zs-stamp-read's output, empty if absent.
+stamp_field() {
+	"$STAMP_READ" "$1" 2>>"$TMP/stamp.log" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Builds zerospice with -Dwerror=true under AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs every test: unit, fuzz regression
+# loops and integration against real clients. Installs what it needs.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${ZS_TEST_BUILD:-$top/build-test}
+"$top/tools/install-deps.sh"
+if [ ! -d "$build" ]; then
+	meson setup "$build" "$top" -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false
+fi
+ninja -C "$build"
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
