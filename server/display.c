@@ -39,18 +39,15 @@ struct zs_display {
 	size_t out_bytes;
 
 	QXLInstance qxl;
-	bool qxl_added;
 
 	SpiceCharDeviceInstance agent;
 	bool agent_added;
 	struct zs_agent_reader agent_reader;
 
 	SpiceKbdInstance kbd;
-	bool kbd_added;
 	struct zs_scancode_decoder scancodes;
 
 	SpiceMouseInstance mouse;
-	bool mouse_added;
 	uint32_t rel_buttons;
 };
 
@@ -480,11 +477,9 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	d->kbd.base.sif = &kbd_sif.base;
 	if (!add_interface(d, &d->kbd.base, "keyboard", err, err_len))
 		goto err;
-	d->kbd_added = true;
 	d->mouse.base.sif = &mouse_sif.base;
 	if (!add_interface(d, &d->mouse.base, "mouse", err, err_len))
 		goto err;
-	d->mouse_added = true;
 
 	/* The stream port first: it must become display channel 0. */
 	d->port.base.sif = &port_sif.base;
@@ -499,7 +494,6 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	d->qxl.id = 1;
 	if (!add_interface(d, &d->qxl.base, "QXL", err, err_len))
 		goto err;
-	d->qxl_added = true;
 	if (!qxl_flash_primary(d)) {
 		snprintf(err, err_len, "out of memory");
 		goto err;
@@ -527,12 +521,8 @@ void zs_display_destroy(struct zs_display *d)
 		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
 		spice_server_remove_interface(&d->port.base);
 	}
-	if (d->qxl_added)
-		spice_server_remove_interface(&d->qxl.base);
-	if (d->mouse_added)
-		spice_server_remove_interface(&d->mouse.base);
-	if (d->kbd_added)
-		spice_server_remove_interface(&d->kbd.base);
+	/* spice-server cannot remove keyboard, mouse or QXL interfaces;
+	 * spice_server_destroy() takes them down. */
 	if (d->server)
 		spice_server_destroy(d->server);
 	zs_display_drop_unsent(d);
