@@ -238,6 +238,7 @@ Test(stamp, survives_lossy_h264_at_300_kbps)
 	gst_object_unref(src);
 	gst_object_unref(sink);
 	gst_object_unref(pipe);
+	gst_deinit();
 }
 
 /* ---- PPM ---- */
