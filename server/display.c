@@ -254,20 +254,12 @@ static SpiceKbdInterface kbd_sif = {
 	.get_leds = kbd_get_leds,
 };
 
-/* spice-server hands SpiceMouseInterface the PS/2 ("local") order:
- * bit 0 left, bit 1 right, bit 2 middle; dz -1 is wheel up. */
-static uint32_t local_buttons_to_zs(uint32_t state)
-{
-	return ((state & 1) ? ZS_BUTTON_LEFT : 0) |
-		((state & 2) ? ZS_BUTTON_RIGHT : 0) |
-		((state & 4) ? ZS_BUTTON_MIDDLE : 0);
-}
-
+/* dz -1 is a wheel step up. */
 static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz,
 	uint32_t buttons_state)
 {
 	struct zs_display *d = DISPLAY_OF(sin, mouse);
-	uint32_t buttons = local_buttons_to_zs(buttons_state);
+	uint32_t buttons = zs_spice_buttons_to_zs(buttons_state);
 	d->rel_buttons = buttons;
 	if (dz) {
 		uint32_t wheel = dz < 0 ? ZS_BUTTON_WHEEL_UP : ZS_BUTTON_WHEEL_DOWN;
@@ -281,7 +273,7 @@ static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz,
 static void mouse_buttons(SpiceMouseInstance *sin, uint32_t buttons_state)
 {
 	struct zs_display *d = DISPLAY_OF(sin, mouse);
-	d->rel_buttons = local_buttons_to_zs(buttons_state);
+	d->rel_buttons = zs_spice_buttons_to_zs(buttons_state);
 	d->events->pointer_rel(d->events_data, 0, 0, d->rel_buttons);
 }
 
