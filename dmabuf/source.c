@@ -164,6 +164,47 @@ static const struct zs_source_impl tp_source_impl = {
 	.pointer_rel = tp_source_pointer_rel,
 };
 
+/* A classic arrow pointer for clients in absolute mouse mode, which show
+ * the server's cursor image: 12x19, black outline, white fill. */
+static const char *const arrow_rows[] = {
+	"X           ",
+	"XX          ",
+	"X.X         ",
+	"X..X        ",
+	"X...X       ",
+	"X....X      ",
+	"X.....X     ",
+	"X......X    ",
+	"X.......X   ",
+	"X........X  ",
+	"X.........X ",
+	"X......XXXXX",
+	"X...X..X    ",
+	"X..XX..X    ",
+	"X.X  X..X   ",
+	"XX   X..X   ",
+	"X     X..X  ",
+	"      X..X  ",
+	"       XX   ",
+};
+#define ARROW_W 12
+#define ARROW_H 19
+
+static void tp_source_define_cursor(struct tp_source *s)
+{
+	if (!s->base.events.cursor_define)
+		return;
+	uint32_t argb[ARROW_W * ARROW_H];
+	for (int y = 0; y < ARROW_H; y++)
+		for (int x = 0; x < ARROW_W; x++) {
+			char c = arrow_rows[y][x];
+			argb[y * ARROW_W + x] = c == 'X' ? 0xff000000u :
+				c == '.' ? 0xffffffffu : 0;
+		}
+	s->base.events.cursor_define(s->base.events_data, ARROW_W, ARROW_H,
+		0, 0, argb);
+}
+
 struct zs_source *zs_testpattern_source_create(uint32_t width, uint32_t height,
 	uint32_t fps, const struct zs_source_events *events, void *data)
 {
@@ -203,6 +244,7 @@ struct zs_source *zs_testpattern_source_create(uint32_t width, uint32_t height,
 	g_source_set_ready_time(s->timer, s->next_us);
 	g_source_attach(s->timer, ctx);
 	g_main_context_unref(ctx);
+	tp_source_define_cursor(s);
 	return &s->base;
 
 err_free:

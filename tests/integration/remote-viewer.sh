@@ -41,6 +41,10 @@ log "stream shown at $ox,$oy, frame $id1"
 grep -q "0:0 mouse mode 2 (client)" "$TMP/remote-viewer.log" ||
 	fail "remote-viewer is not in client mouse mode: $(grep 'mouse mode' "$TMP/remote-viewer.log" | tail -n 2)"
 
+# the source's pointer image reached the client's cursor channel of display 0
+grep -Eq "cursor-4:0: set_cursor: flags 0, size [1-9]" "$TMP/remote-viewer.log" ||
+	fail "remote-viewer got no pointer image"
+
 # pointer into the stream, click, type 'a'
 xdotool mousemove $((ox + 300)) $((oy + 400))
 sleep 0.3
