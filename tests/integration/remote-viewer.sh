@@ -69,8 +69,30 @@ log "input arrived: key=$key pointer=$px,$py button_events=$bev"
 id2=$(stamp_field "$TMP/input.ppm" frame_id)
 [ "${id2:-0}" -gt "$id1" ] || fail "the picture did not move on ($id1 → $id2)"
 
+# a stalled client: spice-server stops reading our device; zerospice must
+# drop frames rather than queue them, and the picture must move on after
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$ZS_PID/status"; }
+rss_before=$(rss)
+kill -STOP "$EXTRA_PIDS"
+sleep 4
+rss_stalled=$(rss)
+kill -CONT "$EXTRA_PIDS"
+log "zerospice RSS: ${rss_before} kB before, ${rss_stalled} kB after a 4 s client stall"
+[ "$rss_stalled" -lt $((rss_before + 65536)) ] || fail "memory grew by $((rss_stalled - rss_before)) kB while a client stalled"
+sleep 2
+grab "$TMP/after.ppm"
+id3=$(stamp_field "$TMP/after.ppm" frame_id)
+[ "${id3:-0}" -gt "${id2:-0}" ] || fail "the picture did not resume after the stall ($id2 → $id3)"
+
 # one display: only one remote-viewer toplevel showing a display
 n=$(xdotool search --onlyvisible --class remote-viewer 2>/dev/null | wc -l)
-log "visible remote-viewer windows: $n"
+[ "$n" = 1 ] || fail "remote-viewer shows $n windows, expected one display"
+
+# a new client mid-stream needs a keyframe: spicy-screenshot decodes a
+# picture. spice-server serves one client at a time (as QEMU's SPICE does):
+# the new client replaces remote-viewer.
+screenshot "$TMP/second.ppm" || fail "a client joining mid-stream got no picture"
+[ -n "$(stamp_field "$TMP/second.ppm" frame_id)" ] || fail "the joining client's picture has no frame stamp"
+
 zerospice_alive || fail "zerospice died"
 log "PASS"
