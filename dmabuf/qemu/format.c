@@ -1,0 +1,329 @@
+/* zerospice — QEMU pixel formats, key numbers and argument checks. */
+#include <drm_fourcc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qemu-private.h"
+
+static const struct {
+	uint32_t pixman, drm;
+} format_table[] = {
+	{ ZS_PIXMAN_x8r8g8b8, DRM_FORMAT_XRGB8888 },
+	{ ZS_PIXMAN_a8r8g8b8, DRM_FORMAT_ARGB8888 },
+	{ ZS_PIXMAN_x8b8g8r8, DRM_FORMAT_XBGR8888 },
+	{ ZS_PIXMAN_a8b8g8r8, DRM_FORMAT_ABGR8888 },
+	{ ZS_PIXMAN_b8g8r8x8, DRM_FORMAT_BGRX8888 },
+	{ ZS_PIXMAN_b8g8r8a8, DRM_FORMAT_BGRA8888 },
+	{ ZS_PIXMAN_r8g8b8x8, DRM_FORMAT_RGBX8888 },
+	{ ZS_PIXMAN_r8g8b8a8, DRM_FORMAT_RGBA8888 },
+	{ ZS_PIXMAN_x2r10g10b10, DRM_FORMAT_XRGB2101010 },
+	{ ZS_PIXMAN_a2r10g10b10, DRM_FORMAT_ARGB2101010 },
+	{ ZS_PIXMAN_x2b10g10r10, DRM_FORMAT_XBGR2101010 },
+	{ ZS_PIXMAN_a2b10g10r10, DRM_FORMAT_ABGR2101010 },
+	{ ZS_PIXMAN_r8g8b8, DRM_FORMAT_RGB888 },
+	{ ZS_PIXMAN_b8g8r8, DRM_FORMAT_BGR888 },
+	{ ZS_PIXMAN_r5g6b5, DRM_FORMAT_RGB565 },
+	{ ZS_PIXMAN_b5g6r5, DRM_FORMAT_BGR565 },
+	{ ZS_PIXMAN_x1r5g5b5, DRM_FORMAT_XRGB1555 },
+	{ ZS_PIXMAN_a1r5g5b5, DRM_FORMAT_ARGB1555 },
+};
+
+uint32_t zs_qemu_pixman_to_drm(uint32_t pixman_format)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(format_table); i++) {
+		if (format_table[i].pixman == pixman_format)
+			return format_table[i].drm;
+	}
+	return 0;
+}
+
+uint32_t zs_qemu_pixman_bytes(uint32_t pixman_format)
+{
+	if (!zs_qemu_pixman_to_drm(pixman_format))
+		return 0;
+	return (pixman_format >> 24) / 8;
+}
+
+uint32_t zs_qemu_fb_fourcc(uint32_t pixman_format)
+{
+	uint32_t drm = zs_qemu_pixman_to_drm(pixman_format);
+
+	if (drm && zs_qemu_pixman_bytes(pixman_format) == 4)
+		return drm;
+	return DRM_FORMAT_XRGB8888;
+}
+
+uint32_t zs_qemu_fourcc_bytes(uint32_t fourcc)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(format_table); i++) {
+		if (format_table[i].drm == fourcc)
+			return (format_table[i].pixman >> 24) / 8;
+	}
+	return 0;
+}
+
+static uint32_t expand_channel(uint32_t value, uint32_t bits)
+{
+	uint32_t max = (1u << bits) - 1;
+
+	if (bits == 0)
+		return 0;
+	return (value * 255 + max / 2) / max;
+}
+
+/* Decodes one pixel of a packed pixman format into XRGB8888. The channel
+ * order follows pixman: ARGB/ABGR pack from bit 0 up (b or r lowest),
+ * BGRA/RGBA pack from the top bit down. */
+static uint32_t decode_pixel(const uint8_t *p, uint32_t format)
+{
+	uint32_t bpp = format >> 24, type = (format >> 16) & 0xff;
+	uint32_t a = (format >> 12) & 0xf, r = (format >> 8) & 0xf;
+	uint32_t g = (format >> 4) & 0xf, b = format & 0xf;
+	uint32_t v = 0, rs, gs, bs;
+
+	for (uint32_t i = 0; i < bpp / 8; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	(void)a;
+	switch (type) {
+	case ZS_PIXMAN_TYPE_ARGB:
+		bs = 0; gs = b; rs = b + g;
+		break;
+	case ZS_PIXMAN_TYPE_ABGR:
+		rs = 0; gs = r; bs = r + g;
+		break;
+	case ZS_PIXMAN_TYPE_BGRA:
+		bs = bpp - b; gs = bs - g; rs = gs - r;
+		break;
+	case ZS_PIXMAN_TYPE_RGBA:
+	default:
+		rs = bpp - r; gs = rs - g; bs = gs - b;
+		break;
+	}
+	return 0xff000000u |
+		expand_channel((v >> rs) & ((1u << r) - 1), r) << 16 |
+		expand_channel((v >> gs) & ((1u << g) - 1), g) << 8 |
+		expand_channel((v >> bs) & ((1u << b) - 1), b);
+}
+
+void zs_qemu_copy_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
+	const uint8_t *src, size_t src_stride, uint32_t pixman_format,
+	uint32_t width, uint32_t height)
+{
+	uint32_t src_bytes = zs_qemu_pixman_bytes(pixman_format);
+
+	if (zs_qemu_pixman_to_drm(pixman_format) == dst_fourcc) {
+		size_t row = (size_t)width * src_bytes;
+		for (uint32_t y = 0; y < height; y++)
+			memcpy(dst + y * dst_stride, src + y * src_stride, row);
+		return;
+	}
+	for (uint32_t y = 0; y < height; y++) {
+		const uint8_t *s = src + y * src_stride;
+		uint8_t *d = dst + y * dst_stride;
+		for (uint32_t x = 0; x < width; x++) {
+			uint32_t px = decode_pixel(s + (size_t)x * src_bytes,
+				pixman_format);
+			memcpy(d + (size_t)x * 4, &px, 4);
+		}
+	}
+}
+
+uint32_t zs_qemu_scancode_to_qnum(uint32_t scancode)
+{
+	uint32_t prefix = scancode >> 8, code = scancode & 0x7f;
+
+	if (code == 0)
+		return 0;
+	switch (prefix) {
+	case 0:
+		return code;
+	case 0xe0:
+		return 0x80 | code;
+	case 0xe1:
+		/* Pause (e1 1d 45): QEMU numbers it 0xc6. */
+		return 0xc6;
+	default:
+		return 0;
+	}
+}
+
+static bool fail(char *why, size_t why_len, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+
+static bool fail(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+static bool check_size(uint32_t width, uint32_t height, char *why,
+	size_t why_len)
+{
+	if (width == 0 || height == 0 || width > ZS_QEMU_MAX_DIM ||
+	    height > ZS_QEMU_MAX_DIM)
+		return fail(why, why_len, "size %ux%u outside 1..%u", width,
+			height, ZS_QEMU_MAX_DIM);
+	return true;
+}
+
+/* Bytes a w x h picture with stride needs: the last row need not be padded. */
+static uint64_t picture_bytes(uint32_t height, uint32_t stride,
+	uint64_t row_bytes)
+{
+	return (uint64_t)stride * (height - 1) + row_bytes;
+}
+
+bool zs_qemu_check_scanout(uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t pixman_format, uint64_t data_len, char *why, size_t why_len)
+{
+	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
+	uint64_t row;
+
+	if (!check_size(width, height, why, why_len))
+		return false;
+	if (!bytes)
+		return fail(why, why_len, "unknown pixman format 0x%08x",
+			pixman_format);
+	row = (uint64_t)width * bytes;
+	if (stride < row)
+		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
+			" bytes per row", stride, row);
+	if ((uint64_t)width * height * 4 > ZS_QEMU_MAX_FRAME_BYTES)
+		return fail(why, why_len, "picture %ux%u too large", width,
+			height);
+	if (data_len < picture_bytes(height, stride, row))
+		return fail(why, why_len, "data %" G_GUINT64_FORMAT
+			" bytes < %" G_GUINT64_FORMAT " needed", data_len,
+			picture_bytes(height, stride, row));
+	return true;
+}
+
+bool zs_qemu_check_rect(int32_t x, int32_t y, int32_t width, int32_t height,
+	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len)
+{
+	if (x < 0 || y < 0 || width <= 0 || height <= 0 ||
+	    (int64_t)x + width > fb_width || (int64_t)y + height > fb_height)
+		return fail(why, why_len, "rectangle %dx%d+%d+%d outside the "
+			"%ux%u picture", width, height, x, y, fb_width,
+			fb_height);
+	return true;
+}
+
+bool zs_qemu_check_update(int32_t x, int32_t y, int32_t width, int32_t height,
+	uint32_t stride, uint32_t pixman_format, uint64_t data_len,
+	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len)
+{
+	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
+	uint64_t row;
+
+	if (!zs_qemu_check_rect(x, y, width, height, fb_width, fb_height, why,
+			why_len))
+		return false;
+	if (!bytes)
+		return fail(why, why_len, "unknown pixman format 0x%08x",
+			pixman_format);
+	row = (uint64_t)width * bytes;
+	if (stride < row)
+		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
+			" bytes per row", stride, row);
+	if (data_len < picture_bytes((uint32_t)height, stride, row))
+		return fail(why, why_len, "data %" G_GUINT64_FORMAT
+			" bytes < %" G_GUINT64_FORMAT " needed", data_len,
+			picture_bytes((uint32_t)height, stride, row));
+	return true;
+}
+
+bool zs_qemu_check_map(uint32_t offset, uint32_t width, uint32_t height,
+	uint32_t stride, uint32_t pixman_format, uint64_t file_size,
+	char *why, size_t why_len)
+{
+	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
+	uint64_t row;
+
+	if (!check_size(width, height, why, why_len))
+		return false;
+	if (!bytes)
+		return fail(why, why_len, "unknown pixman format 0x%08x",
+			pixman_format);
+	row = (uint64_t)width * bytes;
+	if (stride < row)
+		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
+			" bytes per row", stride, row);
+	if ((uint64_t)width * height * 4 > ZS_QEMU_MAX_FRAME_BYTES)
+		return fail(why, why_len, "picture %ux%u too large", width,
+			height);
+	/* Whole rows, as consumers map offset + stride * height. */
+	if ((uint64_t)offset + (uint64_t)stride * height > file_size)
+		return fail(why, why_len, "offset %u + %u rows of %u bytes "
+			"past the end of the %" G_GUINT64_FORMAT "-byte memfd",
+			offset, height, stride, file_size);
+	return true;
+}
+
+bool zs_qemu_check_dmabuf(uint32_t width, uint32_t height, uint32_t fourcc,
+	uint64_t modifier, uint32_t n_planes, const uint32_t *offsets,
+	const uint32_t *strides, const uint64_t *file_sizes,
+	char *why, size_t why_len)
+{
+	uint32_t bytes = zs_qemu_fourcc_bytes(fourcc);
+
+	if (!check_size(width, height, why, why_len))
+		return false;
+	if (n_planes < 1 || n_planes > ZS_FRAME_MAX_PLANES)
+		return fail(why, why_len, "%u planes outside 1..%d", n_planes,
+			ZS_FRAME_MAX_PLANES);
+	if (fourcc == 0)
+		return fail(why, why_len, "fourcc 0");
+	if ((uint64_t)width * height * 4 > ZS_QEMU_MAX_FRAME_BYTES)
+		return fail(why, why_len, "picture %ux%u too large", width,
+			height);
+	if (bytes && n_planes != 1)
+		return fail(why, why_len, "%u planes for a single-plane "
+			"format", n_planes);
+	for (uint32_t i = 0; i < n_planes; i++) {
+		uint64_t need;
+
+		if (strides[i] == 0)
+			return fail(why, why_len, "plane %u: stride 0", i);
+		if (i == 0 && bytes && strides[i] < (uint64_t)width * bytes)
+			return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
+				" bytes per row", strides[i],
+				(uint64_t)width * bytes);
+		/* Linear plane 0 of a known format: rows must fit. Other planes
+		 * and tiled layouts: at least the offset must. */
+		if (i == 0 && modifier == DRM_FORMAT_MOD_LINEAR && bytes)
+			need = (uint64_t)offsets[i] + (uint64_t)strides[i] * height;
+		else
+			need = (uint64_t)offsets[i] + 1;
+		if (file_sizes[i] && need > file_sizes[i])
+			return fail(why, why_len, "plane %u: offset %u, stride %u "
+				"past the end of the %" G_GUINT64_FORMAT
+				"-byte buffer", i, offsets[i], strides[i],
+				file_sizes[i]);
+	}
+	return true;
+}
+
+bool zs_qemu_check_cursor(int32_t width, int32_t height, int32_t hot_x,
+	int32_t hot_y, uint64_t data_len, char *why, size_t why_len)
+{
+	if (width <= 0 || height <= 0 || width > ZS_QEMU_MAX_CURSOR_DIM ||
+	    height > ZS_QEMU_MAX_CURSOR_DIM)
+		return fail(why, why_len, "cursor size %dx%d outside 1..%d",
+			width, height, ZS_QEMU_MAX_CURSOR_DIM);
+	if (hot_x < 0 || hot_y < 0 || hot_x >= width || hot_y >= height)
+		return fail(why, why_len, "hot spot %d,%d outside the %dx%d "
+			"cursor", hot_x, hot_y, width, height);
+	if (data_len != (uint64_t)width * height * 4)
+		return fail(why, why_len, "cursor data %" G_GUINT64_FORMAT
+			" bytes, expected %" G_GUINT64_FORMAT, data_len,
+			(uint64_t)width * height * 4);
+	return true;
+}

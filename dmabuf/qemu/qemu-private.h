@@ -1,0 +1,212 @@
+/* zerospice — internals of the QEMU source shared by its files and tests. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "zs-qemu.h"
+#include "zs-qemu-dbus.h"
+
+/* ---- pixman formats (the numbering QEMU sends, pixman.h's PIXMAN_FORMAT);
+ * values describe pixels in host byte order, which we assume little-endian
+ * like the DRM fourccs. */
+#define ZS_PIXMAN_FORMAT(bpp, type, a, r, g, b) \
+	(((uint32_t)(bpp) << 24) | ((uint32_t)(type) << 16) | \
+	 ((uint32_t)(a) << 12) | ((uint32_t)(r) << 8) | \
+	 ((uint32_t)(g) << 4) | (uint32_t)(b))
+#define ZS_PIXMAN_TYPE_ARGB 2
+#define ZS_PIXMAN_TYPE_ABGR 3
+#define ZS_PIXMAN_TYPE_BGRA 8
+#define ZS_PIXMAN_TYPE_RGBA 9
+
+#define ZS_PIXMAN_a8r8g8b8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ARGB, 8, 8, 8, 8)
+#define ZS_PIXMAN_x8r8g8b8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ARGB, 0, 8, 8, 8)
+#define ZS_PIXMAN_a8b8g8r8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ABGR, 8, 8, 8, 8)
+#define ZS_PIXMAN_x8b8g8r8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ABGR, 0, 8, 8, 8)
+#define ZS_PIXMAN_b8g8r8a8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_BGRA, 8, 8, 8, 8)
+#define ZS_PIXMAN_b8g8r8x8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_BGRA, 0, 8, 8, 8)
+#define ZS_PIXMAN_r8g8b8a8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_RGBA, 8, 8, 8, 8)
+#define ZS_PIXMAN_r8g8b8x8 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_RGBA, 0, 8, 8, 8)
+#define ZS_PIXMAN_x2r10g10b10 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ARGB, 0, 10, 10, 10)
+#define ZS_PIXMAN_a2r10g10b10 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ARGB, 2, 10, 10, 10)
+#define ZS_PIXMAN_x2b10g10r10 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ABGR, 0, 10, 10, 10)
+#define ZS_PIXMAN_a2b10g10r10 ZS_PIXMAN_FORMAT(32, ZS_PIXMAN_TYPE_ABGR, 2, 10, 10, 10)
+#define ZS_PIXMAN_r8g8b8 ZS_PIXMAN_FORMAT(24, ZS_PIXMAN_TYPE_ARGB, 0, 8, 8, 8)
+#define ZS_PIXMAN_b8g8r8 ZS_PIXMAN_FORMAT(24, ZS_PIXMAN_TYPE_ABGR, 0, 8, 8, 8)
+#define ZS_PIXMAN_r5g6b5 ZS_PIXMAN_FORMAT(16, ZS_PIXMAN_TYPE_ARGB, 0, 5, 6, 5)
+#define ZS_PIXMAN_b5g6r5 ZS_PIXMAN_FORMAT(16, ZS_PIXMAN_TYPE_ABGR, 0, 5, 6, 5)
+#define ZS_PIXMAN_a1r5g5b5 ZS_PIXMAN_FORMAT(16, ZS_PIXMAN_TYPE_ARGB, 1, 5, 5, 5)
+#define ZS_PIXMAN_x1r5g5b5 ZS_PIXMAN_FORMAT(16, ZS_PIXMAN_TYPE_ARGB, 0, 5, 5, 5)
+
+/* Largest width/height accepted from QEMU, and the largest picture. */
+#define ZS_QEMU_MAX_DIM 16384u
+#define ZS_QEMU_MAX_FRAME_BYTES (1ull << 30)
+#define ZS_QEMU_MAX_CURSOR_DIM 1024
+
+/* DRM fourcc for a pixman format QEMU may send; 0 when unknown. */
+uint32_t zs_qemu_pixman_to_drm(uint32_t pixman_format);
+/* Bytes per pixel of a known pixman format (2, 3 or 4); 0 when unknown. */
+uint32_t zs_qemu_pixman_bytes(uint32_t pixman_format);
+/* The fourcc our copied framebuffer uses for pixels QEMU sends in
+ * pixman_format: the same layout for 32-bit formats, XRGB8888 otherwise. */
+uint32_t zs_qemu_fb_fourcc(uint32_t pixman_format);
+/* Bytes per pixel of a packed single-plane RGB fourcc; 0 when unknown. */
+uint32_t zs_qemu_fourcc_bytes(uint32_t fourcc);
+/* Copies a w x h rectangle from src (pixman_format) to dst (dst_fourcc, which
+ * is zs_qemu_fb_fourcc(pixman_format)): a row memcpy when the layouts match,
+ * a conversion to XRGB8888 otherwise. The caller has checked the bounds. */
+void zs_qemu_copy_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
+	const uint8_t *src, size_t src_stride, uint32_t pixman_format,
+	uint32_t width, uint32_t height);
+
+/* qnum (QEMU key number) for a PC set-1 scancode (0xe0xx for extended keys,
+ * 0xe1xx for Pause); 0 when there is none. */
+uint32_t zs_qemu_scancode_to_qnum(uint32_t scancode);
+
+/* ---- validation of what QEMU sends. Each returns true when the values are
+ * usable, false with a one-line reason in why. */
+bool zs_qemu_check_scanout(uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t pixman_format, uint64_t data_len, char *why, size_t why_len);
+bool zs_qemu_check_update(int32_t x, int32_t y, int32_t width, int32_t height,
+	uint32_t stride, uint32_t pixman_format, uint64_t data_len,
+	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len);
+/* A damage rectangle (UpdateMap, UpdateDMABUF) inside fb_width x fb_height. */
+bool zs_qemu_check_rect(int32_t x, int32_t y, int32_t width, int32_t height,
+	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len);
+/* file_size: the memfd's size (fstat). */
+bool zs_qemu_check_map(uint32_t offset, uint32_t width, uint32_t height,
+	uint32_t stride, uint32_t pixman_format, uint64_t file_size,
+	char *why, size_t why_len);
+/* file_sizes[i]: size of plane i's fd (lseek SEEK_END), 0 when unknown. */
+bool zs_qemu_check_dmabuf(uint32_t width, uint32_t height, uint32_t fourcc,
+	uint64_t modifier, uint32_t n_planes, const uint32_t *offsets,
+	const uint32_t *strides, const uint64_t *file_sizes,
+	char *why, size_t why_len);
+bool zs_qemu_check_cursor(int32_t width, int32_t height, int32_t hot_x,
+	int32_t hot_y, uint64_t data_len, char *why, size_t why_len);
+
+/* ---- QMP (qmp.c) */
+/* Connects to QEMU's QMP unix socket. Returns a new O_CLOEXEC fd (the caller
+ * owns it) or a negative errno (-ENOENT, -ECONNREFUSED while QEMU is not
+ * listening yet). */
+int zs_qemu_qmp_connect(const char *path);
+/* On a connected QMP socket (borrowed): greeting, qmp_capabilities, getfd
+ * passing dbus_fd (borrowed; QEMU receives a copy), add_client
+ * protocol=@dbus-display. Skips interleaved events; every read is bounded by
+ * timeout_ms in total. */
+bool zs_qemu_qmp_add_client(int qmp_fd, int dbus_fd, int timeout_ms,
+	char *err, size_t err_len);
+
+/* ---- the source */
+enum zs_qemu_buffer_kind {
+	ZS_QEMU_BUFFER_FB,     /* our memfd, filled from Scanout/Update */
+	ZS_QEMU_BUFFER_MAP,    /* QEMU's memfd surface (ScanoutMap) */
+	ZS_QEMU_BUFFER_DMABUF, /* QEMU's dma-buf(s) (ScanoutDMABUF[2]) */
+};
+
+/* A picture buffer, reference-counted on the source's thread: one reference
+ * for the source while current, one per frame in flight. Owns its fds. */
+struct zs_qemu_buffer {
+	int refs;
+	enum zs_qemu_buffer_kind kind;
+	uint32_t width, height, fourcc;
+	uint64_t modifier;
+	bool y0_top;
+	int n_planes;
+	int fds[ZS_FRAME_MAX_PLANES];
+	uint32_t offsets[ZS_FRAME_MAX_PLANES];
+	uint32_t strides[ZS_FRAME_MAX_PLANES];
+	uint8_t *pixels;   /* FB: writable mapping; MAP: read-only mapping */
+	size_t map_len;
+	uint32_t pixman_format; /* MAP: the format QEMU writes in */
+	/* FB: bounding box of what changed in the current buffer since this one
+	 * was last current (width 0: nothing). */
+	struct zs_rect missing;
+};
+
+#define ZS_QEMU_FB_POOL 3
+
+struct zs_qemu_display {
+	enum zs_qemu_buffer_kind kind;
+	bool active;          /* a scanout is current (not disabled) */
+	uint32_t width, height;
+	struct zs_qemu_buffer *pool[ZS_QEMU_FB_POOL];
+	int cur;              /* index in pool of the newest FB, -1 none */
+	uint32_t fb_pixman;   /* format of the last Scanout */
+	struct zs_qemu_buffer *map;
+	struct zs_qemu_buffer *dmabuf;
+	/* coalesced damage not emitted yet */
+	bool pending;
+	int n_damage;         /* 0 with pending: full frame */
+	struct zs_rect damage[ZS_FRAME_MAX_DAMAGE];
+	uint64_t pending_capture_us;
+	GSource *emit_idle;
+	/* Updates outside the picture grew it before the Console Width/Height
+	 * change arrived: hold frames until it does, at most this long. */
+	int64_t size_wait_until_us;
+	bool warned_tearing;
+};
+
+struct zs_qemu_frame;
+
+struct zs_qemu_source {
+	struct zs_source base;
+	GMainContext *ctx;
+	GCancellable *cancel;
+
+	char *qmp_path;
+	char *bus_address;
+	int dbus_fd;           /* owned until handed to GDBus */
+	uint32_t console;
+	uint32_t connect_timeout_ms;
+	char console_path[64];
+
+	GSource *start_source;
+	GSource *retry_timer;
+	int64_t connect_deadline_us;
+
+	GDBusConnection *qemu_conn;
+	gulong qemu_closed_id;
+	guint name_watch;
+	ZsQemuDisplay1Console *console_proxy;
+	gulong console_props_id;
+	ZsQemuDisplay1Keyboard *kbd;
+	ZsQemuDisplay1Mouse *mouse;
+
+	GDBusConnection *listener_conn;
+	gulong listener_closed_id;
+	ZsQemuDisplay1Listener *listener;
+	ZsQemuDisplay1ListenerUnixMap *listener_map;
+	ZsQemuDisplay1ListenerUnixScanoutDMABUF2 *listener_dmabuf2;
+	bool listener_ready, registered, running, closed;
+
+	struct zs_qemu_display disp;
+	GQueue frames;         /* struct zs_qemu_frame in flight */
+	uint64_t next_frame_id;
+
+	uint8_t keys_down[32]; /* bitmap of pressed qnums */
+	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
+	int32_t pointer_x, pointer_y;
+	bool pointer_known;
+};
+
+/* Reports events->closed once and stops listening; safe to call repeatedly. */
+void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
+	G_GNUC_PRINTF(2, 3);
+
+/* listener.c: exports the Listener interfaces on conn (not started yet). */
+bool zs_qemu_listener_export(struct zs_qemu_source *src, GDBusConnection *conn,
+	GError **error);
+void zs_qemu_listener_unexport(struct zs_qemu_source *src);
+/* Follows the Console Width/Height properties (a resize may come only as
+ * property changes with wider Updates). */
+void zs_qemu_display_console_resized(struct zs_qemu_source *src,
+	uint32_t width, uint32_t height);
+/* Drops the display state; frames in flight keep their buffers. Replies to
+ * every held UpdateDMABUF. */
+void zs_qemu_display_finish(struct zs_qemu_source *src);
+/* Frames in flight stop referring to src (before it is freed). */
+void zs_qemu_frames_detach(struct zs_qemu_source *src);

@@ -1,0 +1,757 @@
+/* zerospice — the QEMU D-Bus display source: connecting to QEMU, lifecycle,
+ * input toward the VM. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gio/gunixfdlist.h>
+
+#include "qemu-private.h"
+
+#define QMP_RETRY_MS 100
+#define QMP_EXCHANGE_TIMEOUT_MS 5000
+
+static const struct zs_source_impl qemu_impl;
+
+static struct zs_qemu_source *to_qemu(struct zs_source *base)
+{
+	if (!base || base->impl != &qemu_impl)
+		return NULL;
+	return (struct zs_qemu_source *)base;
+}
+
+static bool is_cancelled(const GError *error)
+{
+	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/* ---- closing */
+
+static gboolean closed_idle(gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	char *reason = g_object_get_data(G_OBJECT(src->cancel),
+		"zs-close-reason");
+
+	g_source_unref(src->start_source);
+	src->start_source = NULL;
+	if (src->base.events.closed)
+		src->base.events.closed(src->base.events_data, reason);
+	return G_SOURCE_REMOVE;
+}
+
+static void drop_connections(struct zs_qemu_source *src)
+{
+	if (src->retry_timer) {
+		g_source_destroy(src->retry_timer);
+		g_source_unref(src->retry_timer);
+		src->retry_timer = NULL;
+	}
+	if (src->name_watch) {
+		g_bus_unwatch_name(src->name_watch);
+		src->name_watch = 0;
+	}
+	if (src->console_proxy) {
+		g_signal_handlers_disconnect_matched(src->console_proxy,
+			G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, src);
+		g_clear_object(&src->console_proxy);
+	}
+	g_clear_object(&src->kbd);
+	g_clear_object(&src->mouse);
+	zs_qemu_listener_unexport(src);
+	if (src->listener_conn) {
+		g_signal_handlers_disconnect_matched(src->listener_conn,
+			G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, src);
+		g_dbus_connection_close(src->listener_conn, NULL, NULL, NULL);
+		g_clear_object(&src->listener_conn);
+	}
+	if (src->qemu_conn) {
+		g_signal_handlers_disconnect_matched(src->qemu_conn,
+			G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, src);
+		if (!src->bus_address)
+			g_dbus_connection_close(src->qemu_conn, NULL, NULL,
+				NULL);
+		g_clear_object(&src->qemu_conn);
+	}
+}
+
+void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
+{
+	va_list ap;
+	char *reason;
+
+	if (src->closed)
+		return;
+	src->closed = true;
+	src->running = false;
+	va_start(ap, fmt);
+	reason = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_warning("QEMU display: %s", reason);
+
+	g_cancellable_cancel(src->cancel);
+	drop_connections(src);
+	zs_qemu_display_finish(src);
+
+	/* Report from an idle so that no caller sees the source destroyed
+	 * under it by the closed callback. */
+	g_object_set_data_full(G_OBJECT(src->cancel), "zs-close-reason",
+		reason, g_free);
+	if (src->start_source) {
+		g_source_destroy(src->start_source);
+		g_source_unref(src->start_source);
+	}
+	src->start_source = g_idle_source_new();
+	g_source_set_callback(src->start_source, closed_idle, src, NULL);
+	g_source_attach(src->start_source, src->ctx);
+}
+
+/* ---- connecting */
+
+static void on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
+	GError *error, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+
+	zs_qemu_source_close(src, "QEMU closed the %s connection%s%s",
+		conn == src->listener_conn ? "display listener" : "D-Bus display",
+		error ? ": " : "", error ? error->message : "");
+}
+
+static void on_name_vanished(GDBusConnection *conn, const char *name,
+	gpointer data)
+{
+	zs_qemu_source_close(data, "QEMU (%s) left the bus", name);
+}
+
+static void set_running(struct zs_qemu_source *src)
+{
+	if (!src->listener_ready || !src->registered || src->closed)
+		return;
+	src->running = true;
+	g_message("QEMU display: listener registered on console %u",
+		src->console);
+}
+
+static void on_listener_conn(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	GDBusConnection *conn = g_dbus_connection_new_finish(res, &error);
+	struct zs_qemu_source *src;
+
+	(void)obj;
+	if (!conn) {
+		if (!is_cancelled(error))
+			zs_qemu_source_close(data, "display listener "
+				"connection: %s", error->message);
+		g_error_free(error);
+		return;
+	}
+	src = data;
+	if (src->closed) {
+		g_object_unref(conn);
+		return;
+	}
+	g_main_context_push_thread_default(src->ctx);
+	src->listener_conn = conn;
+	src->listener_closed_id = g_signal_connect(conn, "closed",
+		G_CALLBACK(on_conn_closed), src);
+	if (!zs_qemu_listener_export(src, conn, &error)) {
+		zs_qemu_source_close(src, "exporting the listener: %s",
+			error->message);
+		g_error_free(error);
+		goto out;
+	}
+	/* QEMU reads the listener's properties synchronously as soon as it has
+	 * authenticated us: serve them from now on. */
+	g_dbus_connection_start_message_processing(conn);
+	src->listener_ready = true;
+	set_running(src);
+out:
+	g_main_context_pop_thread_default(src->ctx);
+}
+
+static void on_registered(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	struct zs_qemu_source *src;
+
+	if (!zs_qemu_display1_console_call_register_listener_finish(
+			ZS_QEMU_DISPLAY1_CONSOLE(obj), NULL, res, &error)) {
+		if (!is_cancelled(error))
+			zs_qemu_source_close(data, "Console.RegisterListener: "
+				"%s", error->message);
+		g_error_free(error);
+		return;
+	}
+	src = data;
+	src->registered = true;
+	set_running(src);
+}
+
+/* Wraps an fd in a GIOStream; takes ownership of fd. */
+static GIOStream *stream_from_fd(int fd, GError **error)
+{
+	GSocket *sock = g_socket_new_from_fd(fd, error);
+	GSocketConnection *conn;
+
+	if (!sock) {
+		close(fd);
+		return NULL;
+	}
+	conn = g_socket_connection_factory_create_connection(sock);
+	g_object_unref(sock);
+	return G_IO_STREAM(conn);
+}
+
+static void register_listener(struct zs_qemu_source *src)
+{
+	GError *error = NULL;
+	GUnixFDList *fds;
+	GIOStream *stream;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		zs_qemu_source_close(src, "socketpair: %s", strerror(errno));
+		return;
+	}
+	stream = stream_from_fd(sv[0], &error);
+	if (!stream) {
+		close(sv[1]);
+		zs_qemu_source_close(src, "listener socket: %s",
+			error->message);
+		g_error_free(error);
+		return;
+	}
+	/* QEMU is the D-Bus server on this socket and authenticates us inside
+	 * RegisterListener: both run concurrently, neither waits here. */
+	g_dbus_connection_new(stream, NULL,
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+		G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+		NULL, src->cancel, on_listener_conn, src);
+	g_object_unref(stream);
+
+	fds = g_unix_fd_list_new_from_array(&sv[1], 1); /* takes sv[1] */
+	zs_qemu_display1_console_call_register_listener(src->console_proxy,
+		g_variant_new_handle(0), fds, src->cancel, on_registered, src);
+	g_object_unref(fds);
+}
+
+static void on_console_props(GDBusProxy *proxy, GVariant *changed,
+	GStrv invalidated, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	ZsQemuDisplay1Console *console = ZS_QEMU_DISPLAY1_CONSOLE(proxy);
+	uint32_t w, h;
+
+	(void)invalidated;
+	if (!g_variant_lookup(changed, "Width", "u", &w))
+		w = zs_qemu_display1_console_get_width(console);
+	if (!g_variant_lookup(changed, "Height", "u", &h))
+		h = zs_qemu_display1_console_get_height(console);
+	zs_qemu_display_console_resized(src, w, h);
+}
+
+static void on_input_proxy(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	GDBusProxy *proxy = G_DBUS_PROXY(
+		g_async_initable_new_finish(G_ASYNC_INITABLE(obj), res, &error));
+	struct zs_qemu_source *src;
+
+	if (!proxy) {
+		if (!is_cancelled(error))
+			g_warning("QEMU display: input proxy: %s",
+				error->message);
+		g_error_free(error);
+		return;
+	}
+	src = data;
+	if (src->closed) {
+		g_object_unref(proxy);
+		return;
+	}
+	if (ZS_QEMU_IS_DISPLAY1_KEYBOARD(proxy))
+		src->kbd = ZS_QEMU_DISPLAY1_KEYBOARD(proxy);
+	else
+		src->mouse = ZS_QEMU_DISPLAY1_MOUSE(proxy);
+}
+
+static const char *peer_name(struct zs_qemu_source *src)
+{
+	return src->bus_address ? "org.qemu" : NULL;
+}
+
+static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	ZsQemuDisplay1Console *console =
+		zs_qemu_display1_console_proxy_new_finish(res, &error);
+	struct zs_qemu_source *src;
+	const char *type;
+
+	(void)obj;
+	if (!console) {
+		if (!is_cancelled(error))
+			zs_qemu_source_close(data, "console proxy: %s",
+				error->message);
+		g_error_free(error);
+		return;
+	}
+	src = data;
+	if (src->closed) {
+		g_object_unref(console);
+		return;
+	}
+	g_main_context_push_thread_default(src->ctx);
+	src->console_proxy = console;
+	type = zs_qemu_display1_console_get_type_(console);
+	if (!type) {
+		zs_qemu_source_close(src, "QEMU has no console %u (%s)",
+			src->console, src->console_path);
+		goto out;
+	}
+	if (strcmp(type, "Graphic") != 0) {
+		zs_qemu_source_close(src, "console %u is a %s console, not a "
+			"graphic one", src->console, type);
+		goto out;
+	}
+	g_signal_connect(console, "g-properties-changed",
+		G_CALLBACK(on_console_props), src);
+	g_async_initable_new_async(ZS_QEMU_TYPE_DISPLAY1_KEYBOARD_PROXY,
+		G_PRIORITY_DEFAULT, src->cancel, on_input_proxy, src,
+		"g-flags", G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+		"g-name", peer_name(src), "g-connection", src->qemu_conn,
+		"g-object-path", src->console_path,
+		"g-interface-name", "org.qemu.Display1.Keyboard", NULL);
+	g_async_initable_new_async(ZS_QEMU_TYPE_DISPLAY1_MOUSE_PROXY,
+		G_PRIORITY_DEFAULT, src->cancel, on_input_proxy, src,
+		"g-flags", G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+		"g-name", peer_name(src), "g-connection", src->qemu_conn,
+		"g-object-path", src->console_path,
+		"g-interface-name", "org.qemu.Display1.Mouse", NULL);
+	register_listener(src);
+out:
+	g_main_context_pop_thread_default(src->ctx);
+}
+
+/* Takes the connection to QEMU's display (p2p or bus) and opens the
+ * console. */
+static void use_qemu_conn(struct zs_qemu_source *src, GDBusConnection *conn)
+{
+	g_main_context_push_thread_default(src->ctx);
+	src->qemu_conn = conn;
+	src->qemu_closed_id = g_signal_connect(conn, "closed",
+		G_CALLBACK(on_conn_closed), src);
+	if (src->bus_address)
+		src->name_watch = g_bus_watch_name_on_connection(conn,
+			"org.qemu", G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
+			on_name_vanished, src, NULL);
+	zs_qemu_display1_console_proxy_new(conn,
+		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, peer_name(src),
+		src->console_path, src->cancel, on_console_proxy, src);
+	g_main_context_pop_thread_default(src->ctx);
+}
+
+static void on_qemu_conn(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	GDBusConnection *conn;
+
+	(void)obj;
+	conn = g_dbus_connection_new_finish(res, &error);
+	if (!conn) {
+		if (!is_cancelled(error))
+			zs_qemu_source_close(data, "D-Bus connection to QEMU: "
+				"%s", error->message);
+		g_error_free(error);
+		return;
+	}
+	if (((struct zs_qemu_source *)data)->closed) {
+		g_object_unref(conn);
+		return;
+	}
+	use_qemu_conn(data, conn);
+}
+
+/* Starts D-Bus on a connected peer-to-peer socket; takes ownership of fd. */
+static void start_p2p(struct zs_qemu_source *src, int fd)
+{
+	GError *error = NULL;
+	GIOStream *stream = stream_from_fd(fd, &error);
+
+	if (!stream) {
+		zs_qemu_source_close(src, "D-Bus socket: %s", error->message);
+		g_error_free(error);
+		return;
+	}
+	g_dbus_connection_new(stream, NULL,
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL,
+		src->cancel, on_qemu_conn, src);
+	g_object_unref(stream);
+}
+
+static gboolean try_qmp(gpointer data);
+
+static void schedule_qmp_retry(struct zs_qemu_source *src)
+{
+	src->retry_timer = g_timeout_source_new(QMP_RETRY_MS);
+	g_source_set_callback(src->retry_timer, try_qmp, src, NULL);
+	g_source_attach(src->retry_timer, src->ctx);
+}
+
+static gboolean try_qmp(gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	char err[256];
+	int qmp, sv[2];
+
+	if (src->retry_timer) {
+		g_source_unref(src->retry_timer);
+		src->retry_timer = NULL;
+	}
+	g_main_context_push_thread_default(src->ctx);
+	qmp = zs_qemu_qmp_connect(src->qmp_path);
+	if (qmp == -ENOENT || qmp == -ECONNREFUSED) {
+		if (g_get_monotonic_time() < src->connect_deadline_us) {
+			schedule_qmp_retry(src);
+			goto out;
+		}
+		zs_qemu_source_close(src, "QEMU QMP socket %s not listening "
+			"after %u ms: %s", src->qmp_path,
+			src->connect_timeout_ms, strerror(-qmp));
+		goto out;
+	}
+	if (qmp < 0) {
+		zs_qemu_source_close(src, "QEMU QMP socket %s: %s",
+			src->qmp_path, strerror(-qmp));
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		zs_qemu_source_close(src, "socketpair: %s", strerror(errno));
+		goto err_qmp;
+	}
+	if (!zs_qemu_qmp_add_client(qmp, sv[1], QMP_EXCHANGE_TIMEOUT_MS, err,
+			sizeof(err))) {
+		close(sv[0]);
+		close(sv[1]);
+		zs_qemu_source_close(src, "QEMU QMP %s: %s", src->qmp_path,
+			err);
+		goto err_qmp;
+	}
+	/* QEMU holds its own copy now; the QMP monitor is free for others. */
+	close(sv[1]);
+	close(qmp);
+	start_p2p(src, sv[0]);
+	goto out;
+
+err_qmp:
+	close(qmp);
+out:
+	g_main_context_pop_thread_default(src->ctx);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_bus_conn(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	GDBusConnection *conn =
+		g_dbus_connection_new_for_address_finish(res, &error);
+
+	(void)obj;
+	if (!conn) {
+		if (!is_cancelled(error))
+			zs_qemu_source_close(data, "D-Bus bus %s: %s",
+				((struct zs_qemu_source *)data)->bus_address,
+				error->message);
+		g_error_free(error);
+		return;
+	}
+	if (((struct zs_qemu_source *)data)->closed) {
+		g_object_unref(conn);
+		return;
+	}
+	use_qemu_conn(data, conn);
+}
+
+static gboolean start(gpointer data)
+{
+	struct zs_qemu_source *src = data;
+
+	g_source_unref(src->start_source);
+	src->start_source = NULL;
+	g_main_context_push_thread_default(src->ctx);
+	if (src->qmp_path) {
+		src->connect_deadline_us = g_get_monotonic_time() +
+			(int64_t)src->connect_timeout_ms * 1000;
+		try_qmp(src);
+	} else if (src->dbus_fd >= 0) {
+		int fd = src->dbus_fd;
+		src->dbus_fd = -1;
+		start_p2p(src, fd);
+	} else {
+		g_dbus_connection_new_for_address(src->bus_address,
+			G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+			NULL, src->cancel, on_bus_conn, src);
+	}
+	g_main_context_pop_thread_default(src->ctx);
+	return G_SOURCE_REMOVE;
+}
+
+/* ---- input */
+
+static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
+{
+	GError *error = NULL;
+	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
+		&error);
+
+	if (ret) {
+		g_variant_unref(ret);
+		return;
+	}
+	if (!is_cancelled(error))
+		g_debug("QEMU %s: %s", (const char *)what, error->message);
+	g_error_free(error);
+}
+
+static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
+{
+	if (down) {
+		src->keys_down[qnum / 8] |= (uint8_t)(1u << (qnum % 8));
+		zs_qemu_display1_keyboard_call_press(src->kbd, qnum,
+			src->cancel, call_done, "Keyboard.Press");
+	} else {
+		src->keys_down[qnum / 8] &= (uint8_t)~(1u << (qnum % 8));
+		zs_qemu_display1_keyboard_call_release(src->kbd, qnum,
+			src->cancel, call_done, "Keyboard.Release");
+	}
+}
+
+static void qemu_key(struct zs_source *base, uint32_t scancode, bool down)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+	uint32_t qnum = zs_qemu_scancode_to_qnum(scancode);
+
+	if (!src || !src->kbd || src->closed)
+		return;
+	if (!qnum) {
+		g_debug("QEMU display: no qnum for scancode 0x%x", scancode);
+		return;
+	}
+	send_key(src, qnum, down);
+}
+
+static void send_buttons(struct zs_qemu_source *src, uint32_t buttons)
+{
+	uint32_t changed = (buttons ^ src->buttons) & 0x1f;
+
+	/* ZS_BUTTON_* bit i is QEMU's button i: left 0, middle 1, right 2,
+	 * wheel-up 3, wheel-down 4. */
+	for (uint32_t i = 0; i < 5; i++) {
+		if (!(changed & (1u << i)))
+			continue;
+		if (buttons & (1u << i))
+			zs_qemu_display1_mouse_call_press(src->mouse, i,
+				src->cancel, call_done, "Mouse.Press");
+		else
+			zs_qemu_display1_mouse_call_release(src->mouse, i,
+				src->cancel, call_done, "Mouse.Release");
+	}
+	src->buttons = buttons & 0x1f;
+}
+
+static void display_size(struct zs_qemu_source *src, uint32_t *w, uint32_t *h)
+{
+	*w = src->console_proxy ?
+		zs_qemu_display1_console_get_width(src->console_proxy) : 0;
+	*h = src->console_proxy ?
+		zs_qemu_display1_console_get_height(src->console_proxy) : 0;
+	if (!*w || !*h) {
+		*w = src->disp.width;
+		*h = src->disp.height;
+	}
+}
+
+static int32_t clamp_coord(int64_t v, uint32_t size)
+{
+	if (v < 0)
+		return 0;
+	if (size && v >= size)
+		return (int32_t)size - 1;
+	return v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+static void move_abs(struct zs_qemu_source *src, int64_t x, int64_t y)
+{
+	uint32_t w, h;
+
+	display_size(src, &w, &h);
+	src->pointer_x = clamp_coord(x, w);
+	src->pointer_y = clamp_coord(y, h);
+	src->pointer_known = true;
+	zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
+		(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
+		src->cancel, call_done, "Mouse.SetAbsPosition");
+}
+
+static void qemu_pointer_abs(struct zs_source *base, int32_t x, int32_t y,
+	uint32_t buttons)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (!src || !src->mouse || src->closed)
+		return;
+	if (zs_qemu_display1_mouse_get_is_absolute(src->mouse)) {
+		move_abs(src, x, y);
+	} else {
+		/* Relative pointer in the VM: move by the difference (the
+		 * guest's acceleration may make it drift). */
+		if (src->pointer_known && (x != src->pointer_x ||
+				y != src->pointer_y))
+			zs_qemu_display1_mouse_call_rel_motion(src->mouse,
+				x - src->pointer_x, y - src->pointer_y,
+				src->cancel, call_done, "Mouse.RelMotion");
+		src->pointer_x = x;
+		src->pointer_y = y;
+		src->pointer_known = true;
+	}
+	send_buttons(src, buttons);
+}
+
+static void qemu_pointer_rel(struct zs_source *base, int32_t dx, int32_t dy,
+	uint32_t buttons)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (!src || !src->mouse || src->closed)
+		return;
+	if (zs_qemu_display1_mouse_get_is_absolute(src->mouse)) {
+		move_abs(src, (int64_t)src->pointer_x + dx,
+			(int64_t)src->pointer_y + dy);
+	} else if (dx || dy) {
+		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
+			src->cancel, call_done, "Mouse.RelMotion");
+	}
+	send_buttons(src, buttons);
+}
+
+void zs_qemu_source_release_keys(struct zs_source *base)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (!src || src->closed)
+		return;
+	if (src->kbd) {
+		for (uint32_t q = 0; q < 256; q++) {
+			if (src->keys_down[q / 8] & (1u << (q % 8)))
+				send_key(src, q, false);
+		}
+	}
+	if (src->mouse)
+		send_buttons(src, 0);
+}
+
+bool zs_qemu_source_is_running(const struct zs_source *base)
+{
+	const struct zs_qemu_source *src =
+		base && base->impl == &qemu_impl ?
+		(const struct zs_qemu_source *)base : NULL;
+
+	return src && src->running && !src->closed;
+}
+
+/* ---- create / destroy */
+
+static void qemu_destroy(struct zs_source *base)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (!src)
+		return;
+	g_cancellable_cancel(src->cancel);
+	if (src->start_source) {
+		g_source_destroy(src->start_source);
+		g_source_unref(src->start_source);
+	}
+	drop_connections(src);
+	zs_qemu_display_finish(src);
+	zs_qemu_frames_detach(src);
+	if (src->dbus_fd >= 0)
+		close(src->dbus_fd);
+	g_object_unref(src->cancel);
+	g_free(src->qmp_path);
+	g_free(src->bus_address);
+	g_main_context_unref(src->ctx);
+	g_free(src);
+}
+
+static const struct zs_source_impl qemu_impl = {
+	.name = "qemu",
+	.destroy = qemu_destroy,
+	.key = qemu_key,
+	.pointer_abs = qemu_pointer_abs,
+	.pointer_rel = qemu_pointer_rel,
+};
+
+struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
+	const struct zs_source_events *events, void *data,
+	char *err, size_t err_len)
+{
+	struct zs_qemu_source *src;
+	int n_ways;
+
+	if (!opts) {
+		snprintf(err, err_len, "qemu source: no options");
+		return NULL;
+	}
+	n_ways = (opts->qmp_path != NULL) + (opts->dbus_fd >= 0) +
+		(opts->bus_address != NULL);
+	if (n_ways != 1) {
+		snprintf(err, err_len, "qemu source: give exactly one of qmp=, "
+			"dbus-fd=, bus=");
+		goto err_fd;
+	}
+	if (opts->qmp_path && !*opts->qmp_path) {
+		snprintf(err, err_len, "qemu source: empty qmp path");
+		goto err_fd;
+	}
+	if (opts->bus_address && !g_dbus_is_address(opts->bus_address)) {
+		snprintf(err, err_len, "qemu source: invalid D-Bus address %s",
+			opts->bus_address);
+		goto err_fd;
+	}
+
+	src = g_new0(struct zs_qemu_source, 1);
+	src->base.impl = &qemu_impl;
+	if (events)
+		src->base.events = *events;
+	src->base.events_data = data;
+	src->ctx = g_main_context_ref_thread_default();
+	src->cancel = g_cancellable_new();
+	src->qmp_path = g_strdup(opts->qmp_path);
+	src->bus_address = g_strdup(opts->bus_address);
+	src->dbus_fd = opts->dbus_fd;
+	src->console = opts->console;
+	src->connect_timeout_ms = opts->connect_timeout_ms ?
+		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
+	snprintf(src->console_path, sizeof(src->console_path),
+		"/org/qemu/Display1/Console_%u", opts->console);
+	src->disp.cur = -1;
+	g_queue_init(&src->frames);
+
+	src->start_source = g_idle_source_new();
+	g_source_set_priority(src->start_source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src->start_source, start, src, NULL);
+	g_source_attach(src->start_source, src->ctx);
+	return &src->base;
+
+err_fd:
+	if (opts->dbus_fd >= 0)
+		close(opts->dbus_fd);
+	return NULL;
+}

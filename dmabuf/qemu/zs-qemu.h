@@ -1,0 +1,64 @@
+/* zerospice — the QEMU D-Bus display source (org.qemu.Display1). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zs-dmabuf.h"
+
+/* How to reach QEMU. Exactly one of qmp_path, dbus_fd and bus_address. */
+struct zs_qemu_options {
+	/* QEMU's QMP unix socket (-qmp unix:PATH,server=on,wait=off with
+	 * -display dbus,p2p=yes): the source hands QEMU one end of a socketpair
+	 * with QMP getfd + add_client protocol=@dbus-display. */
+	const char *qmp_path;
+	/* An already-connected peer-to-peer D-Bus socket to QEMU's display
+	 * (e.g. inherited from the broker); -1 for none. zs_qemu_source_create()
+	 * takes ownership of it, also when it fails. */
+	int dbus_fd;
+	/* The address of a private D-Bus bus where QEMU owns org.qemu
+	 * (-display dbus,addr=ADDRESS). */
+	const char *bus_address;
+	/* Console index: /org/qemu/Display1/Console_N. */
+	uint32_t console;
+	/* Bound on waiting for the QMP socket to accept; 0 for
+	 * ZS_QEMU_CONNECT_TIMEOUT_MS. */
+	uint32_t connect_timeout_ms;
+};
+
+/* Bound on waiting for QEMU's QMP socket to accept connections. */
+#define ZS_QEMU_CONNECT_TIMEOUT_MS 10000
+/* Bound on holding the UpdateDMABUF reply (QEMU's frame acknowledgement)
+ * while the consumer still holds the frame: past it the reply goes out
+ * anyway, so a slow consumer never stalls the guest. */
+#define ZS_QEMU_ACK_TIMEOUT_MS 100
+
+/* Creates the QEMU display source on the calling thread's default
+ * GMainContext (g_main_context_ref_thread_default()); everything, the events
+ * included, runs there.
+ *
+ * Connection is asynchronous: the source is returned at once, and failures to
+ * reach QEMU (QMP socket not listening within ZS_QEMU_CONNECT_TIMEOUT_MS,
+ * QMP errors, console not found, RegisterListener refused), QEMU exiting and
+ * the socket dropping are reported once through events->closed. The QMP
+ * exchange itself, once the socket accepts, is done synchronously with a 5 s
+ * bound (QEMU answers it from its main loop in milliseconds).
+ *
+ * Frames carry DRM fourccs (XRGB8888 for QEMU's x8r8g8b8); their release may
+ * be called from any thread and is marshalled back to this context, so frames
+ * released after the loop stopped running are leaked. Frames may outlive the
+ * source.
+ *
+ * Returns NULL with a message in err only for invalid options. */
+struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
+	const struct zs_source_events *events, void *data,
+	char *err, size_t err_len);
+
+/* Releases every key this source pressed and has not released (call when
+ * the last client leaves or loses focus). Accepts NULL and sources of other
+ * kinds (no-op). */
+void zs_qemu_source_release_keys(struct zs_source *src);
+
+/* True once the listener is registered with QEMU and frames can arrive;
+ * false before, and after events->closed. */
+bool zs_qemu_source_is_running(const struct zs_source *src);
