@@ -34,8 +34,10 @@ struct zs_encoder_config {
 	enum zs_codec codec;
 	uint32_t width, height;
 	uint32_t fourcc;       /* DRM fourcc of the frames that will be fed */
-	uint32_t bitrate_kbps; /* target; 0 = backend default */
-	uint32_t fps;          /* expected frame rate, for rate control */
+	uint32_t bitrate_kbps; /* target; 0 = backend default (scales with
+	                        * pixels and fps) */
+	uint32_t fps;          /* expected frame rate, for rate control;
+	                        * 0 = 30 */
 };
 
 /* One encoded frame: a whole access unit (H.264/H.265 in Annex-B byte
@@ -68,15 +70,19 @@ struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
 	const struct zs_encoder_config *config, char *err, size_t err_len);
 void zs_encoder_destroy(struct zs_encoder *enc);
 
-/* Encodes one frame (borrowed: mapped for reading, not released) and
- * returns its access unit in *out. One frame in flight: the call blocks until
- * the picture is encoded. force_keyframe makes the output a keyframe (IDR).
- * Returns 0 or a negative errno (-EINVAL for a frame whose size or format
- * does not match the config). Called from one thread at a time. */
+/* Encodes one frame (borrowed: mapped for reading, not released; nothing
+ * touches it once the call returns) and returns its access unit in *out.
+ * One frame in flight: the call blocks until the picture is encoded.
+ * force_keyframe makes the output a keyframe (IDR). Returns 0 or a negative
+ * errno: -EINVAL for a frame whose size, format, plane layout or modifier
+ * the encoder cannot take; -EIO or -ETIMEDOUT when the encoder itself failed
+ * (it stays broken: destroy it and create a new one); other errors (from
+ * mapping the frame) concern that frame only. Called from one thread at a
+ * time. */
 int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	bool force_keyframe, struct zs_access_unit **out);
 
-/* "gst:x264enc h264 1280x720 @ 8000 kbps", for logs. */
+/* "gst:x264enc h264 1280x720 @ 6082 kbps", for logs. */
 const char *zs_encoder_describe(const struct zs_encoder *enc);
 
 /* Pixel bytes the CPU read or wrote for the last frame (copies, colour

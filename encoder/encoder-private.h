@@ -1,0 +1,60 @@
+/* zerospice — encoder internals shared by the dispatcher and the backends.
+ * Not a public header: only the encoder sources include it. */
+#pragma once
+
+#include <stddef.h>
+
+#include "zs-encoder.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+/* Limits checked before any backend sees a config. */
+#define ZS_ENCODER_MAX_DIM 16384u
+#define ZS_ENCODER_DEFAULT_FPS 30u
+
+struct zs_encoder;
+
+/* One encoder instance's operations. Backends embed struct zs_encoder in
+ * their own struct and downcast with container_of after checking impl. */
+struct zs_encoder_impl {
+	const char *name; /* "gst", "vaapi" */
+	/* Frame already checked against the config (size, fourcc, planes). */
+	int (*encode)(struct zs_encoder *enc, const struct zs_frame *frame,
+		bool force_keyframe, struct zs_access_unit **out);
+	void (*destroy)(struct zs_encoder *enc);
+};
+
+struct zs_encoder {
+	const struct zs_encoder_impl *impl;
+	/* Normalised: fps and bitrate_kbps are never 0 here. */
+	struct zs_encoder_config config;
+	char description[128];
+	/* Set by the backend after each encode. */
+	uint64_t cpu_pixel_bytes;
+};
+
+/* A backend as the dispatcher sees it (one per enum zs_encoder_backend
+ * value other than AUTO). */
+struct zs_encoder_backend_ops {
+	const char *name;
+	/* Bitmask of ZS_CODEC_BIT; cached by the backend, thread-safe. */
+	uint32_t (*probe)(void);
+	const char *(*element_name)(enum zs_codec codec);
+	/* config is validated and normalised. Writes a message to err on
+	 * failure. */
+	struct zs_encoder *(*create)(const struct zs_encoder_config *config,
+		char *err, size_t err_len);
+};
+
+extern const struct zs_encoder_backend_ops zs_encoder_gst_backend;
+
+/* Default target for a codec at a size and rate, in kbit/s. */
+uint32_t zs_encoder_default_bitrate_kbps(enum zs_codec codec, uint32_t width,
+	uint32_t height, uint32_t fps);
+
+/* Like zs_fourcc_str() ("XR24"), local so that logging needs no dmabuf
+ * code. Returns buf. */
+const char *zs_encoder_fourcc_str(uint32_t fourcc, char buf[5]);

@@ -1,0 +1,764 @@
+/* zerospice — GStreamer software encoder backend.
+ *
+ *   appsrc ! videoflip ! videoconvert ! video/x-raw,format=I420
+ *          ! <x264enc|openh264enc|vp8enc|vp9enc|x265enc|jpegenc>
+ *          [! h264parse|h265parse ! byte-stream,au caps] ! appsink
+ *
+ * One frame in flight: encode() pushes one wrapped (not copied) frame and
+ * pulls exactly one sample. Every encoder is configured so that it neither
+ * reorders nor holds frames back (no B-frames, no lookahead, no lag), and
+ * so that the only keyframes are the first one and the ones we force. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <drm_fourcc.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "encoder-private.h"
+#include "zs-dmabuf.h"
+
+/* How long encode() waits for the encoder's output before giving up. */
+#define PULL_TIMEOUT_NS (2 * GST_SECOND)
+#define PULL_SLICE_NS (10 * GST_MSECOND)
+#define JPEG_QUALITY 80
+/* "Never" for GOP lengths: x264's own X264_KEYINT_MAX_INFINITE. */
+#define INFINITE_GOP (1 << 30)
+
+/* Candidates per codec, best first. */
+static const char *const candidates[ZS_CODEC_COUNT][3] = {
+	[ZS_CODEC_H264] = { "x264enc", "openh264enc", NULL },
+	[ZS_CODEC_VP8] = { "vp8enc", NULL },
+	[ZS_CODEC_VP9] = { "vp9enc", NULL },
+	[ZS_CODEC_H265] = { "x265enc", NULL },
+	[ZS_CODEC_MJPEG] = { "jpegenc", NULL },
+};
+
+/* Elements every pipeline needs, and the parser some codecs need. */
+static const char *const common_elements[] = {
+	"appsrc", "appsink", "videoconvert", "videoflip", "capsfilter",
+};
+static const char *const parser_for[ZS_CODEC_COUNT] = {
+	[ZS_CODEC_H264] = "h264parse",
+	[ZS_CODEC_H265] = "h265parse",
+};
+
+/* DRM fourccs are little-endian words; GStreamer names bytes in memory
+ * order, hence the reversal. */
+static const struct {
+	uint32_t fourcc;
+	GstVideoFormat format;
+} formats[] = {
+	{ DRM_FORMAT_XRGB8888, GST_VIDEO_FORMAT_BGRx },
+	{ DRM_FORMAT_XBGR8888, GST_VIDEO_FORMAT_RGBx },
+	{ DRM_FORMAT_ARGB8888, GST_VIDEO_FORMAT_BGRA },
+	{ DRM_FORMAT_ABGR8888, GST_VIDEO_FORMAT_RGBA },
+	{ DRM_FORMAT_BGRX8888, GST_VIDEO_FORMAT_xRGB },
+	{ DRM_FORMAT_RGBX8888, GST_VIDEO_FORMAT_xBGR },
+	{ DRM_FORMAT_BGRA8888, GST_VIDEO_FORMAT_ARGB },
+	{ DRM_FORMAT_RGBA8888, GST_VIDEO_FORMAT_ABGR },
+};
+#define BYTES_PER_PIXEL 4u
+
+static GstVideoFormat format_for_fourcc(uint32_t fourcc)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(formats); i++) {
+		if (formats[i].fourcc == fourcc)
+			return formats[i].format;
+	}
+	return GST_VIDEO_FORMAT_UNKNOWN;
+}
+
+/* ---- initialisation and probing ---- */
+
+static gpointer init_gst(gpointer data)
+{
+	GError *error = NULL;
+
+	if (!gst_init_check(NULL, NULL, &error)) {
+		g_warning("gst encoder: cannot initialise GStreamer: %s",
+			error ? error->message : "unknown error");
+		g_clear_error(&error);
+		return GINT_TO_POINTER(FALSE);
+	}
+	return GINT_TO_POINTER(TRUE);
+}
+
+static bool ensure_gst(void)
+{
+	static GOnce once = G_ONCE_INIT;
+	return GPOINTER_TO_INT(g_once(&once, init_gst, NULL));
+}
+
+static bool have_element(const char *name)
+{
+	GstElementFactory *factory = gst_element_factory_find(name);
+	if (!factory)
+		return false;
+	gst_object_unref(factory);
+	return true;
+}
+
+struct probe_result {
+	uint32_t mask;
+	const char *element[ZS_CODEC_COUNT];
+};
+
+static gpointer probe_elements(gpointer data)
+{
+	static struct probe_result result;
+
+	if (!ensure_gst())
+		return &result;
+	for (size_t i = 0; i < G_N_ELEMENTS(common_elements); i++) {
+		if (!have_element(common_elements[i])) {
+			g_warning("gst encoder: GStreamer element %s is missing; "
+				"no software encoding", common_elements[i]);
+			return &result;
+		}
+	}
+	for (unsigned codec = 0; codec < ZS_CODEC_COUNT; codec++) {
+		if (parser_for[codec] && !have_element(parser_for[codec]))
+			continue;
+		for (const char *const *name = candidates[codec]; *name; name++) {
+			if (have_element(*name)) {
+				result.element[codec] = *name;
+				result.mask |= ZS_CODEC_BIT(codec);
+				break;
+			}
+		}
+	}
+	return &result;
+}
+
+static const struct probe_result *probe(void)
+{
+	static GOnce once = G_ONCE_INIT;
+	return g_once(&once, probe_elements, NULL);
+}
+
+static uint32_t gst_probe(void)
+{
+	return probe()->mask;
+}
+
+static const char *gst_element_name(enum zs_codec codec)
+{
+	if ((unsigned)codec >= ZS_CODEC_COUNT)
+		return NULL;
+	return probe()->element[codec];
+}
+
+/* ---- the encoder ---- */
+
+struct gst_encoder {
+	struct zs_encoder base;
+	const char *element_name;
+	GstVideoFormat in_format;
+
+	GstElement *pipeline;
+	GstElement *appsrc, *flip, *encoder;
+	GstAppSink *appsink;
+	GstBus *bus;
+
+	GstClockTime frame_duration;
+	uint64_t n_frames;
+	bool flipping;
+	/* Sticky: after a bus error or a timeout the pipeline's state is
+	 * unknown, so every later encode fails until the caller re-creates. */
+	bool failed;
+	bool warned_pts;
+	GstClockTime pts_offset;
+	/* Pixel bytes videoconvert (and videoflip) touch per frame. */
+	uint64_t convert_bytes, flip_bytes;
+
+	/* Frames still wrapped by a GstBuffer somewhere in the pipeline; the
+	 * destroy notify runs on a streaming thread. */
+	GMutex lock;
+	GCond unmapped;
+	unsigned live_buffers;
+};
+
+static const struct zs_encoder_impl gst_impl;
+
+static struct gst_encoder *gst_encoder_from(struct zs_encoder *enc)
+{
+	g_assert(enc->impl == &gst_impl);
+	return container_of(enc, struct gst_encoder, base);
+}
+
+struct wrapped_frame {
+	struct zs_frame_map map;
+	struct gst_encoder *g;
+};
+
+static void wrapped_frame_free(gpointer data)
+{
+	struct wrapped_frame *w = data;
+	struct gst_encoder *g = w->g;
+
+	zs_frame_unmap(&w->map);
+	free(w);
+	g_mutex_lock(&g->lock);
+	g->live_buffers--;
+	g_cond_broadcast(&g->unmapped);
+	g_mutex_unlock(&g->lock);
+}
+
+/* Keeps errors and warnings on the bus for us to pop; everything else
+ * (state changes, stream-start, qos…) would only pile up, since nothing
+ * runs a bus watch. */
+static GstBusSyncReply bus_filter(GstBus *bus, GstMessage *msg, gpointer data)
+{
+	switch (GST_MESSAGE_TYPE(msg)) {
+	case GST_MESSAGE_ERROR:
+	case GST_MESSAGE_WARNING:
+		return GST_BUS_PASS;
+	default:
+		return GST_BUS_DROP;
+	}
+}
+
+/* Logs queued bus messages; true when one was an error. */
+static bool drain_bus(struct gst_encoder *g)
+{
+	GstMessage *msg;
+	bool error_seen = false;
+
+	if (!g->bus)
+		return false;
+	while ((msg = gst_bus_pop(g->bus))) {
+		GError *error = NULL;
+		gchar *debug = NULL;
+		const char *from = GST_MESSAGE_SRC_NAME(msg);
+
+		if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+			gst_message_parse_error(msg, &error, &debug);
+			g_warning("%s: %s: %s (%s)", g->base.description,
+				from ? from : "?", error->message,
+				debug ? debug : "no details");
+			error_seen = true;
+		} else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
+			gst_message_parse_warning(msg, &error, &debug);
+			g_message("%s: %s: %s (%s)", g->base.description,
+				from ? from : "?", error->message,
+				debug ? debug : "no details");
+		}
+		g_clear_error(&error);
+		g_free(debug);
+		gst_message_unref(msg);
+	}
+	return error_seen;
+}
+
+/* Stops the pipeline for good: drops every buffer it holds (so no wrapped
+ * frame outlives the encode call that borrowed it) and makes later encodes
+ * fail. */
+static void fail(struct gst_encoder *g)
+{
+	g->failed = true;
+	gst_element_set_state(g->pipeline, GST_STATE_NULL);
+}
+
+static void set_enum(GstElement *element, const char *property,
+	const char *nick)
+{
+	/* By nick: enum values are not part of the plugins' API. */
+	gst_util_set_object_arg(G_OBJECT(element), property, nick);
+}
+
+static unsigned vbv_ms(const struct zs_encoder_config *cfg)
+{
+	/* About two frames: the rate controller may not smooth over more
+	 * than that without adding latency. */
+	return (2000 + cfg->fps - 1) / cfg->fps;
+}
+
+static void configure_encoder(GstElement *e, const char *name,
+	const struct zs_encoder_config *cfg)
+{
+	unsigned kbps = cfg->bitrate_kbps;
+	int threads = (int)MIN(g_get_num_processors(), 16u);
+
+	if (strcmp(name, "x264enc") == 0) {
+		set_enum(e, "tune", "zerolatency");
+		set_enum(e, "speed-preset", "ultrafast");
+		set_enum(e, "pass", "cbr");
+		/* scenecut=0: otherwise x264 inserts IDRs on moving content and
+		 * the GOP is no longer "infinite, IDR on request". */
+		g_object_set(e, "bframes", 0u, "key-int-max", (guint)INFINITE_GOP,
+			"byte-stream", TRUE, "aud", FALSE,
+			"bitrate", MIN(kbps, 2048000u),
+			"vbv-buf-capacity", vbv_ms(cfg),
+			"option-string", "scenecut=0", NULL);
+	} else if (strcmp(name, "openh264enc") == 0) {
+		set_enum(e, "rate-control", "bitrate");
+		set_enum(e, "complexity", "low");
+		g_object_set(e, "bitrate", kbps * 1000u,
+			"gop-size", (guint)INFINITE_GOP,
+			"enable-frame-skip", FALSE,
+			"scene-change-detection", FALSE, NULL);
+	} else if (strcmp(name, "vp8enc") == 0 || strcmp(name, "vp9enc") == 0) {
+		bool vp9 = strcmp(name, "vp9enc") == 0;
+		set_enum(e, "end-usage", "cbr");
+		set_enum(e, "keyframe-mode", "disabled");
+		set_enum(e, "error-resilient", "default");
+		/* cpu-used: the fast end of the realtime range (VP8 up to 16,
+		 * VP9 up to 8/9 depending on libvpx). */
+		g_object_set(e, "deadline", (gint64)1, "lag-in-frames", 0,
+			"cpu-used", vp9 ? 8 : 8, "keyframe-max-dist", INFINITE_GOP,
+			"target-bitrate", (gint)MIN(kbps, (unsigned)G_MAXINT / 1000u) * 1000,
+			"dropframe-threshold", 0, "threads", threads,
+			"buffer-size", (gint)(2 * vbv_ms(cfg)),
+			"buffer-initial-size", (gint)vbv_ms(cfg),
+			"buffer-optimal-size", (gint)vbv_ms(cfg), NULL);
+		if (vp9)
+			g_object_set(e, "row-mt", TRUE, NULL);
+	} else if (strcmp(name, "x265enc") == 0) {
+		set_enum(e, "tune", "zerolatency");
+		set_enum(e, "speed-preset", "ultrafast");
+		g_object_set(e, "key-int-max", INFINITE_GOP,
+			"bitrate", MIN(kbps, 102400u),
+			"option-string", "scenecut=0:bframes=0", NULL);
+	} else if (strcmp(name, "jpegenc") == 0) {
+		g_object_set(e, "quality", JPEG_QUALITY, NULL);
+	}
+}
+
+static GstElement *make(const char *factory, char *err, size_t err_len)
+{
+	GstElement *e = gst_element_factory_make(factory, NULL);
+	if (!e)
+		snprintf(err, err_len, "cannot create GStreamer element %s",
+			factory);
+	return e;
+}
+
+static GstCaps *output_caps(enum zs_codec codec)
+{
+	const char *media = codec == ZS_CODEC_H264 ? "video/x-h264" :
+		"video/x-h265";
+	return gst_caps_new_simple(media, "stream-format", G_TYPE_STRING,
+		"byte-stream", "alignment", G_TYPE_STRING, "au", NULL);
+}
+
+static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
+{
+	const struct zs_encoder_config *cfg = &g->base.config;
+	GstElement *convert, *raw_filter, *parser = NULL, *out_filter = NULL;
+	GstElement *sink;
+	GstCaps *caps;
+	GstVideoInfo info;
+	bool linked;
+
+	g->pipeline = gst_pipeline_new("zs-encoder");
+	g->appsrc = make("appsrc", err, err_len);
+	g->flip = make("videoflip", err, err_len);
+	convert = make("videoconvert", err, err_len);
+	raw_filter = make("capsfilter", err, err_len);
+	g->encoder = make(g->element_name, err, err_len);
+	sink = make("appsink", err, err_len);
+	if (parser_for[cfg->codec]) {
+		parser = make(parser_for[cfg->codec], err, err_len);
+		out_filter = make("capsfilter", err, err_len);
+	}
+	if (!g->pipeline || !g->appsrc || !g->flip || !convert || !raw_filter ||
+	    !g->encoder || !sink || (parser_for[cfg->codec] &&
+	    (!parser || !out_filter))) {
+		/* Unparented elements are floating: sink and drop them. */
+		GstElement *all[] = { g->appsrc, g->flip, convert, raw_filter,
+			g->encoder, sink, parser, out_filter };
+		for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
+			if (all[i])
+				gst_object_unref(gst_object_ref_sink(all[i]));
+		}
+		g->appsrc = g->flip = g->encoder = NULL;
+		return false;
+	}
+	gst_bin_add_many(GST_BIN(g->pipeline), g->appsrc, g->flip, convert,
+		raw_filter, g->encoder, sink, NULL);
+	if (parser)
+		gst_bin_add_many(GST_BIN(g->pipeline), parser, out_filter, NULL);
+	g->appsink = GST_APP_SINK(sink);
+
+	gst_video_info_set_format(&info, g->in_format, cfg->width, cfg->height);
+	info.fps_n = (gint)cfg->fps;
+	info.fps_d = 1;
+	caps = gst_video_info_to_caps(&info);
+	g_object_set(g->appsrc, "caps", caps, "is-live", TRUE,
+		"do-timestamp", FALSE, "format", GST_FORMAT_TIME,
+		"max-buffers", (guint64)2, NULL);
+	gst_caps_unref(caps);
+
+	/* 0 = as many threads as cores: the conversion runs while the
+	 * encoder waits for it. */
+	g_object_set(convert, "n-threads", 0u, NULL);
+	caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING,
+		"I420", NULL);
+	/* JPEG (JFIF) is full-range BT.601 and jpegenc does not convert:
+	 * feeding it video-range YUV washes out every picture. */
+	if (cfg->codec == ZS_CODEC_MJPEG)
+		gst_caps_set_simple(caps, "colorimetry", G_TYPE_STRING,
+			"1:4:0:0", NULL);
+	g_object_set(raw_filter, "caps", caps, NULL);
+	gst_caps_unref(caps);
+	configure_encoder(g->encoder, g->element_name, cfg);
+	if (parser) {
+		/* -1: SPS/PPS (VPS) in front of every IDR, so a client that
+		 * joins at a forced keyframe can decode. */
+		g_object_set(parser, "config-interval", -1, NULL);
+		caps = output_caps(cfg->codec);
+		g_object_set(out_filter, "caps", caps, NULL);
+		gst_caps_unref(caps);
+	}
+	g_object_set(sink, "sync", FALSE, "max-buffers", 4u, "drop", FALSE,
+		"enable-last-sample", FALSE, NULL);
+
+	if (parser)
+		linked = gst_element_link_many(g->appsrc, g->flip, convert,
+			raw_filter, g->encoder, parser, out_filter, sink, NULL);
+	else
+		linked = gst_element_link_many(g->appsrc, g->flip, convert,
+			raw_filter, g->encoder, sink, NULL);
+	if (!linked) {
+		snprintf(err, err_len, "cannot link the %s pipeline",
+			g->element_name);
+		return false;
+	}
+
+	g->bus = gst_pipeline_get_bus(GST_PIPELINE(g->pipeline));
+	gst_bus_set_sync_handler(g->bus, bus_filter, NULL, NULL);
+	if (gst_element_set_state(g->pipeline, GST_STATE_PLAYING) ==
+	    GST_STATE_CHANGE_FAILURE) {
+		drain_bus(g);
+		snprintf(err, err_len, "cannot start the %s pipeline",
+			g->element_name);
+		return false;
+	}
+	return true;
+}
+
+/* Waits until every wrapped frame has been released by the pipeline, so
+ * that the caller may release the borrowed frame when encode returns. */
+static bool wait_unmapped(struct gst_encoder *g)
+{
+	gint64 deadline = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+	bool done = true;
+
+	g_mutex_lock(&g->lock);
+	while (g->live_buffers > 0) {
+		if (!g_cond_wait_until(&g->unmapped, &g->lock, deadline)) {
+			done = g->live_buffers == 0;
+			break;
+		}
+	}
+	g_mutex_unlock(&g->lock);
+	return done;
+}
+
+static void gst_encoder_free(struct gst_encoder *g)
+{
+	if (g->pipeline) {
+		gst_element_set_state(g->pipeline, GST_STATE_NULL);
+		drain_bus(g);
+	}
+	/* Setting NULL dropped every buffer; this only waits for a streaming
+	 * thread that is still inside a destroy notify. If a buffer leaked
+	 * anyway, leak the encoder too rather than free what its notify
+	 * will touch. */
+	if (!wait_unmapped(g)) {
+		g_warning("%s: a frame is still referenced at destroy; leaking "
+			"the encoder", g->base.description);
+		return;
+	}
+	if (g->bus) {
+		gst_bus_set_sync_handler(g->bus, NULL, NULL, NULL);
+		gst_object_unref(g->bus);
+	}
+	if (g->pipeline)
+		gst_object_unref(g->pipeline);
+	g_mutex_clear(&g->lock);
+	g_cond_clear(&g->unmapped);
+	free(g);
+}
+
+static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
+	char *err, size_t err_len)
+{
+	struct gst_encoder *g;
+	GstVideoInfo i420;
+	char fourcc[5];
+
+	if (!ensure_gst()) {
+		snprintf(err, err_len, "GStreamer is not usable");
+		return NULL;
+	}
+	if (format_for_fourcc(cfg->fourcc) == GST_VIDEO_FORMAT_UNKNOWN) {
+		snprintf(err, err_len, "gst encoder: unsupported pixel format %s",
+			zs_encoder_fourcc_str(cfg->fourcc, fourcc));
+		return NULL;
+	}
+	/* Every codec here is fed 4:2:0, which needs even dimensions. */
+	if ((cfg->width | cfg->height) & 1) {
+		snprintf(err, err_len, "gst encoder: %ux%u: width and height "
+			"must be even", cfg->width, cfg->height);
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	g->base.impl = &gst_impl;
+	g->base.config = *cfg;
+	g->element_name = gst_element_name(cfg->codec);
+	g->in_format = format_for_fourcc(cfg->fourcc);
+	g->frame_duration = gst_util_uint64_scale_int(GST_SECOND, 1,
+		(gint)cfg->fps);
+	g_mutex_init(&g->lock);
+	g_cond_init(&g->unmapped);
+	if (cfg->codec == ZS_CODEC_MJPEG)
+		snprintf(g->base.description, sizeof(g->base.description),
+			"gst:%s %s %ux%u @ q%d", g->element_name,
+			zs_codec_name(cfg->codec), cfg->width, cfg->height,
+			JPEG_QUALITY);
+	else
+		snprintf(g->base.description, sizeof(g->base.description),
+			"gst:%s %s %ux%u @ %u kbps", g->element_name,
+			zs_codec_name(cfg->codec), cfg->width, cfg->height,
+			cfg->bitrate_kbps);
+
+	/* What the CPU touches per frame, all in videoconvert: it reads the
+	 * visible RGB pixels once and writes an I420 picture. The encoder's
+	 * own reads of I420 are the codec's work, not a conversion, and are
+	 * not counted. videoflip, when the frame is bottom-up, reads and
+	 * writes the RGB picture once more. */
+	gst_video_info_set_format(&i420, GST_VIDEO_FORMAT_I420, cfg->width,
+		cfg->height);
+	g->convert_bytes = (uint64_t)cfg->width * cfg->height * BYTES_PER_PIXEL +
+		GST_VIDEO_INFO_SIZE(&i420);
+	g->flip_bytes = 2ull * cfg->width * cfg->height * BYTES_PER_PIXEL;
+
+	if (!build_pipeline(g, err, err_len)) {
+		gst_encoder_free(g);
+		return NULL;
+	}
+	g_debug("created %s", g->base.description);
+	return &g->base;
+}
+
+static void gst_destroy(struct zs_encoder *enc)
+{
+	gst_encoder_free(gst_encoder_from(enc));
+}
+
+static GstBuffer *wrap_frame(struct gst_encoder *g,
+	const struct zs_frame *frame, int *ret)
+{
+	const struct zs_encoder_config *cfg = &g->base.config;
+	struct wrapped_frame *w;
+	GstBuffer *buf;
+	gsize offsets[GST_VIDEO_MAX_PLANES] = { 0 };
+	gint strides[GST_VIDEO_MAX_PLANES] = { 0 };
+	size_t size;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	*ret = zs_frame_map(frame, &w->map);
+	if (*ret < 0) {
+		g_warning("%s: cannot map frame %" G_GUINT64_FORMAT ": %s",
+			g->base.description, frame->id, strerror(-*ret));
+		free(w);
+		return NULL;
+	}
+	if (w->map.stride > G_MAXINT ||
+	    w->map.stride < cfg->width * BYTES_PER_PIXEL) {
+		g_warning("%s: frame %" G_GUINT64_FORMAT " mapped with stride %u",
+			g->base.description, frame->id, w->map.stride);
+		zs_frame_unmap(&w->map);
+		free(w);
+		*ret = -EINVAL;
+		return NULL;
+	}
+	w->g = g;
+	/* The last row need not be padded to the stride. */
+	size = (size_t)w->map.stride * (cfg->height - 1) +
+		cfg->width * BYTES_PER_PIXEL;
+	g_mutex_lock(&g->lock);
+	g->live_buffers++;
+	g_mutex_unlock(&g->lock);
+	buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY,
+		(gpointer)w->map.pixels, size, 0, size, w, wrapped_frame_free);
+	strides[0] = (gint)w->map.stride;
+	gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE,
+		g->in_format, cfg->width, cfg->height, 1, offsets, strides);
+	return buf;
+}
+
+static GstSample *pull_output(struct gst_encoder *g, int *ret)
+{
+	GstClockTime waited = 0;
+
+	while (waited < PULL_TIMEOUT_NS) {
+		GstSample *sample = gst_app_sink_try_pull_sample(g->appsink,
+			PULL_SLICE_NS);
+		if (sample)
+			return sample;
+		if (drain_bus(g)) {
+			*ret = -EIO;
+			return NULL;
+		}
+		if (gst_app_sink_is_eos(g->appsink)) {
+			g_warning("%s: the pipeline ended", g->base.description);
+			*ret = -EIO;
+			return NULL;
+		}
+		waited += PULL_SLICE_NS;
+	}
+	g_warning("%s: no output within %" G_GUINT64_FORMAT " ms",
+		g->base.description, (guint64)(PULL_TIMEOUT_NS / GST_MSECOND));
+	*ret = -ETIMEDOUT;
+	return NULL;
+}
+
+static int copy_output(struct gst_encoder *g, GstSample *sample,
+	GstClockTime pts, struct zs_access_unit **out)
+{
+	GstBuffer *buf = gst_sample_get_buffer(sample);
+	struct zs_access_unit *au;
+	GstMapInfo info;
+
+	if (!buf || !gst_buffer_map(buf, &info, GST_MAP_READ)) {
+		g_warning("%s: unreadable output buffer", g->base.description);
+		return -EIO;
+	}
+	/* Some encoders shift every timestamp (x264enc adds 1000 h so that
+	 * DTS never goes negative); compare against the first offset. */
+	if (g->n_frames == 0)
+		g->pts_offset = GST_BUFFER_PTS(buf) - pts;
+	if (GST_BUFFER_PTS(buf) - g->pts_offset != pts && !g->warned_pts) {
+		/* Means the encoder holds frames back: one-in-flight is broken
+		 * and outputs no longer match inputs. */
+		g_warning("%s: output pts %" GST_TIME_FORMAT " for input pts %"
+			GST_TIME_FORMAT, g->base.description,
+			GST_TIME_ARGS(GST_BUFFER_PTS(buf)), GST_TIME_ARGS(pts));
+		g->warned_pts = true;
+	}
+	au = calloc(1, sizeof(*au));
+	if (au && info.size > 0)
+		au->data = malloc(info.size);
+	if (!au || (info.size > 0 && !au->data)) {
+		gst_buffer_unmap(buf, &info);
+		free(au);
+		return -ENOMEM;
+	}
+	if (info.size > 0)
+		memcpy(au->data, info.data, info.size);
+	au->size = info.size;
+	/* jpegenc does not mark its output as sync points, but every JPEG
+	 * is one. */
+	au->keyframe = g->base.config.codec == ZS_CODEC_MJPEG ||
+		!GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+	gst_buffer_unmap(buf, &info);
+	*out = au;
+	return 0;
+}
+
+static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
+	bool force_keyframe, struct zs_access_unit **out)
+{
+	struct gst_encoder *g = gst_encoder_from(enc);
+	GstClockTime pts = g->n_frames * g->frame_duration;
+	GstSample *sample;
+	GstFlowReturn flow;
+	GstBuffer *buf;
+	bool flip;
+	int ret = 0;
+
+	if (g->failed)
+		return -EIO;
+	if (frame->modifier != DRM_FORMAT_MOD_LINEAR &&
+	    frame->modifier != DRM_FORMAT_MOD_INVALID) {
+		/* INVALID (implicit) is taken as linear: that is what a CPU
+		 * mapping of such a buffer shows on the drivers we meet. */
+		g_warning("%s: frame %" G_GUINT64_FORMAT " has modifier 0x%"
+			G_GINT64_MODIFIER "x; the CPU path needs linear",
+			g->base.description, frame->id, frame->modifier);
+		return -EINVAL;
+	}
+	if (drain_bus(g)) {
+		fail(g);
+		return -EIO;
+	}
+
+	buf = wrap_frame(g, frame, &ret);
+	if (!buf)
+		return ret;
+	GST_BUFFER_PTS(buf) = pts;
+	GST_BUFFER_DTS(buf) = pts;
+	GST_BUFFER_DURATION(buf) = g->frame_duration;
+
+	flip = !frame->y0_top;
+	if (flip != g->flipping) {
+		set_enum(g->flip, "video-direction", flip ? "vert" : "identity");
+		g->flipping = flip;
+	}
+	if (force_keyframe) {
+		GstEvent *event = gst_video_event_new_downstream_force_key_unit(
+			pts, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE,
+			(guint)g->n_frames);
+		if (!gst_element_send_event(g->appsrc, event))
+			g_warning("%s: force-key-unit event refused",
+				g->base.description);
+	}
+
+	flow = gst_app_src_push_buffer(GST_APP_SRC(g->appsrc), buf);
+	if (flow != GST_FLOW_OK) {
+		g_warning("%s: cannot push frame %" G_GUINT64_FORMAT ": %s",
+			g->base.description, frame->id, gst_flow_get_name(flow));
+		drain_bus(g);
+		fail(g);
+		return -EIO;
+	}
+	sample = pull_output(g, &ret);
+	if (!sample) {
+		fail(g);
+		return ret;
+	}
+	ret = copy_output(g, sample, pts, out);
+	gst_sample_unref(sample);
+	if (!wait_unmapped(g)) {
+		g_warning("%s: frame %" G_GUINT64_FORMAT " still held by the "
+			"pipeline after encoding", g->base.description, frame->id);
+		fail(g);
+		zs_access_unit_free(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	if (ret < 0)
+		return ret;
+	g->n_frames++;
+	g->base.cpu_pixel_bytes = g->convert_bytes +
+		(flip ? g->flip_bytes : 0);
+	return 0;
+}
+
+static const struct zs_encoder_impl gst_impl = {
+	.name = "gst",
+	.encode = gst_encode,
+	.destroy = gst_destroy,
+};
+
+const struct zs_encoder_backend_ops zs_encoder_gst_backend = {
+	.name = "gst",
+	.probe = gst_probe,
+	.element_name = gst_element_name,
+	.create = gst_create,
+};
