@@ -320,6 +320,8 @@ static struct zs_qemu_buffer *current_buffer(struct zs_qemu_display *disp)
 }
 
 #define SIZE_WAIT_MS 100
+/* Growth from Updates alone stops here; larger pictures need a Scanout. */
+#define GROW_MAX_DIM 8192
 
 static void schedule_emit(struct zs_qemu_source *src, int delay_ms);
 
@@ -455,8 +457,8 @@ static gboolean on_update(ZsQemuDisplay1Listener *l,
 	 * the properties give the real size. */
 	if (!zs_qemu_check_rect(x, y, width, height, cur->width, cur->height,
 			NULL, 0) &&
-	    zs_qemu_check_rect(x, y, width, height, ZS_QEMU_MAX_DIM,
-			ZS_QEMU_MAX_DIM, NULL, 0)) {
+	    zs_qemu_check_rect(x, y, width, height, GROW_MAX_DIM, GROW_MAX_DIM,
+			NULL, 0)) {
 		uint32_t gw = MAX(cur->width, (uint32_t)x + (uint32_t)width);
 		uint32_t gh = MAX(cur->height, (uint32_t)y + (uint32_t)height);
 		if ((uint64_t)gw * gh * 4 <= ZS_QEMU_MAX_FRAME_BYTES &&
