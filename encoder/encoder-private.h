@@ -51,6 +51,19 @@ struct zs_encoder_backend_ops {
 
 extern const struct zs_encoder_backend_ops zs_encoder_gst_backend;
 
+/* The GStreamer backend with a given candidate element rather than the
+ * best one, so that tests reach every candidate (openh264enc is never
+ * picked where x264enc exists). config must be normalised
+ * (zs_encoder_normalise_config). */
+struct zs_encoder *zs_encoder_gst_create_element(
+	const struct zs_encoder_config *config, const char *element, char *err,
+	size_t err_len);
+
+/* Checks a config and fills in the defaults (fps, bitrate). false with a
+ * message in err when it is unusable. */
+bool zs_encoder_normalise_config(struct zs_encoder_config *config, char *err,
+	size_t err_len);
+
 /* Default target for a codec at a size and rate, in kbit/s. */
 uint32_t zs_encoder_default_bitrate_kbps(enum zs_codec codec, uint32_t width,
 	uint32_t height, uint32_t fps);

@@ -133,6 +133,31 @@ uint32_t zs_encoder_default_bitrate_kbps(enum zs_codec codec, uint32_t width,
 	return (uint32_t)kbps;
 }
 
+bool zs_encoder_normalise_config(struct zs_encoder_config *cfg, char *err,
+	size_t err_len)
+{
+	if (!codec_is_valid(cfg->codec)) {
+		snprintf(err, err_len, "invalid codec %d", (int)cfg->codec);
+		return false;
+	}
+	if (cfg->width == 0 || cfg->height == 0 ||
+	    cfg->width > ZS_ENCODER_MAX_DIM || cfg->height > ZS_ENCODER_MAX_DIM) {
+		snprintf(err, err_len, "invalid size %ux%u (1..%u)", cfg->width,
+			cfg->height, ZS_ENCODER_MAX_DIM);
+		return false;
+	}
+	if (cfg->fps == 0)
+		cfg->fps = ZS_ENCODER_DEFAULT_FPS;
+	if (cfg->fps > 1000) {
+		snprintf(err, err_len, "invalid frame rate %u", cfg->fps);
+		return false;
+	}
+	if (cfg->bitrate_kbps == 0)
+		cfg->bitrate_kbps = zs_encoder_default_bitrate_kbps(cfg->codec,
+			cfg->width, cfg->height, cfg->fps);
+	return true;
+}
+
 struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
 	const struct zs_encoder_config *config, char *err, size_t err_len)
 {
@@ -150,25 +175,8 @@ struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
 		return NULL;
 	}
 	cfg = *config;
-	if (!codec_is_valid(cfg.codec)) {
-		snprintf(err, err_len, "invalid codec %d", (int)cfg.codec);
+	if (!zs_encoder_normalise_config(&cfg, err, err_len))
 		return NULL;
-	}
-	if (cfg.width == 0 || cfg.height == 0 ||
-	    cfg.width > ZS_ENCODER_MAX_DIM || cfg.height > ZS_ENCODER_MAX_DIM) {
-		snprintf(err, err_len, "invalid size %ux%u (1..%u)", cfg.width,
-			cfg.height, ZS_ENCODER_MAX_DIM);
-		return NULL;
-	}
-	if (cfg.fps == 0)
-		cfg.fps = ZS_ENCODER_DEFAULT_FPS;
-	if (cfg.fps > 1000) {
-		snprintf(err, err_len, "invalid frame rate %u", cfg.fps);
-		return NULL;
-	}
-	if (cfg.bitrate_kbps == 0)
-		cfg.bitrate_kbps = zs_encoder_default_bitrate_kbps(cfg.codec,
-			cfg.width, cfg.height, cfg.fps);
 
 	ops = select_backend(backend, cfg.codec);
 	if (!ops) {

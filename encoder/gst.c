@@ -486,15 +486,27 @@ static void gst_encoder_free(struct gst_encoder *g)
 	free(g);
 }
 
-static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
-	char *err, size_t err_len)
+struct zs_encoder *zs_encoder_gst_create_element(
+	const struct zs_encoder_config *cfg, const char *element, char *err,
+	size_t err_len)
 {
 	struct gst_encoder *g;
+	const char *known = NULL;
 	GstVideoInfo i420;
 	char fourcc[5];
 
 	if (!ensure_gst()) {
 		snprintf(err, err_len, "GStreamer is not usable");
+		return NULL;
+	}
+	/* Keep the table's string: element may be the caller's. */
+	for (const char *const *name = candidates[cfg->codec]; *name; name++) {
+		if (strcmp(*name, element) == 0)
+			known = *name;
+	}
+	if (!known || !have_element(known)) {
+		snprintf(err, err_len, "gst encoder: %s cannot encode %s here",
+			element, zs_codec_name(cfg->codec));
 		return NULL;
 	}
 	if (format_for_fourcc(cfg->fourcc) == GST_VIDEO_FORMAT_UNKNOWN) {
@@ -515,7 +527,7 @@ static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
 	}
 	g->base.impl = &gst_impl;
 	g->base.config = *cfg;
-	g->element_name = gst_element_name(cfg->codec);
+	g->element_name = known;
 	g->in_format = format_for_fourcc(cfg->fourcc);
 	g->frame_duration = gst_util_uint64_scale_int(GST_SECOND, 1,
 		(gint)cfg->fps);
@@ -549,6 +561,19 @@ static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
 	}
 	g_debug("created %s", g->base.description);
 	return &g->base;
+}
+
+static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
+	char *err, size_t err_len)
+{
+	const char *element = gst_element_name(cfg->codec);
+
+	if (!element) {
+		snprintf(err, err_len, "gst encoder: no element for %s",
+			zs_codec_name(cfg->codec));
+		return NULL;
+	}
+	return zs_encoder_gst_create_element(cfg, element, err, err_len);
 }
 
 static void gst_destroy(struct zs_encoder *enc)
