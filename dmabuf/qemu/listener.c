@@ -291,7 +291,8 @@ static void emit_frame(struct zs_qemu_source *src, struct zs_qemu_buffer *buf,
 		f->planes[i].stride = buf->strides[i];
 	}
 	f->n_damage = n_damage;
-	memcpy(f->damage, damage, sizeof(*damage) * (size_t)n_damage);
+	if (n_damage > 0)
+		memcpy(f->damage, damage, sizeof(*damage) * (size_t)n_damage);
 	f->capture_us = capture_us;
 	f->id = ++src->next_frame_id;
 	f->release = frame_release;
@@ -459,13 +460,14 @@ static gboolean on_update(ZsQemuDisplay1Listener *l,
 			NULL, 0) &&
 	    zs_qemu_check_rect(x, y, width, height, GROW_MAX_DIM, GROW_MAX_DIM,
 			NULL, 0)) {
-		uint32_t gw = MAX(cur->width, (uint32_t)x + (uint32_t)width);
-		uint32_t gh = MAX(cur->height, (uint32_t)y + (uint32_t)height);
+		uint32_t ow = cur->width, oh = cur->height;
+		uint32_t gw = MAX(ow, (uint32_t)x + (uint32_t)width);
+		uint32_t gh = MAX(oh, (uint32_t)y + (uint32_t)height);
 		if ((uint64_t)gw * gh * 4 <= ZS_QEMU_MAX_FRAME_BYTES &&
 		    fb_resize(src, gw, gh)) {
 			g_debug("QEMU display: Update %dx%d+%d+%d outside "
 				"%ux%u: grew to %ux%u", width, height, x, y,
-				cur->width, cur->height, gw, gh);
+				ow, oh, gw, gh);
 			disp->size_wait_until_us = g_get_monotonic_time() +
 				SIZE_WAIT_MS * 1000;
 			cur = disp->pool[disp->cur];

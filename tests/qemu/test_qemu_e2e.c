@@ -32,10 +32,13 @@ static void skip_without_qemu(void)
 	char *out = NULL;
 	char *argv[] = { QEMU, "-display", "help", NULL };
 
-	if (!g_find_program_in_path(QEMU)) {
+	char *path = g_find_program_in_path(QEMU);
+
+	if (!path) {
 		printf("SKIP: %s not installed\n", QEMU);
 		cr_skip_test("%s not installed", QEMU);
 	}
+	g_free(path);
 	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
 			G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
 			NULL, NULL) || !out || !strstr(out, "dbus")) {
