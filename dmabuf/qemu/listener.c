@@ -415,6 +415,8 @@ static gboolean on_scanout(ZsQemuDisplay1Listener *l,
 	uint32_t fourcc;
 	struct zs_qemu_buffer *cur;
 
+	g_debug("QEMU Scanout %ux%u stride %u pixman 0x%08x, %zu bytes",
+		width, height, stride, format, (size_t)len);
 	if (!zs_qemu_check_scanout(width, height, stride, format, len, why,
 			sizeof(why)))
 		return refuse(inv, "Scanout", why);
@@ -531,6 +533,8 @@ static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 	char why[160];
 	int fd;
 
+	g_debug("QEMU ScanoutMap %ux%u offset %u stride %u pixman 0x%08x",
+		width, height, offset, stride, format);
 	fd = take_fd(fd_list, g_variant_get_handle(handle), why, sizeof(why));
 	if (fd < 0)
 		return refuse(inv, "ScanoutMap", why);
@@ -639,6 +643,9 @@ static gboolean on_scanout_dmabuf(ZsQemuDisplay1Listener *l,
 	char why[160];
 	int fd;
 
+	g_debug("QEMU ScanoutDMABUF %ux%u stride %u fourcc 0x%08x modifier "
+		"0x%" G_GINT64_MODIFIER "x y0_top %d", width, height, stride,
+		fourcc, modifier, y0_top);
 	fd = take_fd(fd_list, g_variant_get_handle(handle), why, sizeof(why));
 	if (fd < 0)
 		return refuse(inv, "ScanoutDMABUF", why);

@@ -182,6 +182,7 @@ struct zs_qemu_source {
 	ZsQemuDisplay1ListenerUnixMap *listener_map;
 	ZsQemuDisplay1ListenerUnixScanoutDMABUF2 *listener_dmabuf2;
 	bool listener_ready, registered, running, closed;
+	bool name_seen;        /* bus mode: org.qemu has appeared */
 
 	struct zs_qemu_display disp;
 	GQueue frames;         /* struct zs_qemu_frame in flight */

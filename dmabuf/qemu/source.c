@@ -124,7 +124,51 @@ static void on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
 static void on_name_vanished(GDBusConnection *conn, const char *name,
 	gpointer data)
 {
-	zs_qemu_source_close(data, "QEMU (%s) left the bus", name);
+	struct zs_qemu_source *src = data;
+
+	/* Also called at once when QEMU has not taken its name yet: then the
+	 * name timer bounds the wait. */
+	if (src->name_seen)
+		zs_qemu_source_close(src, "QEMU (%s) left the bus", name);
+}
+
+static gboolean on_name_timeout(gpointer data)
+{
+	struct zs_qemu_source *src = data;
+
+	g_source_unref(src->retry_timer);
+	src->retry_timer = NULL;
+	zs_qemu_source_close(src, "no %s on bus %s after %u ms", "org.qemu",
+		src->bus_address, src->connect_timeout_ms);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data);
+
+static void open_console(struct zs_qemu_source *src)
+{
+	zs_qemu_display1_console_proxy_new(src->qemu_conn,
+		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+		src->bus_address ? "org.qemu" : NULL, src->console_path,
+		src->cancel, on_console_proxy, src);
+}
+
+static void on_name_appeared(GDBusConnection *conn, const char *name,
+	const char *owner, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+
+	if (src->name_seen || src->closed)
+		return;
+	src->name_seen = true;
+	if (src->retry_timer) {
+		g_source_destroy(src->retry_timer);
+		g_source_unref(src->retry_timer);
+		src->retry_timer = NULL;
+	}
+	g_main_context_push_thread_default(src->ctx);
+	open_console(src);
+	g_main_context_pop_thread_default(src->ctx);
 }
 
 static void set_running(struct zs_qemu_source *src)
@@ -346,13 +390,18 @@ static void use_qemu_conn(struct zs_qemu_source *src, GDBusConnection *conn)
 	src->qemu_conn = conn;
 	src->qemu_closed_id = g_signal_connect(conn, "closed",
 		G_CALLBACK(on_conn_closed), src);
-	if (src->bus_address)
+	if (src->bus_address) {
+		/* QEMU may join the bus after us: wait for its name. */
+		src->retry_timer = g_timeout_source_new(src->connect_timeout_ms);
+		g_source_set_callback(src->retry_timer, on_name_timeout, src,
+			NULL);
+		g_source_attach(src->retry_timer, src->ctx);
 		src->name_watch = g_bus_watch_name_on_connection(conn,
-			"org.qemu", G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-			on_name_vanished, src, NULL);
-	zs_qemu_display1_console_proxy_new(conn,
-		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, peer_name(src),
-		src->console_path, src->cancel, on_console_proxy, src);
+			"org.qemu", G_BUS_NAME_WATCHER_FLAGS_NONE,
+			on_name_appeared, on_name_vanished, src, NULL);
+	} else {
+		open_console(src);
+	}
 	g_main_context_pop_thread_default(src->ctx);
 }
 

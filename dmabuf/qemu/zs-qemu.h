@@ -21,12 +21,13 @@ struct zs_qemu_options {
 	const char *bus_address;
 	/* Console index: /org/qemu/Display1/Console_N. */
 	uint32_t console;
-	/* Bound on waiting for the QMP socket to accept; 0 for
-	 * ZS_QEMU_CONNECT_TIMEOUT_MS. */
+	/* Bound on waiting for QEMU: for the QMP socket to accept, or for
+	 * org.qemu to appear on the bus; 0 for ZS_QEMU_CONNECT_TIMEOUT_MS. */
 	uint32_t connect_timeout_ms;
 };
 
-/* Bound on waiting for QEMU's QMP socket to accept connections. */
+/* Bound on waiting for QEMU's QMP socket to accept connections, or for QEMU
+ * to take its name on the bus. */
 #define ZS_QEMU_CONNECT_TIMEOUT_MS 10000
 /* Bound on holding the UpdateDMABUF reply (QEMU's frame acknowledgement)
  * while the consumer still holds the frame: past it the reply goes out
@@ -38,7 +39,8 @@ struct zs_qemu_options {
  * included, runs there.
  *
  * Connection is asynchronous: the source is returned at once, and failures to
- * reach QEMU (QMP socket not listening within ZS_QEMU_CONNECT_TIMEOUT_MS,
+ * reach QEMU (QMP socket not listening or org.qemu not on the bus within
+ * ZS_QEMU_CONNECT_TIMEOUT_MS,
  * QMP errors, console not found, RegisterListener refused), QEMU exiting and
  * the socket dropping are reported once through events->closed. The QMP
  * exchange itself, once the socket accepts, is done synchronously with a 5 s

@@ -61,12 +61,13 @@ static void vm_paths(struct vm *vm)
 	vm->qmp = -1;
 }
 
-static void vm_start(struct vm *vm, const char *boot)
+static void vm_start_display(struct vm *vm, const char *boot,
+	const char *display)
 {
 	char *zs = g_strdup_printf("unix:%s,server=on,wait=off", vm->zs_qmp);
 	char *test = g_strdup_printf("unix:%s,server=on,wait=off", vm->test_qmp);
 	char *argv[] = { QEMU, "-machine", "pc,accel=tcg", "-nodefaults",
-		"-device", "VGA", "-display", "dbus,p2p=yes", "-m", "64",
+		"-device", "VGA", "-display", (char *)display, "-m", "64",
 		"-qmp", zs, "-qmp", test, "-boot", (char *)boot, NULL };
 	GError *error = NULL;
 	int log_fd = open(vm->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -82,6 +83,11 @@ static void vm_start(struct vm *vm, const char *boot)
 	cr_assert(vm->qmp >= 0, "QEMU's QMP socket did not come up");
 	g_free(zs);
 	g_free(test);
+}
+
+static void vm_start(struct vm *vm, const char *boot)
+{
+	vm_start_display(vm, boot, "dbus,p2p=yes");
 }
 
 static bool vm_exited(struct vm *vm, int timeout_ms)
@@ -357,4 +363,66 @@ Test(qemu_e2e, qmp_socket_never_listening_reports_closed, .timeout = 60)
 	rmdir(dir);
 	g_free(path);
 	g_free(dir);
+}
+
+Test(qemu_e2e, private_bus_mode_frames_and_exit, .timeout = 180)
+{
+	struct vm vm;
+	struct rec rec;
+	char err[256] = "";
+	char *daemon = g_find_program_in_path("dbus-daemon");
+
+	skip_without_qemu();
+	if (!daemon) {
+		printf("SKIP: dbus-daemon not installed\n");
+		cr_skip_test("dbus-daemon not installed");
+	}
+	vm_paths(&vm);
+	rec_init(&rec, true);
+
+	/* A private bus; QEMU owns org.qemu on it (no guid in the address:
+	 * QEMU's option parser splits on commas). */
+	char *bus_path = g_build_filename(vm.dir, "bus", NULL);
+	char *address = g_strdup_printf("unix:path=%s", bus_path);
+	char *addr_opt = g_strdup_printf("--address=%s", address);
+	char *dargv[] = { daemon, "--session", "--nofork", addr_opt, NULL };
+	GPid dpid;
+	cr_assert(g_spawn_async(NULL, dargv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+		G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+		NULL, &dpid, NULL));
+	for (int i = 0; i < 100 && !g_file_test(bus_path, G_FILE_TEST_EXISTS);
+	     i++)
+		g_usleep(20 * 1000);
+	cr_assert(g_file_test(bus_path, G_FILE_TEST_EXISTS));
+	/* The source joins the bus before QEMU takes its name: it waits. */
+	struct zs_qemu_options opts = { .bus_address = address, .dbus_fd = -1 };
+	struct zs_source *src = zs_qemu_source_create(&opts, &rec_events, &rec,
+		err, sizeof(err));
+	cr_assert_not_null(src, "%s", err);
+	loop_for(300);
+	char *display = g_strdup_printf("dbus,addr=%s", address);
+	vm_start_display(&vm, "menu=off", display);
+	struct started s = { src, &rec };
+	loop_until(has_frame, &s, FIRST_FRAME_TIMEOUT_MS);
+	cr_assert(has_frame(&s) && !rec.closed, "no frame (closed: %s)",
+		rec.reason);
+	double psnr = compare_with_screendump(&vm, &rec, NULL);
+	cr_assert(psnr >= 30.0, "PSNR %.1f dB", psnr);
+
+	kill(vm.pid, SIGKILL);
+	cr_assert(vm_exited(&vm, 5000));
+	cr_assert(loop_until(is_closed, &rec, 5000), "no closed event");
+	printf("closed: %s\n", rec.reason);
+
+	zs_source_destroy(src);
+	rec_finish(&rec);
+	kill(dpid, SIGTERM);
+	waitpid(dpid, NULL, 0);
+	g_spawn_close_pid(dpid);
+	vm_stop(&vm);
+	g_free(display);
+	g_free(addr_opt);
+	g_free(address);
+	g_free(bus_path);
+	g_free(daemon);
 }
