@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "zs-config.h"
+#include "zs-qemu.h"
 #include "zs-server.h"
 
 #define EXIT_BAD_OPTIONS 2
@@ -186,10 +187,18 @@ static struct zs_source *create_source(struct app *app, char *err,
 	case ZS_SOURCE_TESTPATTERN:
 		return zs_testpattern_source_create(o->width, o->height, o->fps,
 			&source_events, app);
-	case ZS_SOURCE_QEMU:
-		snprintf(err, err_len, "--source qemu is not built into this "
-			"zerospice yet");
-		return NULL;
+	case ZS_SOURCE_QEMU: {
+		struct zs_qemu_options qo = {
+			.qmp_path = o->qemu_qmp_path,
+			.dbus_fd = o->qemu_dbus_fd,
+			.bus_address = o->qemu_bus_address,
+			.console = o->console,
+		};
+		/* the source owns the inherited fd from here on */
+		app->opts.qemu_dbus_fd = -1;
+		return zs_qemu_source_create(&qo, &source_events, app, err,
+			err_len);
+	}
 	}
 	snprintf(err, err_len, "unknown source");
 	return NULL;
