@@ -1,0 +1,67 @@
+#!/bin/bash
+# A real VM as the source: QEMU (TCG, VGA, no disk) with -display
+# dbus,p2p=yes; zerospice attaches through QMP; spicy-screenshot's picture
+# matches QEMU's own screendump; a key typed in remote-viewer reaches the
+# guest (SeaBIOS opens its boot menu on ESC); killing QEMU ends zerospice
+# with a non-zero status and a message.
+. "$(dirname "$0")/lib.sh"
+need qemu-system-x86_64 spicy-screenshot compare
+QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
+
+qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+	-display dbus,p2p=yes -boot menu=on,splash-time=60000 \
+	-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
+	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+	>"$TMP/qemu.log" 2>&1 &
+QEMU_PID=$!
+EXTRA_PIDS="$QEMU_PID"
+log "qemu: $(qemu-system-x86_64 --version | head -n 1)"
+
+start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+
+# SeaBIOS's "Press ESC for boot menu" screen stays for 60 s: a still picture
+sleep 3
+
+screenshot "$TMP/spice.ppm" || fail "spicy-screenshot got no picture from the VM"
+$QMP "$TMP/qmp-test.sock" screendump "{\"filename\": \"$TMP/qemu.ppm\"}" >/dev/null ||
+	fail "QMP screendump failed"
+[ "$(ppm_size "$TMP/spice.ppm")" = "$(ppm_size "$TMP/qemu.ppm")" ] ||
+	fail "sizes differ: SPICE $(ppm_size "$TMP/spice.ppm"), QEMU $(ppm_size "$TMP/qemu.ppm")"
+psnr=$(compare -metric PSNR "$TMP/spice.ppm" "$TMP/qemu.ppm" null: 2>&1 | awk '{ print $1 }')
+log "SPICE picture vs QEMU screendump: $(ppm_size "$TMP/qemu.ppm"), PSNR $psnr dB"
+awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' || fail "PSNR $psnr dB < 30"
+
+# ESC through a real SPICE client opens SeaBIOS's boot menu
+if command -v remote-viewer >/dev/null && command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
+	Xvfb -displayfd 5 -screen 0 1280x1024x24 -nolisten tcp 5>"$TMP/xvfb.num" >"$TMP/xvfb.log" 2>&1 &
+	XVFB_PID=$!
+	for _ in $(seq 1 100); do [ -s "$TMP/xvfb.num" ] && break; sleep 0.1; done
+	export DISPLAY=":$(cat "$TMP/xvfb.num")"
+	DISABLE_GSTVIDEOOVERLAY=1 remote-viewer "spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer.log" 2>&1 &
+	EXTRA_PIDS="$EXTRA_PIDS $!"
+	sleep 4
+	$QMP "$TMP/qmp-test.sock" screendump "{\"filename\": \"$TMP/before.ppm\"}" >/dev/null
+	xdotool mousemove 200 200 key Escape
+	changed=0
+	for _ in $(seq 1 20); do
+		sleep 0.5
+		$QMP "$TMP/qmp-test.sock" screendump "{\"filename\": \"$TMP/after.ppm\"}" >/dev/null
+		changed=$(compare -metric AE "$TMP/before.ppm" "$TMP/after.ppm" null: 2>&1 | awk '{ print int($1) }')
+		[ "$changed" -gt 100 ] && break
+	done
+	[ "$changed" -gt 100 ] || fail "ESC typed in remote-viewer did not reach the guest"
+	log "ESC reached the guest: $changed pixels changed (boot menu)"
+else
+	log "SKIP key check: remote-viewer, Xvfb or xdotool missing"
+fi
+
+# QEMU goes away: zerospice stops with a message and a failure status
+kill -KILL "$QEMU_PID"
+for _ in $(seq 1 100); do zerospice_alive || break; sleep 0.1; done
+zerospice_alive && fail "zerospice still runs after QEMU died"
+wait "$ZS_PID"; rc=$?
+ZS_PID=
+[ "$rc" -ne 0 ] || fail "zerospice exited 0 after QEMU died"
+grep -q "error: source ended" "$TMP/zerospice.log" || fail "no message about QEMU: $(tail -n 3 "$TMP/zerospice.log")"
+log "after QEMU died: exit $rc, '$(grep 'source ended' "$TMP/zerospice.log")'"
+log "PASS"
