@@ -22,8 +22,11 @@
 #include "encoder-private.h"
 #include "zs-dmabuf.h"
 
-/* How long encode() waits for the encoder's output before giving up. */
+/* How long encode() waits for the encoder's output before giving up; the
+ * first frame also pays for the encoder's initialisation (x265 and libvpx
+ * take up to ~0.8 s at 1080p on a loaded 2-core machine). */
 #define PULL_TIMEOUT_NS (2 * GST_SECOND)
+#define FIRST_PULL_TIMEOUT_NS (10 * GST_SECOND)
 #define PULL_SLICE_NS (10 * GST_MSECOND)
 #define JPEG_QUALITY 80
 /* "Never" for GOP lengths: x264's own X264_KEYINT_MAX_INFINITE. */
@@ -173,6 +176,7 @@ struct gst_encoder {
 	bool failed;
 	bool warned_pts;
 	GstClockTime pts_offset;
+	bool have_pts_offset;
 	/* Pixel bytes videoconvert (and videoflip) touch per frame. */
 	uint64_t convert_bytes, flip_bytes;
 
@@ -258,10 +262,15 @@ static bool drain_bus(struct gst_encoder *g)
 /* Stops the pipeline for good: drops every buffer it holds (so no wrapped
  * frame outlives the encode call that borrowed it) and makes later encodes
  * fail. */
+static bool wait_unmapped(struct gst_encoder *g);
+
 static void fail(struct gst_encoder *g)
 {
 	g->failed = true;
 	gst_element_set_state(g->pipeline, GST_STATE_NULL);
+	if (!wait_unmapped(g))
+		g_warning("%s: a frame is still referenced after stopping",
+			g->base.description);
 }
 
 static void set_enum(GstElement *element, const char *property,
@@ -307,12 +316,15 @@ static void configure_encoder(GstElement *e, const char *name,
 		set_enum(e, "end-usage", "cbr");
 		set_enum(e, "keyframe-mode", "disabled");
 		set_enum(e, "error-resilient", "default");
-		/* cpu-used: the fast end of the realtime range (VP8 up to 16,
-		 * VP9 up to 8/9 depending on libvpx). */
+		/* cpu-used 8: fast in realtime mode for both (VP8 goes to 16
+		 * but loses visibly). VP8 gets one thread: its row threads
+		 * spin-wait, and on a shared 2-core machine two threads cost
+		 * more CPU and wall time than one (measured: 19 vs 13 ms CPU
+		 * per 720p frame); VP9's row-mt does not have that problem. */
 		g_object_set(e, "deadline", (gint64)1, "lag-in-frames", 0,
-			"cpu-used", vp9 ? 8 : 8, "keyframe-max-dist", INFINITE_GOP,
+			"cpu-used", 8, "keyframe-max-dist", INFINITE_GOP,
 			"target-bitrate", (gint)MIN(kbps, (unsigned)G_MAXINT / 1000u) * 1000,
-			"dropframe-threshold", 0, "threads", threads,
+			"dropframe-threshold", 0, "threads", vp9 ? threads : 1,
 			"buffer-size", (gint)(2 * vbv_ms(cfg)),
 			"buffer-initial-size", (gint)vbv_ms(cfg),
 			"buffer-optimal-size", (gint)vbv_ms(cfg), NULL);
@@ -630,8 +642,10 @@ static GstBuffer *wrap_frame(struct gst_encoder *g,
 static GstSample *pull_output(struct gst_encoder *g, int *ret)
 {
 	GstClockTime waited = 0;
+	GstClockTime timeout = g->n_frames <= 1 ? FIRST_PULL_TIMEOUT_NS :
+		PULL_TIMEOUT_NS;
 
-	while (waited < PULL_TIMEOUT_NS) {
+	while (waited < timeout) {
 		GstSample *sample = gst_app_sink_try_pull_sample(g->appsink,
 			PULL_SLICE_NS);
 		if (sample)
@@ -648,7 +662,7 @@ static GstSample *pull_output(struct gst_encoder *g, int *ret)
 		waited += PULL_SLICE_NS;
 	}
 	g_warning("%s: no output within %" G_GUINT64_FORMAT " ms",
-		g->base.description, (guint64)(PULL_TIMEOUT_NS / GST_MSECOND));
+		g->base.description, (guint64)(timeout / GST_MSECOND));
 	*ret = -ETIMEDOUT;
 	return NULL;
 }
@@ -666,8 +680,10 @@ static int copy_output(struct gst_encoder *g, GstSample *sample,
 	}
 	/* Some encoders shift every timestamp (x264enc adds 1000 h so that
 	 * DTS never goes negative); compare against the first offset. */
-	if (g->n_frames == 0)
+	if (!g->have_pts_offset) {
 		g->pts_offset = GST_BUFFER_PTS(buf) - pts;
+		g->have_pts_offset = true;
+	}
 	if (GST_BUFFER_PTS(buf) - g->pts_offset != pts && !g->warned_pts) {
 		/* Means the encoder holds frames back: one-in-flight is broken
 		 * and outputs no longer match inputs. */
@@ -752,6 +768,9 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 		fail(g);
 		return -EIO;
 	}
+	/* Counted once pushed, whatever happens next: timestamps must keep
+	 * increasing. */
+	g->n_frames++;
 	sample = pull_output(g, &ret);
 	if (!sample) {
 		fail(g);
@@ -769,7 +788,9 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	}
 	if (ret < 0)
 		return ret;
-	g->n_frames++;
+	if (force_keyframe && !(*out)->keyframe)
+		g_warning("%s: frame %" G_GUINT64_FORMAT " was to be a keyframe "
+			"but is not", g->base.description, frame->id);
 	g->base.cpu_pixel_bytes = g->convert_bytes +
 		(flip ? g->flip_bytes : 0);
 	return 0;

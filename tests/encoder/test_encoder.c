@@ -529,6 +529,33 @@ Test(encoder, test_encoder_rejects_mismatched_frames_and_keeps_working)
 	picture_finish(&pic);
 }
 
+/* A pipeline error (here: VP8 cannot go wider than 16383 pixels, so caps
+ * do not negotiate) is -EIO, logged, and sticks until the encoder is
+ * re-created. */
+Test(encoder, test_encoder_pipeline_error_is_eio_and_sticky)
+{
+	struct zs_access_unit *au = NULL;
+	struct picture pic;
+	char err[256] = "";
+	struct zs_encoder_config cfg = {
+		.codec = ZS_CODEC_VP8, .width = 16384, .height = 16,
+		.fourcc = DRM_FORMAT_XRGB8888,
+	};
+
+	skip_unless_available(ZS_CODEC_VP8);
+	cr_assert(zs_encoder_normalise_config(&cfg, err, sizeof(err)), "%s", err);
+	struct zs_encoder *enc = zs_encoder_gst_create_element(&cfg, "vp8enc",
+		err, sizeof(err));
+	cr_assert_not_null(enc, "%s", err);
+	picture_init(&pic, cfg.width, cfg.height, cfg.fourcc, cfg.width * 4, 0);
+	struct zs_frame frame = picture_frame(&pic, 0, false);
+	cr_expect_eq(zs_encoder_encode(enc, &frame, false, &au), -EIO);
+	cr_expect_null(au);
+	cr_expect_eq(zs_encoder_encode(enc, &frame, true, &au), -EIO);
+	zs_encoder_destroy(enc);
+	picture_finish(&pic);
+}
+
 Test(encoder, test_encoder_create_rejects_bad_configs)
 {
 	char err[256];
