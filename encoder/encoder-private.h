@@ -50,6 +50,7 @@ struct zs_encoder_backend_ops {
 };
 
 extern const struct zs_encoder_backend_ops zs_encoder_gst_backend;
+extern const struct zs_encoder_backend_ops zs_encoder_vaapi_backend;
 
 /* The GStreamer backend with a given candidate element rather than the
  * best one, so that tests reach every candidate (openh264enc is never

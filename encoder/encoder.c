@@ -59,9 +59,10 @@ static bool codec_is_valid(enum zs_codec codec)
 	return codec > ZS_CODEC_NONE && (unsigned)codec < ZS_CODEC_COUNT;
 }
 
-/* Backends ZS_ENCODER_AUTO tries, best first. A hardware (VA-API) backend
- * goes in front of the software one when it lands; nothing else changes. */
+/* Backends ZS_ENCODER_AUTO tries, best first: the media engine when the
+ * driver can encode the codec at the size, else software. */
 static const struct zs_encoder_backend_ops *const auto_order[] = {
+	&zs_encoder_vaapi_backend,
 	&zs_encoder_gst_backend,
 };
 
@@ -72,6 +73,8 @@ static const struct zs_encoder_backend_ops *select_backend(
 	switch (backend) {
 	case ZS_ENCODER_SOFTWARE:
 		return &zs_encoder_gst_backend;
+	case ZS_ENCODER_VAAPI:
+		return &zs_encoder_vaapi_backend;
 	case ZS_ENCODER_AUTO:
 		for (size_t i = 0; i < G_N_ELEMENTS(auto_order); i++) {
 			if (auto_order[i]->probe() & ZS_CODEC_BIT(codec))
@@ -89,6 +92,8 @@ uint32_t zs_encoder_probe(enum zs_encoder_backend backend)
 	switch (backend) {
 	case ZS_ENCODER_SOFTWARE:
 		return zs_encoder_gst_backend.probe();
+	case ZS_ENCODER_VAAPI:
+		return zs_encoder_vaapi_backend.probe();
 	case ZS_ENCODER_AUTO:
 		for (size_t i = 0; i < G_N_ELEMENTS(auto_order); i++)
 			mask |= auto_order[i]->probe();
@@ -158,6 +163,42 @@ bool zs_encoder_normalise_config(struct zs_encoder_config *cfg, char *err,
 	return true;
 }
 
+/* The first backend in auto_order that can encode this config; each one
+ * passed over is logged with its reason. */
+static struct zs_encoder *create_auto(const struct zs_encoder_config *cfg,
+	char *err, size_t err_len)
+{
+	char why[256];
+
+	snprintf(err, err_len, "no %s encoder available",
+		zs_codec_name(cfg->codec));
+	for (size_t i = 0; i < G_N_ELEMENTS(auto_order); i++) {
+		const struct zs_encoder_backend_ops *ops = auto_order[i];
+		struct zs_encoder *enc;
+		bool last = i + 1 == G_N_ELEMENTS(auto_order);
+
+		if (!(ops->probe() & ZS_CODEC_BIT(cfg->codec))) {
+			if (!last)
+				g_message("encoder auto: %s cannot encode %s on "
+					"this machine; trying %s", ops->name,
+					zs_codec_name(cfg->codec),
+					auto_order[i + 1]->name);
+			continue;
+		}
+		why[0] = '\0';
+		enc = ops->create(cfg, why, sizeof(why));
+		if (enc)
+			return enc;
+		snprintf(err, err_len, "%s", why);
+		if (!last)
+			g_message("encoder auto: %s cannot encode %s %ux%u: %s; "
+				"trying %s", ops->name, zs_codec_name(cfg->codec),
+				cfg->width, cfg->height, why,
+				auto_order[i + 1]->name);
+	}
+	return NULL;
+}
+
 struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
 	const struct zs_encoder_config *config, char *err, size_t err_len)
 {
@@ -178,6 +219,8 @@ struct zs_encoder *zs_encoder_create(enum zs_encoder_backend backend,
 	if (!zs_encoder_normalise_config(&cfg, err, err_len))
 		return NULL;
 
+	if (backend == ZS_ENCODER_AUTO)
+		return create_auto(&cfg, err, err_len);
 	ops = select_backend(backend, cfg.codec);
 	if (!ops) {
 		snprintf(err, err_len, "no %s encoder available (backend %d)",

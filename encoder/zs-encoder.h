@@ -28,7 +28,15 @@ bool zs_codec_from_name(const char *name, enum zs_codec *codec);
 enum zs_encoder_backend {
 	ZS_ENCODER_AUTO = 0,
 	ZS_ENCODER_SOFTWARE,
+	ZS_ENCODER_VAAPI,
 };
+
+/* The VA-API device (a DRM render node) for every later VA-API probe and
+ * encoder; NULL or "" restores the default, the first /dev/dri/renderD*
+ * whose driver can encode H.264. A path that is not a DRM node works only
+ * with LIBVA_DRIVER_NAME set (tests: the fake driver). Thread-safe; call
+ * it before creating encoders. */
+void zs_encoder_set_va_device(const char *path);
 
 struct zs_encoder_config {
 	enum zs_codec codec;
