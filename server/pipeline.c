@@ -135,8 +135,13 @@ static gpointer worker_main(gpointer data)
 				job.force_keyframe || fresh, &res->au);
 			if (res->err < 0) {
 				g_warning("encoding frame %" G_GUINT64_FORMAT
-					" failed: %s; restarting the encoder",
-					job.frame->id, g_strerror(-res->err));
+					" failed: %s; %s",
+					job.frame->id, g_strerror(-res->err),
+					fresh ? "giving up on this codec" :
+						"restarting the encoder");
+				/* an encoder that fails its first frame (e.g. a size
+				 * the element cannot do) would fail every frame */
+				res->create_failed = fresh && res->err != -EINVAL;
 				zs_encoder_destroy(p->enc);
 				p->enc = NULL;
 				res->au = NULL;
