@@ -243,6 +243,7 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 
+	zs_encoder_set_va_device(o->va_device);
 	struct zs_pipeline_config pcfg = {
 		.backend = o->encoder,
 		.forced_codec = o->codec,

@@ -52,7 +52,12 @@ static const char usage[] =
 	"Encoding:\n"
 	"  --codec auto|h264|vp8|vp9|h265|mjpeg\n"
 	"                          auto = the best codec every client can decode\n"
-	"  --encoder auto|software encoder backend (default auto)\n"
+	"  --encoder auto|vaapi|software\n"
+	"                          encoder backend (default auto: VA-API when the\n"
+	"                          driver can encode the codec at the frame size,\n"
+	"                          else software; the log says why)\n"
+	"  --va-device PATH        VA-API device (default: the first\n"
+	"                          /dev/dri/renderD* whose driver can encode)\n"
 	"  --bitrate KBPS          target bitrate (default: scaled to size and fps)\n"
 	"  --max-fps N             cap the encoded frame rate\n"
 	"\n"
@@ -250,6 +255,7 @@ enum {
 	OPT_INSECURE_NO_AUTH,
 	OPT_CODEC,
 	OPT_ENCODER,
+	OPT_VA_DEVICE,
 	OPT_BITRATE,
 	OPT_MAX_FPS,
 	OPT_VERSION,
@@ -264,6 +270,7 @@ static const struct option long_options[] = {
 	{ "insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH },
 	{ "codec", required_argument, NULL, OPT_CODEC },
 	{ "encoder", required_argument, NULL, OPT_ENCODER },
+	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -321,9 +328,17 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			opts->encoder = ZS_ENCODER_AUTO;
 		else if (strcmp(arg, "software") == 0)
 			opts->encoder = ZS_ENCODER_SOFTWARE;
+		else if (strcmp(arg, "vaapi") == 0)
+			opts->encoder = ZS_ENCODER_VAAPI;
 		else
 			return fail(err, err_len,
-				"--encoder: '%s' is not auto or software", arg);
+				"--encoder: '%s' is not auto, vaapi or software", arg);
+		return true;
+	case OPT_VA_DEVICE:
+		if (!*arg)
+			return fail(err, err_len, "--va-device: empty path");
+		free(opts->va_device);
+		opts->va_device = strdup(arg);
 		return true;
 	case OPT_BITRATE:
 		if (!parse_u32(arg, 1, MAX_BITRATE_KBPS, &opts->bitrate_kbps))
@@ -384,6 +399,8 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 
 void zs_options_finish(struct zs_options *opts)
 {
+	free(opts->va_device);
+	opts->va_device = NULL;
 	free(opts->qemu_qmp_path);
 	free(opts->qemu_bus_address);
 	free(opts->listen_unix);

@@ -35,6 +35,7 @@ struct zs_options {
 
 	enum zs_codec codec; /* ZS_CODEC_NONE = auto */
 	enum zs_encoder_backend encoder;
+	char *va_device; /* --va-device; NULL = first capable render node */
 	uint32_t bitrate_kbps; /* 0 = encoder default */
 	uint32_t max_fps;      /* 0 = no cap */
 

@@ -59,6 +59,24 @@ Test(options, full_command_line_is_parsed)
 	zs_options_finish(&o);
 }
 
+Test(options, vaapi_encoder_and_device)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--encoder", "vaapi", "--va-device",
+		"/dev/dri/renderD129", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_eq(o.encoder, ZS_ENCODER_VAAPI);
+	cr_expect_str_eq(o.va_device, "/dev/dri/renderD129");
+	zs_options_finish(&o);
+	cr_expect_null(o.va_device);
+	cr_assert(parse(&o, err, sizeof(err), NULL), "%s", err);
+	cr_expect_null(o.va_device, "default: probe the render nodes");
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--va-device"));
+	cr_expect_not_null(strstr(zs_options_usage(), "auto|vaapi|software"));
+}
+
 Test(options, unix_listen_and_qemu_source)
 {
 	struct zs_options o;
@@ -98,6 +116,8 @@ static const struct bad_case bad_cases[] = {
 	{ { "--codec", NULL }, "needs a value" },
 	{ { "--codec", "theora", NULL }, "--codec" },
 	{ { "--encoder", "vaapi-ish", NULL }, "--encoder" },
+	{ { "--va-device", "", NULL }, "--va-device" },
+	{ { "--va-device", NULL }, "needs a value" },
 	{ { "--bitrate", "0", NULL }, "--bitrate" },
 	{ { "--bitrate", "12abc", NULL }, "--bitrate" },
 	{ { "--bitrate", "-5", NULL }, "--bitrate" },
