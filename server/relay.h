@@ -1,0 +1,133 @@
+/* The main-channel clock relay's parser: a byte-level state machine that
+ * follows one SPICE connection in both directions and rewrites the two
+ * fields that carry spice-server's multimedia clock to the client
+ * (shared/DESIGN.md §3 "Latency trap", §4). No sockets: front.c feeds it
+ * what it reads and forwards what it was fed, so tests and fuzzers drive it
+ * directly. Private to server/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* sizeof(SpiceLinkHeader): magic, major, minor, size (little-endian u32s) */
+#define ZS_RELAY_LINK_HEADER_BYTES 16
+/* sizeof(SpiceLinkMess) without the caps */
+#define ZS_RELAY_LINK_MESS_BYTES 18
+/* sizeof(SpiceLinkReply) without the caps */
+#define ZS_RELAY_LINK_REPLY_BYTES 178
+/* Largest link message body either side may send; spice-server refuses
+ * client link messages over 4096 bytes too. */
+#define ZS_RELAY_MAX_LINK_BYTES 4096
+/* Largest main-channel message we follow from spice-server. Its biggest
+ * (agent data) are 2 KiB chunks; anything near this means the relay lost
+ * track of the framing. */
+#define ZS_RELAY_MAX_MSG_BYTES (1u << 20)
+/* SpiceMiniDataHeader {u16 type; u32 size} and SpiceDataHeader {u64 serial;
+ * u16 type; u32 size; u32 sub_list} */
+#define ZS_RELAY_MINI_HEADER_BYTES 6
+#define ZS_RELAY_FULL_HEADER_BYTES 18
+/* SPICE_MSG_MAIN_INIT.multi_media_time and SPICE_MSG_MAIN_MULTI_MEDIA_TIME
+ * .time: body offsets of the u32 clock fields we rewrite. */
+#define ZS_RELAY_INIT_MM_TIME_OFFSET 24
+#define ZS_RELAY_MM_TIME_OFFSET 0
+/* The encrypted ticket that follows the client's link (and mechanism):
+ * spice-server's RSA-1024 modulus size. */
+#define ZS_RELAY_TICKET_BYTES 128
+/* A SPICE_MSG_MAIN_MULTI_MEDIA_TIME with a mini header. */
+#define ZS_RELAY_RESYNC_BYTES (ZS_RELAY_MINI_HEADER_BYTES + 4)
+
+enum zs_relay_status {
+	ZS_RELAY_OK,     /* forward the bytes (as rewritten) */
+	ZS_RELAY_REFUSE, /* answer the client with link_error, then close */
+	ZS_RELAY_ERROR,  /* protocol error: close both sides */
+};
+
+struct zs_relay_parser {
+	/* configuration */
+	bool rewrite_clock;
+	uint32_t bias_ms; /* the client clock is set this far behind ours */
+
+	/* client → spice-server */
+	int c2s_state;
+	uint8_t link[ZS_RELAY_LINK_HEADER_BYTES + ZS_RELAY_MAX_LINK_BYTES];
+	size_t link_have, link_need;
+	uint8_t mech[4];
+	size_t mech_have;
+	size_t ticket_left;
+
+	/* What the client's link message said; valid once link_done. */
+	bool link_done;
+	bool spice_magic;    /* false: not SPICE (e.g. WebSocket): pass it on */
+	uint8_t channel_type, channel_id;
+	uint32_t connection_id;
+	bool client_mini_header;   /* spice-server then sends mini headers */
+	bool client_auth_selection;
+	uint32_t auth_mechanism;   /* 0 until the client chose one */
+	uint32_t link_error;       /* SPICE_LINK_ERR_* for a REFUSE */
+
+	/* spice-server → client */
+	int s2c_state;
+	uint8_t hdr[ZS_RELAY_FULL_HEADER_BYTES];
+	size_t hdr_have, hdr_need;
+	uint32_t body_left, body_off; /* current link reply or message body */
+	uint32_t reply_error;
+	bool field;                   /* the current body holds a clock field */
+	uint32_t field_off, field_value, field_orig;
+	uint16_t msg_type;
+
+	/* The one message the relay adds (mini-header sessions only): the
+	 * clock again, once the client has handled MAIN_INIT. */
+	int resync_state;
+
+	/* counters, for logs and tests */
+	uint64_t messages, rewrites, resyncs;
+	uint32_t last_orig_mm_time, last_new_mm_time;
+};
+
+/* rewrite_clock false: follow the link exchange only (link checks,
+ * refusals) and pass every message through untouched. */
+void zs_relay_parser_init(struct zs_relay_parser *p, bool rewrite_clock,
+	uint32_t bias_ms);
+
+/* Bytes the client sent. Never changes them. REFUSE: do not forward these
+ * bytes; answer with zs_relay_link_error_reply(p->link_error). err gets a
+ * one-line reason for REFUSE and ERROR. Once link_done, the channel type is
+ * known and the bytes fed so far may go to spice-server. */
+enum zs_relay_status zs_relay_feed_c2s(struct zs_relay_parser *p,
+	const uint8_t *buf, size_t len, char *err, size_t err_len);
+
+/* Bytes spice-server sent, rewritten in place: the clock fields become
+ * now_ms - bias_ms (now_ms: CLOCK_MONOTONIC in ms, spice-server's
+ * reds_get_mm_time()). ERROR: close both sides. */
+enum zs_relay_status zs_relay_feed_s2c(struct zs_relay_parser *p,
+	uint8_t *buf, size_t len, uint32_t now_ms, char *err, size_t err_len);
+
+/* spice-gtk takes MAIN_INIT's clock when it handles the message, which a
+ * client busy starting up does tens of ms after it arrived: its clock then
+ * lags ours by that much, and it holds every frame that long. Its first
+ * message after the link (ATTACH_CHANNELS, sent at the end of handling
+ * MAIN_INIT) shows it is past that, so the relay then sends the clock once
+ * more in a MULTI_MEDIA_TIME of its own, between two of spice-server's
+ * messages. Returns ZS_RELAY_RESYNC_BYTES with that message in out when it
+ * is due and everything fed so far ends on a message boundary (append it
+ * to the bytes going to the client), else 0. Only with mini headers: full
+ * headers carry serials the relay would have to renumber. */
+size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
+	uint8_t out[ZS_RELAY_RESYNC_BYTES]);
+
+/* True when spice-server's side is followed message by message (a main
+ * channel with the clock fix on, link accepted); false while linking or
+ * when bytes just pass. */
+bool zs_relay_following(const struct zs_relay_parser *p);
+
+/* The SpiceLinkHeader + SpiceLinkReply spice-server itself sends to refuse
+ * a link, with `error` (SPICE_LINK_ERR_*). Writes
+ * ZS_RELAY_LINK_ERROR_REPLY_BYTES into out. */
+#define ZS_RELAY_LINK_ERROR_REPLY_BYTES \
+	(ZS_RELAY_LINK_HEADER_BYTES + ZS_RELAY_LINK_REPLY_BYTES)
+void zs_relay_link_error_reply(uint32_t error,
+	uint8_t out[ZS_RELAY_LINK_ERROR_REPLY_BYTES]);
+
+/* CLOCK_MONOTONIC in ms, as a wrapping u32: spice-server's mm_time. */
+uint32_t zs_relay_mm_time_now(void);

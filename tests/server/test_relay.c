@@ -1,0 +1,468 @@
+/* The main-channel clock relay's parser (server/relay.c). */
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "relay-session.h"
+#include "relay.h"
+
+#define NOW_MS 1000000u
+#define SERVER_MM_TIME (NOW_MS - 400) /* what spice-server writes */
+
+static char err[256];
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		(uint32_t)p[3] << 24;
+}
+
+/* A client that linked: its bytes fed, all accepted. */
+static void link_client(struct zs_relay_parser *p, bool mini)
+{
+	struct zs_test_bytes c = { .len = 0 };
+	zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0, mini, true);
+	cr_assert_eq(zs_relay_feed_c2s(p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK, "%s", err);
+	cr_assert(p->link_done);
+	cr_assert_eq(p->channel_type, SPICE_CHANNEL_MAIN);
+}
+
+/* spice-server's side of a session: link reply, result, INIT, NAME,
+ * MULTI_MEDIA_TIME. Offsets of the two clock fields go to *init_at and
+ * *mm_at. */
+static void server_session(struct zs_test_bytes *s, bool mini,
+	size_t *init_at, size_t *mm_at)
+{
+	zs_test_server_link(s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	size_t hdr = mini ? ZS_RELAY_MINI_HEADER_BYTES :
+		ZS_RELAY_FULL_HEADER_BYTES;
+	*init_at = s->len + hdr + ZS_RELAY_INIT_MM_TIME_OFFSET;
+	zs_test_main_init(s, mini, 1, SERVER_MM_TIME);
+	zs_test_name(s, mini, 2);
+	*mm_at = s->len + hdr;
+	zs_test_mm_time(s, mini, 3, SERVER_MM_TIME + 50);
+}
+
+Test(relay, rewrites_main_init_and_mm_time_with_mini_headers)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, orig;
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	server_session(&s, true, &init_at, &mm_at);
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK, "%s", err);
+	cr_assert_eq(le32_at(s.data + init_at), NOW_MS);
+	cr_assert_eq(le32_at(s.data + mm_at), NOW_MS);
+	cr_assert_eq(p.rewrites, 2);
+	cr_assert_eq(p.last_orig_mm_time, SERVER_MM_TIME + 50);
+	/* every other byte is untouched */
+	for (size_t i = 0; i < s.len; i++) {
+		if ((i >= init_at && i < init_at + 4) || (i >= mm_at && i < mm_at + 4))
+			continue;
+		cr_assert_eq(s.data[i], orig.data[i], "byte %zu changed", i);
+	}
+	cr_assert(zs_relay_following(&p));
+}
+
+Test(relay, rewrites_with_full_headers_when_the_client_lacks_mini_header)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 };
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 7);
+	link_client(&p, false);
+	cr_assert_not(p.client_mini_header);
+	server_session(&s, false, &init_at, &mm_at);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK, "%s", err);
+	/* with the bias, the client clock runs 7 ms behind ours */
+	cr_assert_eq(le32_at(s.data + init_at), NOW_MS - 7);
+	cr_assert_eq(le32_at(s.data + mm_at), NOW_MS - 7);
+	cr_assert_eq(p.messages, 3);
+}
+
+/* The same session cut into two pieces at every byte boundary, and fed
+ * byte by byte, gives the same bytes as fed whole. */
+Test(relay, split_reads_at_every_byte_boundary_give_the_same_bytes)
+{
+	for (int mini = 0; mini < 2; mini++) {
+		struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 }, whole;
+		size_t init_at, mm_at;
+		zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0, mini, true);
+		server_session(&s, mini, &init_at, &mm_at);
+		struct zs_relay_parser p;
+		zs_relay_parser_init(&p, true, 0);
+		link_client(&p, mini);
+		whole = s;
+		cr_assert_eq(zs_relay_feed_s2c(&p, whole.data, whole.len, NOW_MS,
+			err, sizeof(err)), ZS_RELAY_OK);
+
+		for (size_t cut = 0; cut <= s.len; cut++) {
+			struct zs_test_bytes t = s;
+			zs_relay_parser_init(&p, true, 0);
+			/* the client side split too */
+			size_t ccut = cut % (c.len + 1);
+			cr_assert_eq(zs_relay_feed_c2s(&p, c.data, ccut, err,
+				sizeof(err)), ZS_RELAY_OK);
+			cr_assert_eq(zs_relay_feed_c2s(&p, c.data + ccut,
+				c.len - ccut, err, sizeof(err)), ZS_RELAY_OK);
+			cr_assert_eq(zs_relay_feed_s2c(&p, t.data, cut, NOW_MS, err,
+				sizeof(err)), ZS_RELAY_OK, "cut %zu: %s", cut, err);
+			cr_assert_eq(zs_relay_feed_s2c(&p, t.data + cut, s.len - cut,
+				NOW_MS, err, sizeof(err)), ZS_RELAY_OK, "cut %zu: %s",
+				cut, err);
+			cr_assert_arr_eq(t.data, whole.data, s.len,
+				"mini %d, cut at %zu differs", mini, cut);
+			cr_assert_eq(p.rewrites, 2);
+		}
+
+		struct zs_test_bytes t = s;
+		zs_relay_parser_init(&p, true, 0);
+		for (size_t i = 0; i < c.len; i++)
+			cr_assert_eq(zs_relay_feed_c2s(&p, c.data + i, 1, err,
+				sizeof(err)), ZS_RELAY_OK);
+		for (size_t i = 0; i < s.len; i++)
+			cr_assert_eq(zs_relay_feed_s2c(&p, t.data + i, 1, NOW_MS,
+				err, sizeof(err)), ZS_RELAY_OK);
+		cr_assert_arr_eq(t.data, whole.data, s.len);
+	}
+}
+
+Test(relay, clock_fix_off_passes_every_byte)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, orig;
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, false, 0);
+	link_client(&p, true);
+	server_session(&s, true, &init_at, &mm_at);
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_arr_eq(s.data, orig.data, s.len);
+	cr_assert_eq(p.rewrites, 0);
+	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
+}
+
+Test(relay, other_channels_pass_untouched)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 }, orig;
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_DISPLAY, 0x1234, true, true);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert(p.link_done);
+	cr_assert_eq(p.channel_type, SPICE_CHANNEL_DISPLAY);
+	server_session(&s, true, &init_at, &mm_at);
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_arr_eq(s.data, orig.data, s.len);
+}
+
+Test(relay, a_refused_link_passes_the_servers_answer_untouched)
+{
+	/* wrong ticket: spice-server answers the link, then a non-OK result */
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, orig;
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK,
+		SPICE_LINK_ERR_PERMISSION_DENIED);
+	zs_test_main_init(&s, true, 1, SERVER_MM_TIME); /* not a message now */
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_arr_eq(s.data, orig.data, s.len);
+	cr_assert_eq(p.rewrites, 0);
+
+	/* a link error reply */
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	s.len = 0;
+	zs_test_server_link(&s, SPICE_LINK_ERR_NEED_SECURED, 0);
+	zs_test_main_init(&s, true, 1, SERVER_MM_TIME);
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_arr_eq(s.data, orig.data, s.len);
+}
+
+Test(relay, sasl_chosen_by_the_client_passes_untouched)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 }, orig;
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0, true, false);
+	/* rebuild with AUTH_SELECTION by hand and a SASL mechanism */
+	c.len = 0;
+	zs_test_u32(&c, SPICE_MAGIC);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 22);
+	zs_test_u32(&c, 0);
+	zs_test_u16(&c, SPICE_CHANNEL_MAIN);
+	zs_test_u32(&c, 1);
+	zs_test_u32(&c, 0);
+	zs_test_u32(&c, 18);
+	zs_test_u32(&c, (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) |
+		(1u << SPICE_COMMON_CAP_AUTH_SASL) |
+		(1u << SPICE_COMMON_CAP_MINI_HEADER));
+	zs_test_u32(&c, SPICE_COMMON_CAP_AUTH_SASL);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK, "%s", err);
+	cr_assert_eq(p.auth_mechanism, SPICE_COMMON_CAP_AUTH_SASL);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	zs_test_main_init(&s, true, 1, SERVER_MM_TIME);
+	orig = s;
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_arr_eq(s.data, orig.data, s.len);
+	cr_assert_not(zs_relay_following(&p));
+}
+
+Test(relay, refuses_a_main_channel_that_asks_to_be_a_migration_target)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0xbeef, true, true);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_REFUSE);
+	cr_assert_eq(p.link_error, SPICE_LINK_ERR_BAD_CONNECTION_ID);
+	cr_assert(strstr(err, "migration"), "%s", err);
+	cr_assert_not(p.link_done);
+}
+
+Test(relay, refuses_oversized_and_malformed_link_messages)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c;
+
+	/* header claims 4097 bytes */
+	zs_relay_parser_init(&p, true, 0);
+	c.len = 0;
+	zs_test_u32(&c, SPICE_MAGIC);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, ZS_RELAY_MAX_LINK_BYTES + 1);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_REFUSE);
+	cr_assert_eq(p.link_error, SPICE_LINK_ERR_INVALID_DATA);
+	cr_assert(strstr(err, "4097"), "%s", err);
+	/* nothing more is taken after a refusal */
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, 1, err, sizeof(err)),
+		ZS_RELAY_ERROR);
+
+	/* too short for a SpiceLinkMess */
+	zs_relay_parser_init(&p, true, 0);
+	c.len = 0;
+	zs_test_u32(&c, SPICE_MAGIC);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 17);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_REFUSE);
+
+	/* another protocol version */
+	zs_relay_parser_init(&p, true, 0);
+	c.len = 0;
+	zs_test_u32(&c, SPICE_MAGIC);
+	zs_test_u32(&c, 1);
+	zs_test_u32(&c, 0);
+	zs_test_u32(&c, 26);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_REFUSE);
+	cr_assert_eq(p.link_error, SPICE_LINK_ERR_VERSION_MISMATCH);
+
+	/* caps outside the message */
+	zs_relay_parser_init(&p, true, 0);
+	c.len = 0;
+	zs_test_u32(&c, SPICE_MAGIC);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 2);
+	zs_test_u32(&c, 26);
+	zs_test_u32(&c, 0);
+	zs_test_u16(&c, SPICE_CHANNEL_MAIN);
+	zs_test_u32(&c, 1);
+	zs_test_u32(&c, 1);
+	zs_test_u32(&c, 20); /* 20 + 8 > 26 */
+	zs_test_u32(&c, 0);
+	zs_test_u32(&c, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_REFUSE);
+	cr_assert(strstr(err, "capabilities"), "%s", err);
+}
+
+Test(relay, a_truncated_link_message_is_not_yet_done)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0, true, true);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, 16 + 20, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert_not(p.link_done);
+	/* and spice-server speaking first is an error */
+	uint8_t b[4] = { 0 };
+	cr_assert_eq(zs_relay_feed_s2c(&p, b, sizeof(b), NOW_MS, err,
+		sizeof(err)), ZS_RELAY_ERROR);
+}
+
+Test(relay, not_spice_passes_on_for_spice_server_to_answer)
+{
+	struct zs_relay_parser p;
+	const char get[] = "GET / HTTP/1.1\r\n";
+	zs_relay_parser_init(&p, true, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, (const uint8_t *)get, sizeof(get) - 1,
+		err, sizeof(err)), ZS_RELAY_OK);
+	cr_assert(p.link_done);
+	cr_assert_not(p.spice_magic);
+	uint8_t reply[] = "HTTP/1.1 101";
+	cr_assert_eq(zs_relay_feed_s2c(&p, reply, sizeof(reply), NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_str_eq((char *)reply, "HTTP/1.1 101");
+}
+
+Test(relay, oversized_server_message_is_an_error)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	zs_test_msg_header(&s, true, 1, SPICE_MSG_MAIN_NAME,
+		ZS_RELAY_MAX_MSG_BYTES + 1);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_ERROR);
+	cr_assert(strstr(err, "limit"), "%s", err);
+	/* and stays one */
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, 1, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_ERROR);
+}
+
+Test(relay, truncated_clock_messages_are_errors)
+{
+	for (int which = 0; which < 2; which++) {
+		struct zs_relay_parser p;
+		struct zs_test_bytes s = { .len = 0 };
+		zs_relay_parser_init(&p, true, 0);
+		link_client(&p, true);
+		zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+		zs_test_msg_header(&s, true, 1, which ? SPICE_MSG_MAIN_INIT :
+			SPICE_MSG_MAIN_MULTI_MEDIA_TIME, which ? 27 : 3);
+		cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+			sizeof(err)), ZS_RELAY_ERROR);
+		cr_assert(strstr(err, "truncated"), "%s", err);
+	}
+}
+
+Test(relay, bad_server_link_reply_is_an_error)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_u32(&s, 0x12345678);
+	zs_test_u32(&s, 2);
+	zs_test_u32(&s, 2);
+	zs_test_u32(&s, 186);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_ERROR);
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	s.len = 0;
+	zs_test_u32(&s, SPICE_MAGIC);
+	zs_test_u32(&s, 2);
+	zs_test_u32(&s, 2);
+	zs_test_u32(&s, 1 << 20);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_ERROR);
+}
+
+Test(relay, resync_follows_the_clients_first_message_on_a_boundary)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 };
+	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 3);
+	link_client(&p, true);
+	server_session(&s, true, &init_at, &mm_at);
+	/* up to the middle of MAIN_INIT */
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, init_at, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	/* the client has not spoken yet */
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
+	/* ATTACH_CHANNELS */
+	struct zs_test_bytes c = { .len = 0 };
+	zs_test_msg_header(&c, true, 1, SPICE_MSGC_MAIN_ATTACH_CHANNELS, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	/* not in the middle of a message */
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data + init_at, s.len - init_at,
+		NOW_MS, err, sizeof(err)), ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 40, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(msg[0] | msg[1] << 8, SPICE_MSG_MAIN_MULTI_MEDIA_TIME);
+	cr_assert_eq(le32_at(msg + 2), 4);
+	cr_assert_eq(le32_at(msg + 6), NOW_MS + 40 - 3);
+	/* once */
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
+	cr_assert_eq(p.resyncs, 1);
+}
+
+Test(relay, no_resync_with_full_headers)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, c = { .len = 0 };
+	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, false);
+	server_session(&s, false, &init_at, &mm_at);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	zs_test_msg_header(&c, false, 1, SPICE_MSGC_MAIN_ATTACH_CHANNELS, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
+}
+
+Test(relay, link_error_reply_is_what_spice_server_sends)
+{
+	uint8_t r[ZS_RELAY_LINK_ERROR_REPLY_BYTES];
+	zs_relay_link_error_reply(SPICE_LINK_ERR_NEED_SECURED, r);
+	cr_assert_eq(le32_at(r), SPICE_MAGIC);
+	cr_assert_eq(le32_at(r + 4), SPICE_VERSION_MAJOR);
+	cr_assert_eq(le32_at(r + 12), ZS_RELAY_LINK_REPLY_BYTES);
+	cr_assert_eq(le32_at(r + 16), SPICE_LINK_ERR_NEED_SECURED);
+	/* a client parser (ours) takes it as a refusal */
+	struct zs_relay_parser p;
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	cr_assert_eq(zs_relay_feed_s2c(&p, r, sizeof(r), NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert_not(zs_relay_following(&p));
+}
+
+Test(relay, mm_time_now_is_spice_servers_clock)
+{
+	struct timespec ts;
+	uint32_t before, after;
+	before = zs_relay_mm_time_now();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	after = zs_relay_mm_time_now();
+	uint32_t mono_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 +
+		(uint64_t)ts.tv_nsec / 1000000);
+	cr_assert(mono_ms - before <= 1 && after - mono_ms <= 1,
+		"%u %u %u", before, mono_ms, after);
+}
