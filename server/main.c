@@ -8,6 +8,7 @@
 
 #include <glib-unix.h>
 
+#include "front.h"
 #include "internal.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
@@ -22,7 +23,7 @@ struct app {
 	struct zs_display *display;
 	struct zs_pipeline *pipeline;
 	struct zs_source *source;
-	struct zs_listener *listener;
+	struct zs_front *front;
 	int exit_code;
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
@@ -165,12 +166,6 @@ static void on_need_frame(void *data)
 		app->source->impl->request_frame(app->source);
 }
 
-static void on_accept(int fd, void *data)
-{
-	struct app *app = data;
-	zs_display_add_client(app->display, fd);
-}
-
 static gboolean on_signal(gpointer data)
 {
 	struct app *app = data;
@@ -217,11 +212,21 @@ static int run(struct app *app)
 		}
 	}
 
-	char bound[300];
-	app->listener = zs_listener_create(o->listen_host, o->listen_port,
-		o->listen_unix, on_accept, app, bound, sizeof(bound), err,
-		sizeof(err));
-	if (!app->listener) {
+	char bound[300], tls_bound[300];
+	struct zs_front_config fcfg = {
+		.listen_unix = o->listen_unix,
+		.listen_host = o->listen_host,
+		.listen_port = o->listen_port,
+		.tls_port = o->tls_port,
+		.x509_dir = o->x509_dir,
+		.tls_ciphers = o->tls_ciphers,
+		.tls_only = o->tls_only,
+		.clock_fix = o->clock_fix,
+		.clock_bias_ms = o->clock_bias_ms,
+	};
+	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
+		sizeof(tls_bound), err, sizeof(err));
+	if (!app->front) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
 		free(ticket);
 		return EXIT_FAILURE;
@@ -242,6 +247,7 @@ static int run(struct app *app)
 		fprintf(stderr, "zerospice: error: %s\n", err);
 		return EXIT_FAILURE;
 	}
+	zs_front_set_display(app->front, app->display);
 
 	zs_encoder_set_va_device(o->va_device);
 	struct zs_pipeline_config pcfg = {
@@ -277,6 +283,9 @@ static int run(struct app *app)
 		printf("zerospice %s: listening on %s\n"
 		       "connect with: remote-viewer spice://%s\n",
 			ZS_VERSION, bound, bound);
+	if (tls_bound[0])
+		printf("zerospice %s: TLS on %s%s\n", ZS_VERSION, tls_bound,
+			o->tls_only ? " (plain connections refused)" : "");
 	fflush(stdout);
 
 	app->exit_code = EXIT_SUCCESS;
@@ -313,7 +322,7 @@ int main(int argc, char **argv)
 
 	/* The pipeline first: it hands the frames it holds back to the
 	 * source. */
-	zs_listener_destroy(app.listener);
+	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
 	zs_display_destroy(app.display);

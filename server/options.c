@@ -25,6 +25,7 @@
 #define MAX_BITRATE_KBPS 1000000
 /* SPICE_MAX_PASSWORD_LENGTH in spice-protocol */
 #define MAX_TICKET_BYTES 60
+#define MAX_CLOCK_BIAS_MS 1000
 
 static const char usage[] =
 	"Usage: zerospice [OPTION]...\n"
@@ -48,6 +49,22 @@ static const char usage[] =
 	"                          command line); required for addresses other than\n"
 	"                          loopback or unix sockets\n"
 	"  --insecure-no-auth      allow a non-loopback address without a password\n"
+	"  --tls-port PORT         also accept TLS (1.2 or later) on PORT of the\n"
+	"                          --listen host (0 picks a free port); zerospice\n"
+	"                          terminates TLS itself\n"
+	"  --x509-dir DIR          TLS certificates: DIR/ca-cert.pem,\n"
+	"                          DIR/server-cert.pem, DIR/server-key.pem\n"
+	"  --tls-ciphers LIST      OpenSSL cipher list for TLS 1.2\n"
+	"  --tls-only              refuse plain connections (clients are told to\n"
+	"                          use TLS)\n"
+	"  --clock-fix on|off      give clients spice-server's real multimedia clock\n"
+	"                          on the main channel, so video is shown as soon as\n"
+	"                          it is decoded (default on; off: spice-server's\n"
+	"                          clock, 400 ms behind)\n"
+	"  --clock-bias-ms N       with --clock-fix, set the client clock N ms behind\n"
+	"                          (0..1000, default 0)\n"
+	"\n"
+	"  SASL and seamless migration are not supported.\n"
 	"\n"
 	"Encoding:\n"
 	"  --codec auto|h264|vp8|vp9|h265|mjpeg\n"
@@ -253,6 +270,12 @@ enum {
 	OPT_LISTEN,
 	OPT_TICKET_FILE,
 	OPT_INSECURE_NO_AUTH,
+	OPT_TLS_PORT,
+	OPT_X509_DIR,
+	OPT_TLS_CIPHERS,
+	OPT_TLS_ONLY,
+	OPT_CLOCK_FIX,
+	OPT_CLOCK_BIAS_MS,
 	OPT_CODEC,
 	OPT_ENCODER,
 	OPT_VA_DEVICE,
@@ -268,6 +291,12 @@ static const struct option long_options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "ticket-file", required_argument, NULL, OPT_TICKET_FILE },
 	{ "insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH },
+	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
+	{ "x509-dir", required_argument, NULL, OPT_X509_DIR },
+	{ "tls-ciphers", required_argument, NULL, OPT_TLS_CIPHERS },
+	{ "tls-only", no_argument, NULL, OPT_TLS_ONLY },
+	{ "clock-fix", required_argument, NULL, OPT_CLOCK_FIX },
+	{ "clock-bias-ms", required_argument, NULL, OPT_CLOCK_BIAS_MS },
 	{ "codec", required_argument, NULL, OPT_CODEC },
 	{ "encoder", required_argument, NULL, OPT_ENCODER },
 	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
@@ -289,6 +318,8 @@ static void set_defaults(struct zs_options *opts)
 	opts->listen_port = DEFAULT_PORT;
 	opts->codec = ZS_CODEC_NONE;
 	opts->encoder = ZS_ENCODER_AUTO;
+	opts->tls_port = -1;
+	opts->clock_fix = true;
 }
 
 static bool parse_one(struct zs_options *opts, int opt, const char *arg,
@@ -311,6 +342,40 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			fail(err, err_len, "out of memory");
 	case OPT_INSECURE_NO_AUTH:
 		opts->insecure_no_auth = true;
+		return true;
+	case OPT_TLS_PORT:
+		if (!parse_u32(arg, 0, 65535, &v))
+			return fail(err, err_len, "--tls-port: '%s' is not 0..65535",
+				arg);
+		opts->tls_port = (int)v;
+		return true;
+	case OPT_X509_DIR:
+		if (!*arg)
+			return fail(err, err_len, "--x509-dir needs a directory");
+		return replace_str(&opts->x509_dir, arg) ||
+			fail(err, err_len, "out of memory");
+	case OPT_TLS_CIPHERS:
+		if (!*arg)
+			return fail(err, err_len, "--tls-ciphers needs a list");
+		return replace_str(&opts->tls_ciphers, arg) ||
+			fail(err, err_len, "out of memory");
+	case OPT_TLS_ONLY:
+		opts->tls_only = true;
+		return true;
+	case OPT_CLOCK_FIX:
+		if (strcmp(arg, "on") == 0)
+			opts->clock_fix = true;
+		else if (strcmp(arg, "off") == 0)
+			opts->clock_fix = false;
+		else
+			return fail(err, err_len, "--clock-fix: '%s' is not on or off",
+				arg);
+		return true;
+	case OPT_CLOCK_BIAS_MS:
+		if (!parse_u32(arg, 0, MAX_CLOCK_BIAS_MS, &opts->clock_bias_ms))
+			return fail(err, err_len,
+				"--clock-bias-ms: '%s' is not 0..%u", arg,
+				MAX_CLOCK_BIAS_MS);
 		return true;
 	case OPT_CODEC:
 		if (strcmp(arg, "auto") == 0) {
@@ -394,6 +459,24 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 			"refusing to listen on %s without a password: give "
 			"--ticket-file PATH (or --insecure-no-auth)",
 			opts->listen_host);
+	if (opts->tls_port >= 0) {
+		if (!opts->x509_dir)
+			return fail(err, err_len,
+				"--tls-port needs --x509-dir DIR (ca-cert.pem, "
+				"server-cert.pem, server-key.pem)");
+		if (opts->listen_unix)
+			return fail(err, err_len,
+				"--tls-port listens on the --listen host: give "
+				"--listen HOST:PORT, not a unix socket");
+		if (opts->tls_port != 0 && opts->tls_port == opts->listen_port)
+			return fail(err, err_len,
+				"--tls-port %d is also the plain --listen port",
+				opts->tls_port);
+	} else if (opts->x509_dir || opts->tls_ciphers || opts->tls_only) {
+		return fail(err, err_len, "%s needs --tls-port PORT",
+			opts->tls_only ? "--tls-only" : opts->x509_dir ?
+			"--x509-dir" : "--tls-ciphers");
+	}
 	return true;
 }
 
@@ -406,6 +489,9 @@ void zs_options_finish(struct zs_options *opts)
 	free(opts->listen_unix);
 	free(opts->listen_host);
 	free(opts->ticket_file);
+	free(opts->x509_dir);
+	free(opts->tls_ciphers);
+	opts->x509_dir = opts->tls_ciphers = NULL;
 	opts->qemu_qmp_path = opts->qemu_bus_address = NULL;
 	opts->listen_unix = opts->listen_host = opts->ticket_file = NULL;
 }

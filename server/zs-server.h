@@ -33,6 +33,18 @@ struct zs_options {
 	char *ticket_file;
 	bool insecure_no_auth;
 
+	/* TLS, terminated by zerospice: tls_port -1 = none (0 = any free
+	 * port), on listen_host; x509_dir holds ca-cert.pem, server-cert.pem,
+	 * server-key.pem */
+	int tls_port;
+	char *x509_dir;
+	char *tls_ciphers; /* NULL: OpenSSL's defaults */
+	bool tls_only;     /* refuse plain connections */
+
+	/* the main-channel clock relay (shared/DESIGN.md §4) */
+	bool clock_fix;         /* default on */
+	uint32_t clock_bias_ms; /* client clock this far behind ours */
+
 	enum zs_codec codec; /* ZS_CODEC_NONE = auto */
 	enum zs_encoder_backend encoder;
 	char *va_device; /* --va-device; NULL = first capable render node */

@@ -36,7 +36,37 @@ Test(options, defaults_are_testpattern_720p60_on_loopback_5900)
 	cr_expect_eq(o.encoder, ZS_ENCODER_AUTO);
 	cr_expect_eq(o.bitrate_kbps, 0);
 	cr_expect_eq(o.max_fps, 0);
+	cr_expect_eq(o.tls_port, -1);
+	cr_expect_null(o.x509_dir);
+	cr_expect_not(o.tls_only);
+	cr_expect(o.clock_fix);
+	cr_expect_eq(o.clock_bias_ms, 0);
 	zs_options_finish(&o);
+}
+
+Test(options, tls_and_clock_options_are_parsed)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--tls-port", "5901", "--x509-dir", "/etc/pki",
+		"--tls-ciphers", "HIGH:!aNULL", "--tls-only", "--clock-fix", "off",
+		"--clock-bias-ms", "20", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_eq(o.tls_port, 5901);
+	cr_expect_str_eq(o.x509_dir, "/etc/pki");
+	cr_expect_str_eq(o.tls_ciphers, "HIGH:!aNULL");
+	cr_expect(o.tls_only);
+	cr_expect_not(o.clock_fix);
+	cr_expect_eq(o.clock_bias_ms, 20);
+	zs_options_finish(&o);
+	const char *any_port[] = { "--listen", "127.0.0.1:0", "--tls-port", "0",
+		"--x509-dir", "/etc/pki", "--clock-fix", "on", NULL };
+	cr_assert(parse(&o, err, sizeof(err), any_port), "%s", err);
+	cr_expect_eq(o.tls_port, 0);
+	cr_expect(o.clock_fix);
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--clock-fix"));
+	cr_expect_not_null(strstr(zs_options_usage(), "--tls-port"));
 }
 
 Test(options, full_command_line_is_parsed)
@@ -107,7 +137,7 @@ Test(options, help_and_version_flags)
 }
 
 struct bad_case {
-	const char *args[6];
+	const char *args[8];
 	const char *reason; /* substring of the error */
 };
 
@@ -141,6 +171,17 @@ static const struct bad_case bad_cases[] = {
 	{ { "--listen", "0.0.0.0:5900", NULL }, "without a password" },
 	{ { "--console", "x", NULL }, "--console" },
 	{ { "stray", NULL }, "unexpected argument" },
+	{ { "--tls-port", "70000", NULL }, "--tls-port" },
+	{ { "--tls-port", "5901", NULL }, "--x509-dir" },
+	{ { "--x509-dir", "/etc/pki", NULL }, "needs --tls-port" },
+	{ { "--tls-only", NULL }, "needs --tls-port" },
+	{ { "--tls-ciphers", "HIGH", NULL }, "needs --tls-port" },
+	{ { "--tls-port", "5900", "--x509-dir", "/d", NULL }, "also the plain" },
+	{ { "--listen", "unix:/tmp/s", "--tls-port", "1", "--x509-dir", "/d", NULL },
+		"not a unix socket" },
+	{ { "--clock-fix", "maybe", NULL }, "--clock-fix" },
+	{ { "--clock-bias-ms", "1001", NULL }, "--clock-bias-ms" },
+	{ { "--clock-bias-ms", "-1", NULL }, "--clock-bias-ms" },
 };
 
 Test(options, bad_values_are_refused_with_a_reason)

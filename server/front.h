@@ -1,0 +1,88 @@
+/* The connection front: zerospice's listening sockets (plain TCP or unix,
+ * and TLS), the hand-off of each accepted connection to spice-server, the
+ * main-channel clock relay and TLS termination (shared/DESIGN.md §4).
+ * Private to server/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+struct zs_display;
+
+/* ---- front.c ---- */
+
+struct zs_front_config {
+	/* the plain listener: a unix path, or host + port (0 = any) */
+	const char *listen_unix;
+	const char *listen_host;
+	uint16_t listen_port;
+	/* TLS: tls_port -1 = no TLS listener, 0 = any free port; on
+	 * listen_host */
+	int tls_port;
+	const char *x509_dir;    /* ca-cert.pem, server-cert.pem, server-key.pem */
+	const char *tls_ciphers; /* NULL: OpenSSL's defaults */
+	bool tls_only;           /* refuse every plain connection */
+	/* the main-channel clock relay */
+	bool clock_fix;
+	uint32_t clock_bias_ms;
+};
+
+struct zs_front;
+
+/* Loads the TLS files and binds every listening socket. On success
+ * *bound_desc holds "127.0.0.1:5900" or "unix:/path" and *tls_desc the TLS
+ * address ("" without TLS), with the real ports when 0 was asked. */
+struct zs_front *zs_front_create(const struct zs_front_config *cfg,
+	char *bound_desc, size_t desc_len, char *tls_desc, size_t tls_desc_len,
+	char *err, size_t err_len);
+/* Where accepted connections go. Borrows d; set it before the main loop
+ * runs, and NULL (or destroy the front) before destroying d. */
+void zs_front_set_display(struct zs_front *f, struct zs_display *d);
+/* Closes the listeners and every connection it still relays. */
+void zs_front_destroy(struct zs_front *f);
+
+/* Entry points for an accepted connection (take ownership of fd); the
+ * listeners call them, tests may too. */
+void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix);
+void zs_front_accept_tls(struct zs_front *f, int fd);
+
+struct zs_front_stats {
+	uint64_t handed_off;    /* plain connections given to spice-server as is */
+	uint64_t relayed;       /* connections relayed (main channel or TLS) */
+	uint64_t refused;       /* link errors we answered ourselves */
+	uint64_t bytes_to_client, bytes_to_server;
+	uint64_t clock_rewrites;
+};
+void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s);
+
+/* ---- tls.c: OpenSSL server context and non-blocking I/O ---- */
+
+struct zs_tls;
+
+/* Reads DIR/ca-cert.pem, DIR/server-cert.pem, DIR/server-key.pem; TLS ≥ 1.2;
+ * ciphers (TLS ≤ 1.2 cipher list) may be NULL. Checks that the key matches
+ * the certificate and that the certificate chains to the CA. */
+struct zs_tls *zs_tls_create(const char *x509_dir, const char *ciphers,
+	char *err, size_t err_len);
+void zs_tls_destroy(struct zs_tls *t);
+/* A server-side session on fd (borrowed: the caller closes it after
+ * SSL_free). NULL on failure with a reason. */
+SSL *zs_tls_session_new(struct zs_tls *t, int fd, char *err, size_t err_len);
+
+enum zs_tls_io {
+	ZS_TLS_IO_DONE,       /* moved > 0 bytes */
+	ZS_TLS_IO_WANT_READ,  /* retry when the fd is readable */
+	ZS_TLS_IO_WANT_WRITE, /* retry when the fd is writable */
+	ZS_TLS_IO_EOF,        /* the peer closed (close_notify or TCP EOF) */
+	ZS_TLS_IO_ERROR,      /* err says why */
+};
+/* SSL_read / SSL_write (the first call also runs the handshake); *n gets
+ * the bytes moved on DONE. */
+enum zs_tls_io zs_tls_read(SSL *ssl, void *buf, size_t len, size_t *n,
+	char *err, size_t err_len);
+enum zs_tls_io zs_tls_write(SSL *ssl, const void *buf, size_t len, size_t *n,
+	char *err, size_t err_len);
