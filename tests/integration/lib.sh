@@ -67,3 +67,52 @@ ppm_size() { head -c 64 "$1" | tr '\n' ' ' | awk '{ print $2, $3 }'; }
 stamp_field() {
 	"$STAMP_READ" "$1" 2>>"$TMP/stamp.log" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
+
+# ---- connection front: TLS, Xvfb, video margins ----
+
+# zs_tls_port: the TLS port zerospice reported (start_zerospice with
+# --tls-port 0), empty when it reported none.
+zs_tls_port() {
+	sed -n 's/.*TLS on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/zerospice.out"
+}
+
+# make_test_ca DIR NAME: a CA (DIR/ca-cert.pem) and a server certificate for
+# 127.0.0.1 signed by it (DIR/server-cert.pem, DIR/server-key.pem), as
+# --x509-dir wants them. Needs openssl.
+make_test_ca() {
+	local dir=$1 name=$2
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$name test CA" \
+		-keyout "$dir/ca-key.pem" -out "$dir/ca-cert.pem" >>"$TMP/openssl.log" 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$dir/server-key.pem" -out "$dir/server.csr" >>"$TMP/openssl.log" 2>&1 &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/ext.cnf" &&
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca-cert.pem" \
+		-CAkey "$dir/ca-key.pem" -CAcreateserial -days 2 \
+		-extfile "$dir/ext.cnf" -out "$dir/server-cert.pem" >>"$TMP/openssl.log" 2>&1 ||
+		fail "openssl could not make a test CA"
+}
+
+# start_xvfb: a private X server; sets XVFB_PID and DISPLAY.
+start_xvfb() {
+	Xvfb -displayfd 5 -screen 0 1600x1000x24 -nolisten tcp 5>"$TMP/xvfb.num" >"$TMP/xvfb.log" 2>&1 &
+	XVFB_PID=$!
+	for _ in $(seq 1 100); do [ -s "$TMP/xvfb.num" ] && break; sleep 0.1; done
+	[ -s "$TMP/xvfb.num" ] || fail "Xvfb did not start"
+	export DISPLAY=":$(cat "$TMP/xvfb.num")"
+}
+
+# video_margins LOG: the `video margin: N` values spice-gtk logged with
+# SPICE_DEBUG=1 (one per received frame), oldest first.
+video_margins() {
+	sed -n 's/.*display-[0-9]*:[0-9]*: video margin: \(-\{0,1\}[0-9]*\)$/\1/p' "$1"
+}
+
+# wait_margins LOG N: waits (up to 60 s) until LOG has N video margins.
+wait_margins() {
+	for _ in $(seq 1 120); do
+		[ "$(video_margins "$1" | wc -l)" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
