@@ -422,6 +422,11 @@ struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 	struct zs_display *display, char *err, size_t err_len)
 {
 	uint32_t available = zs_encoder_probe(cfg->backend);
+	if (!available && cfg->backend == ZS_ENCODER_VAAPI) {
+		snprintf(err, err_len, "--encoder vaapi: no VA-API device can "
+			"encode (the vaapi line above says why)");
+		return NULL;
+	}
 	if (!available) {
 		snprintf(err, err_len, "no video encoder is available (install "
 			"gstreamer1.0-plugins-ugly for x264enc, -good for vp8enc)");
