@@ -289,6 +289,7 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 	g_mutex_lock(&probe_lock);
 	probe_locked();
 	g_snprintf(path, sizeof(path), "%s", probed.path);
+	g_snprintf(why, sizeof(why), "%s", probed.why);
 	g_mutex_unlock(&probe_lock);
 
 	v = calloc(1, sizeof(*v));
@@ -308,7 +309,7 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 		"vaapi h264 %ux%u", cfg->width, cfg->height);
 
 	if (!path[0]) {
-		g_snprintf(err, err_len, "vaapi: no device");
+		g_snprintf(err, err_len, "vaapi: %s", why[0] ? why : "no device");
 		goto err;
 	}
 	if (!zs_va_device_open(&v->dev, path, why, sizeof(why)) ||
