@@ -1,0 +1,154 @@
+/* zerospice-bench: shared state between the client driver (bench.c), the
+ * report writers (report.c: JSON, plot.c: SVG) and main. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "procstat.h"
+#include "stamp-reader.h"
+#include "stats.h"
+
+#define ZB_DECODED_RING 512
+
+enum zb_probe_kind {
+	ZB_PROBE_KEY,
+	ZB_PROBE_CLICK,
+	ZB_PROBE_BOTH, /* alternate */
+};
+
+struct zb_options {
+	char *uri;
+	char *ticket_file;
+	int clients;
+	double duration_s;
+	double warmup_s;
+	char *json_path;
+	char *plot_path;
+	char *label;
+	int server_pid;
+	enum zb_probe_kind probe;
+	double probe_gap_ms;
+	bool audio;
+	bool no_margins;
+	bool quiet;
+};
+
+struct zb_decoded {
+	uint32_t id;
+	uint64_t capture_us;
+	int64_t decoded_us;
+	bool valid;
+};
+
+struct zb_bench;
+
+struct zb_client {
+	struct zb_bench *bench;
+	int index;
+	void *session;        /* SpiceSession */
+	void *display;        /* SpiceChannel: the display with a primary */
+	void *inputs;         /* SpiceInputsChannel */
+	GPtrArray *display_channels;
+
+	/* primary surface (main thread) */
+	const uint8_t *px;
+	int width, height, stride;
+	bool have_primary;
+
+	struct zb_stamp_reader frame_rd, input_rd;
+	int64_t last_full_search_us;
+
+	/* frames decoded by spice-gtk's GStreamer pipeline, written from the
+	 * streaming thread by the appsink pad probe */
+	GMutex lock;
+	struct zb_stamp_reader decoded_rd;
+	int64_t decoded_full_search_us;
+	struct zb_decoded ring[ZB_DECODED_RING];
+	uint64_t decoded_total, decoded_measured;
+	bool stream_probe;
+
+	/* shown frames */
+	bool have_last;
+	uint32_t last_id;
+	uint64_t shown_total, shown_measured, skipped_measured;
+	uint64_t foreign_clock;
+	int64_t first_frame_us;
+	struct zb_samples lat_shown_ms, lat_decoded_ms, sched_ms;
+	struct zb_windows fps_w, bytes_w;
+	uint64_t bytes_last, bytes_measured;
+	int64_t bytes_last_us;
+
+	/* input stamp as last seen */
+	struct zs_stamp_input input;
+	bool have_input;
+
+	int64_t start_us;
+	bool connected, failed, closed;
+	char fail_reason[160];
+};
+
+struct zb_probe_state {
+	bool waiting;
+	enum zb_probe_kind kind;
+	int64_t sent_us;
+	struct zs_stamp_input baseline;
+	uint64_t sent, answered, lost, unanswerable;
+	struct zb_samples ms;
+	struct zb_samples key_ms, click_ms;
+	unsigned timer;
+	bool positioned;
+};
+
+struct zb_bench {
+	struct zb_options opt;
+	GMainLoop *loop;
+	int exit_code;
+	char password[256];
+	char host[256];
+	int port;
+
+	struct zb_client *clients;
+	int n_started;
+
+	int64_t t0_us;            /* process start */
+	int64_t measure_start_us; /* 0 until warm-up ends */
+	int64_t measure_end_us;
+	bool finished;
+
+	pid_t server_pid;
+	char server_name[64];
+	struct zb_proc_sample srv_start, srv_end;
+	bool srv_start_ok, srv_end_ok;
+	uint64_t *rss_after_client_kib;
+	struct zb_windows srv_cpu_w; /* per-second server CPU (sum = seconds) */
+	struct zb_proc_sample srv_last;
+	bool srv_last_ok;
+	double self_cpu_start_s, self_cpu_end_s;
+	_Atomic uint64_t stamp_cpu_ns;
+	uint64_t stamp_cpu_start_ns, stamp_cpu_end_ns;
+
+	struct zb_samples margins_ms;
+	uint64_t margins_total;
+
+	struct zb_probe_state probe;
+	char loadavg_start[64];
+	bool is_tty;
+	int64_t last_progress_us;
+};
+
+double zb_self_cpu_s(void);
+/* /proc/loadavg's first three fields, "" when unreadable. */
+void zb_loadavg(char *buf, size_t len);
+/* bench.c: runs the benchmark; returns the exit status. */
+int zb_run(struct zb_bench *b);
+/* report.c */
+double zb_client_fps(const struct zb_bench *b, const struct zb_client *c);
+bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len);
+void zb_print_summary(struct zb_bench *b, FILE *out);
+/* plot.c */
+bool zb_write_plot(struct zb_bench *b, const char *path, char *err, size_t len);
