@@ -393,6 +393,22 @@ static bool fb_resize(struct zs_qemu_source *src, uint32_t width,
 
 /* ---- handlers */
 
+static void note_path(struct zs_qemu_source *src, enum zs_qemu_path path)
+{
+	static const char *const what[] = {
+		[ZS_QEMU_PATH_SCANOUT] = "Scanout path (pixels over the socket)",
+		[ZS_QEMU_PATH_SCANOUT_MAP] = "ScanoutMap path (shared memory)",
+		[ZS_QEMU_PATH_DMABUF] = "ScanoutDMABUF path (dma-buf)",
+		[ZS_QEMU_PATH_DMABUF2] =
+			"ScanoutDMABUF2 path (multi-plane dma-buf)",
+	};
+
+	if (src->disp.paths_logged & (1u << path))
+		return;
+	src->disp.paths_logged |= 1u << path;
+	g_message("QEMU display: %s", what[path]);
+}
+
 static gboolean refuse(GDBusMethodInvocation *inv, const char *method,
 	const char *why)
 {
@@ -436,6 +452,7 @@ static gboolean on_scanout(ZsQemuDisplay1Listener *l,
 	fb_write(disp, (struct zs_rect){ 0, 0, (int32_t)width, (int32_t)height },
 		pixels, stride, format);
 	damage_add(src, NULL);
+	note_path(src, ZS_QEMU_PATH_SCANOUT);
 	zs_qemu_display1_listener_complete_scanout(l, inv);
 	return TRUE;
 }
@@ -581,6 +598,7 @@ static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 			pixels + offset, stride, format);
 	}
 	damage_add(src, NULL);
+	note_path(src, ZS_QEMU_PATH_SCANOUT_MAP);
 	zs_qemu_display1_listener_unix_map_complete_scanout_map(l, inv, NULL);
 	return TRUE;
 
@@ -665,6 +683,7 @@ static gboolean on_scanout_dmabuf(ZsQemuDisplay1Listener *l,
 	buf->fds[0] = fd;
 	buf->strides[0] = stride;
 	set_dmabuf(src, buf);
+	note_path(src, ZS_QEMU_PATH_DMABUF);
 	zs_qemu_display1_listener_complete_scanout_dmabuf(l, inv, NULL);
 	return TRUE;
 }
@@ -739,6 +758,7 @@ static gboolean on_scanout_dmabuf2(ZsQemuDisplay1ListenerUnixScanoutDMABUF2 *l,
 	memcpy(buf->offsets, offsets, sizeof(uint32_t) * num_planes);
 	memcpy(buf->strides, strides, sizeof(uint32_t) * num_planes);
 	set_dmabuf(src, buf);
+	note_path(src, ZS_QEMU_PATH_DMABUF2);
 	zs_qemu_display1_listener_unix_scanout_dmabuf2_complete_scanout_dmabuf2(
 		l, inv, NULL);
 	return TRUE;

@@ -129,6 +129,15 @@ struct zs_qemu_buffer {
 
 #define ZS_QEMU_FB_POOL 3
 
+/* The ways QEMU hands us pictures; each is logged once per source, so that
+ * logs and tests show which ones ran. */
+enum zs_qemu_path {
+	ZS_QEMU_PATH_SCANOUT,       /* Scanout/Update: pixels over the socket */
+	ZS_QEMU_PATH_SCANOUT_MAP,   /* Unix.Map ScanoutMap/UpdateMap */
+	ZS_QEMU_PATH_DMABUF,        /* ScanoutDMABUF/UpdateDMABUF */
+	ZS_QEMU_PATH_DMABUF2,       /* Unix.ScanoutDMABUF2 */
+};
+
 struct zs_qemu_display {
 	enum zs_qemu_buffer_kind kind;
 	bool active;          /* a scanout is current (not disabled) */
@@ -148,6 +157,8 @@ struct zs_qemu_display {
 	 * change arrived: hold frames until it does, at most this long. */
 	int64_t size_wait_until_us;
 	bool warned_tearing;
+	/* bit per enum zs_qemu_path already logged */
+	uint32_t paths_logged;
 };
 
 struct zs_qemu_frame;
