@@ -6,6 +6,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZS_TEST_BUILD:-$top/build-test}
 "$top/tools/install-deps.sh"
+# QEMU 10 from bookworm-backports for integration-qemu-10, best effort: if
+# the mirror cannot be reached that test skips and prints why.
+timeout 600 "$top/tools/qemu-backports.sh" ||
+	echo "test.sh: QEMU 10 not fetched; integration-qemu-10 will skip" >&2
 if [ ! -d "$build" ]; then
 	meson setup "$build" "$top" -Dwerror=true -Db_sanitize=address,undefined \
 		-Db_lundef=false
