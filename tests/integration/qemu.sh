@@ -4,18 +4,34 @@
 # matches QEMU's own screendump; a key typed in remote-viewer reaches the
 # guest (SeaBIOS opens its boot menu on ESC); killing QEMU ends zerospice
 # with a non-zero status and a message.
+#
+# ZS_QEMU: the QEMU binary (default qemu-system-x86_64, Debian 12's 7.2);
+# ZS_QEMU_EXPECT_PATH: the listener path zerospice must log that it ran
+# (default Scanout: 7.2 sends pixels over the socket; 9.2 and later use
+# ScanoutMap, shared memory).
 . "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 spicy-screenshot compare
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+EXPECT_PATH=${ZS_QEMU_EXPECT_PATH:-Scanout}
+if [ "$QEMU" != qemu-system-x86_64 ] && [ ! -x "$QEMU" ]; then
+	why=$(cat "$(dirname "$QEMU").failed" 2>/dev/null)
+	skip "no QEMU at $QEMU (tools/qemu-backports.sh fetches it${why:+; it failed: $why})"
+fi
+need "$QEMU" spicy-screenshot compare
 QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
 
-qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+# listener_paths: the paths zerospice logged, e.g. "Scanout ScanoutMap".
+listener_paths() {
+	sed -n 's/.*QEMU display: \([A-Za-z0-9]*\) path (.*/\1/p' "$TMP/zerospice.log" | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
 	-display dbus,p2p=yes -boot menu=on,splash-time=60000 \
 	-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
 	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
 	>"$TMP/qemu.log" 2>&1 &
 QEMU_PID=$!
 EXTRA_PIDS="$QEMU_PID"
-log "qemu: $(qemu-system-x86_64 --version | head -n 1)"
+log "qemu: $("$QEMU" --version | head -n 1)"
 
 start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
 
@@ -30,6 +46,12 @@ $QMP "$TMP/qmp-test.sock" screendump "{\"filename\": \"$TMP/qemu.ppm\"}" >/dev/n
 psnr=$(compare -metric PSNR "$TMP/spice.ppm" "$TMP/qemu.ppm" null: 2>&1 | awk '{ print $1 }')
 log "SPICE picture vs QEMU screendump: $(ppm_size "$TMP/qemu.ppm"), PSNR $psnr dB"
 awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' || fail "PSNR $psnr dB < 30"
+paths=$(listener_paths)
+log "listener paths that ran: ${paths:-none}"
+case " $paths " in
+*" $EXPECT_PATH "*) ;;
+*) fail "expected the $EXPECT_PATH path, zerospice logged: ${paths:-none}" ;;
+esac
 
 # ESC through a real SPICE client opens SeaBIOS's boot menu
 if command -v remote-viewer >/dev/null && command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
@@ -64,4 +86,5 @@ ZS_PID=
 [ "$rc" -ne 0 ] || fail "zerospice exited 0 after QEMU died"
 grep -q "error: source ended" "$TMP/zerospice.log" || fail "no message about QEMU: $(tail -n 3 "$TMP/zerospice.log")"
 log "after QEMU died: exit $rc, '$(grep 'source ended' "$TMP/zerospice.log")'"
+log "listener paths over the whole run: $(listener_paths)"
 log "PASS"
