@@ -193,21 +193,24 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 		c->skipped_measured += zb_frames_skipped(prev, id);
 	zb_windows_add(&c->fps_w, rel_s(b, now), 1);
 
+	g_mutex_lock(&c->lock);
+	struct zb_decoded d = c->ring[id % ZB_DECODED_RING];
+	g_mutex_unlock(&c->lock);
+	bool decoded = d.valid && d.id == id && d.capture_us == capture_us &&
+		       d.decoded_us <= now;
+	/* the scheduling delay needs no shared clock */
+	if (decoded)
+		zb_samples_add(&c->sched_ms, (double)(now - d.decoded_us) / 1000.0);
+
 	int64_t lat_us = now - (int64_t)capture_us;
 	if (lat_us < -FOREIGN_CLOCK_US / 1000 || lat_us > FOREIGN_CLOCK_US) {
 		c->foreign_clock++;
 		return;
 	}
 	zb_samples_add(&c->lat_shown_ms, (double)lat_us / 1000.0);
-	g_mutex_lock(&c->lock);
-	struct zb_decoded d = c->ring[id % ZB_DECODED_RING];
-	g_mutex_unlock(&c->lock);
-	if (d.valid && d.id == id && d.capture_us == capture_us &&
-	    d.decoded_us <= now) {
+	if (decoded)
 		zb_samples_add(&c->lat_decoded_ms,
 			(double)(d.decoded_us - (int64_t)capture_us) / 1000.0);
-		zb_samples_add(&c->sched_ms, (double)(now - d.decoded_us) / 1000.0);
-	}
 }
 
 static void probe_check(struct zb_bench *b, struct zb_client *c, int64_t now);
@@ -542,6 +545,8 @@ static void finish(struct zb_bench *b, int64_t now)
 	b->stamp_cpu_end_ns = atomic_load(&b->stamp_cpu_ns);
 	if (b->server_pid)
 		b->srv_end_ok = zb_proc_sample(b->server_pid, &b->srv_end);
+	if (b->opt.also_pid)
+		b->also_end_ok = zb_proc_sample(b->opt.also_pid, &b->also_end);
 	progress(b, now, true);
 	g_main_loop_quit(b->loop);
 }
@@ -588,6 +593,8 @@ static gboolean on_tick(gpointer data)
 		b->stamp_cpu_start_ns = atomic_load(&b->stamp_cpu_ns);
 		if (b->server_pid)
 			b->srv_start_ok = zb_proc_sample(b->server_pid, &b->srv_start);
+		if (b->opt.also_pid)
+			b->also_start_ok = zb_proc_sample(b->opt.also_pid, &b->also_start);
 		sample_bytes(b, now); /* resets the byte baseline */
 		for (int i = 0; i < b->n_started; i++)
 			b->clients[i].bytes_measured = 0;

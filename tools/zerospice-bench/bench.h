@@ -31,6 +31,7 @@ struct zb_options {
 	char *plot_path;
 	char *label;
 	int server_pid;
+	int also_pid;
 	enum zb_probe_kind probe;
 	double probe_gap_ms;
 	bool audio;
@@ -123,6 +124,9 @@ struct zb_bench {
 	pid_t server_pid;
 	char server_name[64];
 	struct zb_proc_sample srv_start, srv_end;
+	char also_name[64];
+	struct zb_proc_sample also_start, also_end;
+	bool also_start_ok, also_end_ok;
 	bool srv_start_ok, srv_end_ok;
 	uint64_t *rss_after_client_kib;
 	struct zb_windows srv_cpu_w; /* per-second server CPU (sum = seconds) */

@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 		{ "server-pid", 0, 0, G_OPTION_ARG_INT, &o->server_pid,
 		  "server process for CPU and memory (default: the process "
 		  "listening on the URI's port)", "PID" },
+		{ "also-pid", 0, 0, G_OPTION_ARG_INT, &o->also_pid,
+		  "another process to report CPU and memory for (e.g. the QEMU "
+		  "behind zerospice)", "PID" },
 		{ "probe", 0, 0, G_OPTION_ARG_STRING, &probe,
 		  "input-to-display probe: key (default), click or both", "KIND" },
 		{ "probe-gap-ms", 0, 0, G_OPTION_ARG_DOUBLE, &o->probe_gap_ms,
@@ -177,6 +180,12 @@ int main(int argc, char **argv)
 	if (b->server_pid && !zb_proc_name(b->server_pid, b->server_name,
 				     sizeof(b->server_name)))
 		b->server_pid = 0;
+	if (o->also_pid && !zb_proc_name(o->also_pid, b->also_name,
+				     sizeof(b->also_name))) {
+		g_printerr("zerospice-bench: --also-pid %d: no such process\n",
+			o->also_pid);
+		return 2;
+	}
 	if (!o->quiet)
 		g_printerr("zerospice-bench: %s, %d client(s), %.0f s after %.0f s "
 			   "warm-up; server process: %s (%d)\n", o->uri, o->clients,

@@ -146,6 +146,17 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	series(f, &b->srv_cpu_w, series_len(b), 1.0, true);
 	fputs("},\n", f);
 
+	if (b->opt.also_pid) {
+		fprintf(f, "  \"also\": {\"pid\": %d, \"name\": ", b->opt.also_pid);
+		str(f, b->also_name);
+		fputs(", \"cpu_cores\": ", f);
+		num(f, b->also_start_ok && b->also_end_ok ?
+			       (b->also_end.cpu_s - b->also_start.cpu_s) / secs : NAN);
+		fputs(", \"rss_kib_end\": ", f);
+		num(f, b->also_end_ok ? (double)b->also_end.rss_kib : NAN);
+		fputs("},\n", f);
+	}
+
 	/* harness */
 	double self = (b->self_cpu_end_s - b->self_cpu_start_s) / secs;
 	double stamp = (double)(b->stamp_cpu_end_ns - b->stamp_cpu_start_ns) / 1e9 / secs;
@@ -260,6 +271,11 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 			b->server_name, (int)b->server_pid,
 			(b->srv_end.cpu_s - b->srv_start.cpu_s) / secs,
 			b->srv_end.rss_kib);
+	if (b->also_start_ok && b->also_end_ok)
+		fprintf(out, "also %s (%d): %.2f cores, RSS %" PRIu64 " KiB\n",
+			b->also_name, b->opt.also_pid,
+			(b->also_end.cpu_s - b->also_start.cpu_s) / secs,
+			b->also_end.rss_kib);
 	fprintf(out, "harness: %.2f cores (stamp reading %.2f)\n",
 		(b->self_cpu_end_s - b->self_cpu_start_s) / secs,
 		(double)(b->stamp_cpu_end_ns - b->stamp_cpu_start_ns) / 1e9 / secs);
