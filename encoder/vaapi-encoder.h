@@ -1,5 +1,6 @@
 /* zerospice — the VA-API encoder object, shared by vaapi.c (setup,
- * import, VPP, fallback) and vaapi-h264.c (one H.264 picture). Private to
+ * import, VPP, fallback), vaapi-submit.c (buffers, one encode run) and
+ * vaapi-h264.c / vaapi-h265.c (one picture of each codec). Private to
  * encoder/. */
 #pragma once
 
@@ -39,6 +40,34 @@ struct zs_va_encoder {
 
 /* Logs a failed VA call with what it concerned; true on success. */
 bool zs_va_ok(struct zs_va_encoder *v, VAStatus status, const char *what);
+
+/* The parameter buffers of one picture, created as they are added. */
+#define ZS_VA_MAX_RENDER_BUFFERS 16
+struct zs_va_render_list {
+	VABufferID ids[ZS_VA_MAX_RENDER_BUFFERS];
+	int n;
+	bool failed; /* a buffer could not be created: do not submit */
+};
+
+void zs_va_add_buffer(struct zs_va_encoder *v, struct zs_va_render_list *list,
+	VABufferType type, const void *data, size_t size);
+void zs_va_add_misc(struct zs_va_encoder *v, struct zs_va_render_list *list,
+	VAEncMiscParameterType type, const void *payload, size_t size);
+/* A packed header: bw's bits, with emulation prevention already applied
+ * when escaped. */
+void zs_va_add_packed(struct zs_va_encoder *v, struct zs_va_render_list *list,
+	uint32_t type, const struct zs_bitwriter *bw, bool escaped);
+/* Rate control, HRD, frame rate and quality level: with every sequence. */
+void zs_va_add_rate_control(struct zs_va_encoder *v,
+	struct zs_va_render_list *list);
+/* Destroys the list's buffers (after zs_va_submit, or instead of it). */
+void zs_va_render_list_release(struct zs_va_encoder *v,
+	struct zs_va_render_list *list);
+/* Encodes v->input with the list's buffers and returns the coded
+ * buffer's segments concatenated as one access unit. False (logged) when
+ * the list is incomplete or the driver failed. */
+bool zs_va_submit(struct zs_va_encoder *v, struct zs_va_render_list *list,
+	bool keyframe, struct zs_access_unit **out);
 
 /* Encodes v->input (NV12, already converted) as one H.264 picture, an IDR
  * when idr, and returns the access unit: our packed SPS/PPS before an IDR,

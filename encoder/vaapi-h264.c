@@ -1,7 +1,6 @@
 /* zerospice — VA-API backend: one H.264 picture. Sequence and rate
- * control parameters with every IDR, our packed SPS/PPS/slice header, a
- * single slice referring to the previous picture, and the coded buffer's
- * segments concatenated into one access unit. */
+ * control parameters with every IDR, our packed SPS/PPS/slice header and a
+ * single slice referring to the previous picture. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,63 +10,8 @@
 
 #include "vaapi-encoder.h"
 
-#define MAX_RENDER_BUFFERS 16
-
-struct render_list {
-	VABufferID ids[MAX_RENDER_BUFFERS];
-	int n;
-	bool failed;
-};
-
-static void add_buffer(struct zs_va_encoder *v, struct render_list *list,
-	VABufferType type, const void *data, size_t size)
-{
-	VAStatus st;
-
-	if (list->failed)
-		return;
-	if (list->n >= MAX_RENDER_BUFFERS) {
-		list->failed = true;
-		return;
-	}
-	st = vaCreateBuffer(v->dev.display, v->enc_ctx, type, (unsigned)size, 1,
-		(void *)data, &list->ids[list->n]);
-	if (!zs_va_ok(v, st, "vaCreateBuffer"))
-		list->failed = true;
-	else
-		list->n++;
-}
-
-static void add_misc(struct zs_va_encoder *v, struct render_list *list,
-	VAEncMiscParameterType type, const void *payload, size_t size)
-{
-	uint8_t buf[sizeof(VAEncMiscParameterBuffer) + 256];
-	VAEncMiscParameterBuffer *misc = (void *)buf;
-
-	g_assert(size <= 256);
-	memset(buf, 0, sizeof(buf));
-	misc->type = type;
-	memcpy(misc->data, payload, size);
-	add_buffer(v, list, VAEncMiscParameterBufferType, buf,
-		sizeof(*misc) + size);
-}
-
-static void add_packed(struct zs_va_encoder *v, struct render_list *list,
-	uint32_t type, const struct zs_bitwriter *bw, bool escaped)
-{
-	VAEncPackedHeaderParameterBuffer param = {
-		.type = type,
-		.bit_length = (uint32_t)bw->bits,
-		.has_emulation_bytes = escaped,
-	};
-
-	add_buffer(v, list, VAEncPackedHeaderParameterBufferType, &param,
-		sizeof(param));
-	add_buffer(v, list, VAEncPackedHeaderDataBufferType, bw->data,
-		zs_bitwriter_bytes(bw));
-}
-
-static void add_sequence(struct zs_va_encoder *v, struct render_list *list)
+static void add_sequence(struct zs_va_encoder *v,
+	struct zs_va_render_list *list)
 {
 	const struct zs_encoder_config *cfg = &v->base.config;
 	const struct zs_h264_sps *sps = &v->sps;
@@ -108,35 +52,9 @@ static void add_sequence(struct zs_va_encoder *v, struct render_list *list)
 		.time_scale = sps->time_scale,
 	};
 
-	add_buffer(v, list, VAEncSequenceParameterBufferType, &seq, sizeof(seq));
-	if (v->choice.rc_mode != VA_RC_CQP) {
-		/* One frame of VBV: the rate controller may not spread a
-		 * burst over later frames, which would be latency. */
-		uint32_t bps = cfg->bitrate_kbps * 1000u;
-		VAEncMiscParameterRateControl rc = {
-			.bits_per_second = bps,
-			.target_percentage = v->choice.rc_mode == VA_RC_CBR ?
-				100 : 90,
-			.window_size = (1000u + cfg->fps - 1) / cfg->fps,
-			.rc_flags.bits.disable_frame_skip = 1,
-		};
-		VAEncMiscParameterHRD hrd = {
-			.buffer_size = bps / cfg->fps,
-			.initial_buffer_fullness = bps / cfg->fps,
-		};
-		add_misc(v, list, VAEncMiscParameterTypeRateControl, &rc,
-			sizeof(rc));
-		add_misc(v, list, VAEncMiscParameterTypeHRD, &hrd, sizeof(hrd));
-	}
-	VAEncMiscParameterFrameRate fr = { .framerate = cfg->fps };
-	add_misc(v, list, VAEncMiscParameterTypeFrameRate, &fr, sizeof(fr));
-	if (v->choice.quality_level) {
-		VAEncMiscParameterBufferQualityLevel q = {
-			.quality_level = v->choice.quality_level,
-		};
-		add_misc(v, list, VAEncMiscParameterTypeQualityLevel, &q,
-			sizeof(q));
-	}
+	zs_va_add_buffer(v, list, VAEncSequenceParameterBufferType, &seq,
+		sizeof(seq));
+	zs_va_add_rate_control(v, list);
 }
 
 static void invalidate(VAPictureH264 *pic)
@@ -148,18 +66,16 @@ static void invalidate(VAPictureH264 *pic)
 bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 	struct zs_access_unit **out)
 {
-	struct render_list list = { .n = 0 };
+	struct zs_va_render_list list = { .n = 0 };
 	struct zs_bitwriter headers, slice_bw;
 	uint32_t max_frame_num = 1u << (v->sps.log2_max_frame_num_minus4 + 4);
-	uint32_t frame_num, total = 0;
+	uint32_t frame_num;
 	VASurfaceID cur = v->recon[v->cur_recon];
 	VASurfaceID ref = v->recon[1 - v->cur_recon];
 	VAEncPictureParameterBufferH264 pic = { 0 };
 	VAEncSliceParameterBufferH264 slice = { 0 };
 	struct zs_h264_slice_header sh;
-	VACodedBufferSegment *seg = NULL;
-	struct zs_access_unit *au = NULL;
-	bool ok = false, mapped = false;
+	bool ok = false;
 
 	if (idr) {
 		v->frames_since_idr = 0;
@@ -198,7 +114,7 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 	pic.pic_fields.bits.transform_8x8_mode_flag = v->pps.transform_8x8_mode;
 	pic.pic_fields.bits.deblocking_filter_control_present_flag =
 		v->pps.deblocking_filter_control_present;
-	add_buffer(v, &list, VAEncPictureParameterBufferType, &pic, sizeof(pic));
+	zs_va_add_buffer(v, &list, VAEncPictureParameterBufferType, &pic, sizeof(pic));
 
 	if (idr) {
 		struct zs_bitwriter pps_bw;
@@ -206,14 +122,14 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 			g_warning("%s: cannot write the SPS", v->base.description);
 			goto out;
 		}
-		add_packed(v, &list, VAEncPackedHeaderSequence, &headers, true);
+		zs_va_add_packed(v, &list, VAEncPackedHeaderSequence, &headers, true);
 		zs_bitwriter_init(&pps_bw);
 		if (!zs_h264_write_pps(&pps_bw, &v->sps, &v->pps)) {
 			zs_bitwriter_finish(&pps_bw);
 			g_warning("%s: cannot write the PPS", v->base.description);
 			goto out;
 		}
-		add_packed(v, &list, VAEncPackedHeaderPicture, &pps_bw, true);
+		zs_va_add_packed(v, &list, VAEncPackedHeaderPicture, &pps_bw, true);
 		zs_bitwriter_finish(&pps_bw);
 	}
 
@@ -243,67 +159,21 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 				v->base.description);
 			goto out;
 		}
-		add_packed(v, &list, VAEncPackedHeaderSlice, &slice_bw, false);
+		zs_va_add_packed(v, &list, VAEncPackedHeaderSlice, &slice_bw, false);
 	}
-	add_buffer(v, &list, VAEncSliceParameterBufferType, &slice,
+	zs_va_add_buffer(v, &list, VAEncSliceParameterBufferType, &slice,
 		sizeof(slice));
-	if (list.failed)
+	if (!zs_va_submit(v, &list, idr, out))
 		goto out;
-
-	if (!zs_va_ok(v, vaBeginPicture(v->dev.display, v->enc_ctx, v->input),
-		"vaBeginPicture(encode)") ||
-	    !zs_va_ok(v, vaRenderPicture(v->dev.display, v->enc_ctx, list.ids,
-		list.n), "vaRenderPicture(encode)") ||
-	    !zs_va_ok(v, vaEndPicture(v->dev.display, v->enc_ctx),
-		"vaEndPicture(encode)") ||
-	    !zs_va_ok(v, vaSyncSurface(v->dev.display, v->input),
-		"vaSyncSurface") ||
-	    !zs_va_ok(v, vaMapBuffer(v->dev.display, v->coded_buf, (void **)&seg),
-		"vaMapBuffer(coded)"))
-		goto out;
-	mapped = true;
-
-	/* Some drivers return one segment per NAL unit: concatenate. */
-	for (VACodedBufferSegment *s = seg; s; s = s->next) {
-		if (s->status & VA_CODED_BUF_STATUS_SLICE_OVERFLOW_MASK) {
-			g_warning("%s: coded buffer overflow", v->base.description);
-			goto out;
-		}
-		if (s->size > UINT32_MAX - total) {
-			g_warning("%s: coded segments too large",
-				v->base.description);
-			goto out;
-		}
-		total += s->size;
-	}
-	au = calloc(1, sizeof(*au));
-	if (!au || (total && !(au->data = malloc(total)))) {
-		g_warning("%s: out of memory for %u bytes", v->base.description,
-			total);
-		goto out;
-	}
-	for (VACodedBufferSegment *s = seg; s; s = s->next) {
-		if (s->size == 0)
-			continue;
-		memcpy(au->data + au->size, s->buf, s->size);
-		au->size += s->size;
-	}
-	au->keyframe = idr;
-	*out = au;
-	au = NULL;
 	ok = true;
 	v->frames_since_idr++;
 	v->cur_recon = 1 - v->cur_recon;
 	v->have_ref = true;
 
 out:
-	if (mapped)
-		vaUnmapBuffer(v->dev.display, v->coded_buf);
-	for (int i = 0; i < list.n; i++)
-		vaDestroyBuffer(v->dev.display, list.ids[i]);
+	zs_va_render_list_release(v, &list);
 	zs_bitwriter_finish(&headers);
 	zs_bitwriter_finish(&slice_bw);
-	zs_access_unit_free(au);
 	return ok;
 }
 
