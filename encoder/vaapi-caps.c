@@ -9,6 +9,8 @@
 
 #include "vaapi.h"
 
+#include <va/va_enc_hevc.h>
+
 const char *zs_va_profile_name(VAProfile profile)
 {
 	switch (profile) {
@@ -123,6 +125,156 @@ bool zs_va_select_h264(const struct zs_va_candidate *candidates, size_t n,
 				why[0] = '\0';
 				return true;
 			}
+		}
+	}
+	return false;
+}
+
+static uint8_t clamp_u8(int v, int lo, int hi)
+{
+	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Block sizes and coding tools for HEVC from what the driver says about
+ * them. False when the driver requires PCM at sizes no SPS can have. */
+static bool hevc_tools(const struct zs_va_candidate *c, uint32_t rc,
+	struct zs_va_hevc_choice *h)
+{
+	uint8_t min_pcm_attr = 3, max_pcm_attr = 5;
+
+	/* ffmpeg's and GStreamer's defaults when the driver does not say */
+	*h = (struct zs_va_hevc_choice){
+		.log2_ctb = 5, .log2_min_cb = 4, .log2_min_tb = 2,
+		.log2_max_tb = 5, .depth_inter = 3, .depth_intra = 3,
+		.temporal_mvp = true, .cu_qp_delta = rc != VA_RC_CQP,
+	};
+#if VA_CHECK_VERSION(1, 13, 0)
+	if (c->hevc_block_sizes) {
+		VAConfigAttribValEncHEVCBlockSizes bs = {
+			.value = c->hevc_block_sizes };
+		h->log2_ctb = clamp_u8(
+			bs.bits.log2_max_coding_tree_block_size_minus3 + 3, 4, 6);
+		h->log2_min_cb = clamp_u8(
+			bs.bits.log2_min_luma_coding_block_size_minus3 + 3, 3,
+			h->log2_ctb);
+		h->log2_min_tb = clamp_u8(
+			bs.bits.log2_min_luma_transform_block_size_minus2 + 2, 2,
+			h->log2_min_cb - 1);
+		h->log2_max_tb = clamp_u8(
+			bs.bits.log2_max_luma_transform_block_size_minus2 + 2,
+			h->log2_min_tb, h->log2_ctb < 5 ? h->log2_ctb : 5);
+		h->depth_inter = clamp_u8(
+			bs.bits.max_max_transform_hierarchy_depth_inter, 0,
+			h->log2_ctb - h->log2_min_tb);
+		h->depth_intra = clamp_u8(
+			bs.bits.max_max_transform_hierarchy_depth_intra, 0,
+			h->log2_ctb - h->log2_min_tb);
+		min_pcm_attr = (uint8_t)
+			(bs.bits.log2_min_pcm_coding_block_size_minus3 + 3);
+		max_pcm_attr = (uint8_t)
+			(bs.bits.log2_max_pcm_coding_block_size_minus3 + 3);
+	}
+	if (c->hevc_features) {
+		/* 0 (all unsupported) cannot be told from "not said": real
+		 * drivers support something */
+		VAConfigAttribValEncHEVCFeatures f = { .value = c->hevc_features };
+		h->pcm = f.bits.pcm == VA_FEATURE_REQUIRED;
+		h->amp = f.bits.amp == VA_FEATURE_REQUIRED;
+		h->sao = f.bits.sao == VA_FEATURE_REQUIRED;
+		h->strong_intra_smoothing =
+			f.bits.strong_intra_smoothing == VA_FEATURE_REQUIRED;
+		h->temporal_mvp = f.bits.temporal_mvp != VA_FEATURE_NOT_SUPPORTED;
+		h->cu_qp_delta = f.bits.cu_qp_delta == VA_FEATURE_REQUIRED ||
+			(f.bits.cu_qp_delta != VA_FEATURE_NOT_SUPPORTED &&
+			 rc != VA_RC_CQP);
+	}
+#endif
+	if (c->prediction_direction & VA_PREDICTION_DIRECTION_BI_NOT_EMPTY)
+		h->low_delay_b = true;
+	if (h->pcm) {
+		/* 7.4.3.2.1: Min(MinCbLog2SizeY, 5) <= Log2MinIpcmCbSizeY,
+		 * Log2MaxIpcmCbSizeY <= Min(CtbLog2SizeY, 5) */
+		uint8_t lo = h->log2_min_cb < 5 ? h->log2_min_cb : 5;
+		uint8_t hi = h->log2_ctb < 5 ? h->log2_ctb : 5;
+		h->log2_min_pcm = min_pcm_attr > lo ? min_pcm_attr : lo;
+		h->log2_max_pcm = max_pcm_attr < hi ? max_pcm_attr : hi;
+		if (h->log2_min_pcm > h->log2_max_pcm)
+			return false;
+	}
+	return true;
+}
+
+bool zs_va_select_h265(const struct zs_va_candidate *candidates, size_t n,
+	uint32_t width, uint32_t height, struct zs_va_choice *choice,
+	char *why, size_t why_len)
+{
+	static const VAEntrypoint entrypoints[] = { VAEntrypointEncSliceLP,
+		VAEntrypointEncSlice };
+	static const uint32_t rc_order[] = { VA_RC_CBR, VA_RC_VBR, VA_RC_CQP };
+	const uint32_t need_packed = VA_ENC_PACKED_HEADER_SEQUENCE |
+		VA_ENC_PACKED_HEADER_PICTURE;
+	bool any = false;
+
+	snprintf(why, why_len, "the driver offers no HEVC Main encoding");
+	for (size_t e = 0; e < sizeof(entrypoints) / sizeof(entrypoints[0]); e++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct zs_va_candidate *c = &candidates[i];
+			const char *ep = zs_va_entrypoint_name(c->entrypoint);
+			struct zs_va_hevc_choice hevc;
+			uint32_t rc = 0;
+
+			if (c->profile != VAProfileHEVCMain ||
+			    c->entrypoint != entrypoints[e])
+				continue;
+			if (!(c->rt_formats & VA_RT_FORMAT_YUV420)) {
+				if (!any)
+					snprintf(why, why_len, "HEVC Main/%s has no "
+						"4:2:0 input", ep);
+				continue;
+			}
+			if ((c->packed_headers & need_packed) != need_packed) {
+				if (!any)
+					snprintf(why, why_len, "HEVC Main/%s takes no "
+						"packed VPS/SPS/PPS", ep);
+				continue;
+			}
+			for (size_t r = 0; r < 3 && !rc; r++) {
+				if (c->rc_modes & rc_order[r])
+					rc = rc_order[r];
+			}
+			if (!rc) {
+				if (!any)
+					snprintf(why, why_len, "HEVC Main/%s has no "
+						"CBR, VBR or CQP", ep);
+				continue;
+			}
+			if (!hevc_tools(c, rc, &hevc)) {
+				if (!any)
+					snprintf(why, why_len, "HEVC Main/%s requires "
+						"PCM at block sizes an SPS cannot have",
+						ep);
+				continue;
+			}
+			if (width && height &&
+			    ((c->max_width && width > c->max_width) ||
+			     (c->max_height && height > c->max_height))) {
+				snprintf(why, why_len, "%ux%u is larger than the "
+					"driver's HEVC maximum %ux%u", width, height,
+					c->max_width, c->max_height);
+				any = true;
+				continue;
+			}
+			*choice = (struct zs_va_choice){
+				.profile = c->profile,
+				.entrypoint = c->entrypoint,
+				.rc_mode = rc,
+				.packed_headers = c->packed_headers &
+					(need_packed | VA_ENC_PACKED_HEADER_SLICE),
+				.quality_level = c->quality_range,
+				.hevc = hevc,
+			};
+			why[0] = '\0';
+			return true;
 		}
 	}
 	return false;

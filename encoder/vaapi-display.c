@@ -168,7 +168,8 @@ bool zs_va_device_probe(struct zs_va_device *dev,
 	char *err, size_t err_len)
 {
 	static const VAProfile wanted[] = { VAProfileH264High,
-		VAProfileH264Main, VAProfileH264ConstrainedBaseline };
+		VAProfileH264Main, VAProfileH264ConstrainedBaseline,
+		VAProfileHEVCMain };
 	int max_profiles = vaMaxNumProfiles(dev->display);
 	int max_eps = vaMaxNumEntrypoints(dev->display);
 	VAProfile *profiles = NULL;
@@ -218,6 +219,11 @@ bool zs_va_device_probe(struct zs_va_device *dev,
 				{ .type = VAConfigAttribMaxPictureWidth },
 				{ .type = VAConfigAttribMaxPictureHeight },
 				{ .type = VAConfigAttribEncQualityRange },
+				{ .type = VAConfigAttribPredictionDirection },
+#if VA_CHECK_VERSION(1, 13, 0)
+				{ .type = VAConfigAttribEncHEVCFeatures },
+				{ .type = VAConfigAttribEncHEVCBlockSizes },
+#endif
 			};
 			struct zs_va_candidate *c;
 
@@ -244,6 +250,11 @@ bool zs_va_device_probe(struct zs_va_device *dev,
 			c->max_width = VALUE(3);
 			c->max_height = VALUE(4);
 			c->quality_range = VALUE(5);
+			c->prediction_direction = VALUE(6);
+#if VA_CHECK_VERSION(1, 13, 0)
+			c->hevc_features = VALUE(7);
+			c->hevc_block_sizes = VALUE(8);
+#endif
 #undef VALUE
 		}
 	}

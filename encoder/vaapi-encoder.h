@@ -29,6 +29,8 @@ struct zs_va_encoder {
 
 	struct zs_h264_sps sps;
 	struct zs_h264_pps pps;
+	struct zs_h265_sps hevc_sps;
+	struct zs_h265_pps hevc_pps;
 	uint64_t frames_since_idr;
 	uint16_t idr_pic_id;
 	int cur_recon;
@@ -73,4 +75,9 @@ bool zs_va_submit(struct zs_va_encoder *v, struct zs_va_render_list *list,
  * when idr, and returns the access unit: our packed SPS/PPS before an IDR,
  * then the slice, all coded-buffer segments concatenated. */
 bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
+	struct zs_access_unit **out);
+/* The same for HEVC Main: our packed VPS/SPS/PPS before an IDR (IDR_W_RADL),
+ * then the slice segment; later pictures are P (or low-delay B) slices
+ * referring to the previous picture. */
+bool zs_va_encode_h265(struct zs_va_encoder *v, bool idr,
 	struct zs_access_unit **out);

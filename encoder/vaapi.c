@@ -2,7 +2,8 @@
  *
  *   frame fds ─(DRM_PRIME_2 import, cached per buffer)─► RGB surface
  *     ─(VPP: BT.709 limited, mirror for bottom-up frames)─► NV12 surface
- *     ─(H.264 EncSliceLP/EncSlice, our packed SPS/PPS/slice headers)─►
+ *     ─(H.264 or HEVC EncSliceLP/EncSlice, our packed parameter sets and
+ *       slice headers)─►
  *     coded buffer segments ─► one Annex-B access unit
  *
  * No pixel crosses the CPU: cpu_pixel_bytes stays 0. One frame in flight;
@@ -33,6 +34,7 @@ static GMutex probe_lock;
 static char *device_override;
 static struct {
 	bool done, usable;
+	uint32_t mask; /* ZS_CODEC_BIT of what the driver can encode */
 	char path[256];
 	char why[256];
 	char vendor[128];
@@ -54,7 +56,7 @@ static void probe_locked(void)
 	struct zs_va_device dev;
 	struct zs_va_choice choice;
 	bool vpp = false;
-	char why[256];
+	char why[256], why_hevc[256];
 
 	if (probed.done)
 		return;
@@ -82,16 +84,30 @@ static void probe_locked(void)
 		g_snprintf(probed.why, sizeof(probed.why), "%s (%s) has no video "
 			"processing entrypoint for RGB → NV12", probed.path,
 			probed.vendor);
-	} else if (!zs_va_select_h264(probed.cands, probed.n, 0, 0, &choice,
-			why, sizeof(why))) {
-		g_snprintf(probed.why, sizeof(probed.why), "%s (%s): %s",
-			probed.path, probed.vendor, why);
 	} else {
-		probed.usable = true;
-		g_message("vaapi: %s (%s): H.264 %s/%s %s", probed.path,
-			probed.vendor, zs_va_profile_name(choice.profile),
-			zs_va_entrypoint_name(choice.entrypoint),
-			zs_va_rc_name(choice.rc_mode));
+		if (zs_va_select_h264(probed.cands, probed.n, 0, 0, &choice, why,
+			sizeof(why))) {
+			probed.mask |= ZS_CODEC_BIT(ZS_CODEC_H264);
+			g_message("vaapi: %s (%s): H.264 %s/%s %s", probed.path,
+				probed.vendor, zs_va_profile_name(choice.profile),
+				zs_va_entrypoint_name(choice.entrypoint),
+				zs_va_rc_name(choice.rc_mode));
+		}
+		if (zs_va_select_h265(probed.cands, probed.n, 0, 0, &choice,
+			why_hevc, sizeof(why_hevc))) {
+			probed.mask |= ZS_CODEC_BIT(ZS_CODEC_H265);
+			g_message("vaapi: %s (%s): HEVC %s/%s %s%s", probed.path,
+				probed.vendor, zs_va_profile_name(choice.profile),
+				zs_va_entrypoint_name(choice.entrypoint),
+				zs_va_rc_name(choice.rc_mode),
+				choice.hevc.low_delay_b ? " low-delay B" : "");
+		} else if (probed.mask) {
+			g_debug("vaapi: %s: no HEVC: %s", probed.path, why_hevc);
+		}
+		probed.usable = probed.mask != 0;
+		if (!probed.usable)
+			g_snprintf(probed.why, sizeof(probed.why), "%s (%s): %s",
+				probed.path, probed.vendor, why);
 	}
 	if (!probed.usable)
 		g_message("vaapi: no hardware encoder: %s", probed.why);
@@ -104,14 +120,18 @@ static uint32_t vaapi_probe(void)
 
 	g_mutex_lock(&probe_lock);
 	probe_locked();
-	mask = probed.usable ? ZS_CODEC_BIT(ZS_CODEC_H264) : 0;
+	mask = probed.mask;
 	g_mutex_unlock(&probe_lock);
 	return mask;
 }
 
 static const char *vaapi_element_name(enum zs_codec codec)
 {
-	return codec == ZS_CODEC_H264 ? "vaapi-h264" : NULL;
+	switch (codec) {
+	case ZS_CODEC_H264: return "vaapi-h264";
+	case ZS_CODEC_H265: return "vaapi-h265";
+	default: return NULL;
+	}
 }
 
 /* ---- the encoder ---- */
@@ -229,7 +249,8 @@ static bool setup_encode(struct zs_va_encoder *v, char *err, size_t err_len)
 		v->choice.entrypoint, attrs, (int)G_N_ELEMENTS(attrs),
 		&v->enc_config);
 	if (st != VA_STATUS_SUCCESS) {
-		g_snprintf(err, err_len, "vaCreateConfig(H.264 %s/%s): %s",
+		g_snprintf(err, err_len, "vaCreateConfig(%s %s/%s): %s",
+			zs_codec_name(cfg->codec),
 			zs_va_profile_name(v->choice.profile),
 			zs_va_entrypoint_name(v->choice.entrypoint),
 			vaErrorStr(st));
@@ -242,15 +263,15 @@ static bool setup_encode(struct zs_va_encoder *v, char *err, size_t err_len)
 		(int)cfg->height, VA_PROGRESSIVE, targets, 1 + N_RECON,
 		&v->enc_ctx);
 	if (st != VA_STATUS_SUCCESS) {
-		g_snprintf(err, err_len, "vaCreateContext(H.264): %s",
-			vaErrorStr(st));
+		g_snprintf(err, err_len, "vaCreateContext(%s): %s",
+			zs_codec_name(cfg->codec), vaErrorStr(st));
 		return false;
 	}
-	/* Room for an uncompressed 4:2:0 picture plus emulation prevention
-	 * and headers: any real encoder's worst case, and the fake
-	 * driver's I_PCM output. */
-	coded_size = v->sps.width_mbs * v->sps.height_mbs * 384u * 3u / 2u +
-		(64u << 10);
+	/* Room for an uncompressed 4:2:0 picture (in whole 64x64 blocks,
+	 * the largest HEVC CTB) plus emulation prevention and headers: any
+	 * real encoder's worst case, and the fake driver's PCM output. */
+	coded_size = ((cfg->width + 63) / 64) * ((cfg->height + 63) / 64) *
+		(64u * 64u * 3u / 2u) * 3u / 2u + (64u << 10);
 	st = vaCreateBuffer(v->dev.display, v->enc_ctx, VAEncCodedBufferType,
 		coded_size, 1, NULL, &v->coded_buf);
 	if (st != VA_STATUS_SUCCESS) {
@@ -258,6 +279,55 @@ static bool setup_encode(struct zs_va_encoder *v, char *err, size_t err_len)
 			coded_size, vaErrorStr(st));
 		return false;
 	}
+	return true;
+}
+
+static bool init_h264(struct zs_va_encoder *v)
+{
+	const struct zs_encoder_config *cfg = &v->base.config;
+
+	if (!zs_h264_sps_init(&v->sps, v->choice.profile_idc, cfg->width,
+		cfg->height, cfg->fps, cfg->bitrate_kbps))
+		return false;
+	v->pps = (struct zs_h264_pps){
+		.entropy_coding_mode = v->choice.cabac,
+		.transform_8x8_mode = v->choice.profile_idc ==
+			ZS_H264_PROFILE_HIGH,
+		.deblocking_filter_control_present = true,
+		.pic_init_qp_minus26 = v->choice.rc_mode == VA_RC_CQP ?
+			CQP_QP - 26 : 0,
+	};
+	return true;
+}
+
+/* Parameter sets that use what the driver does (v->choice.hevc). */
+static bool init_h265(struct zs_va_encoder *v)
+{
+	const struct zs_encoder_config *cfg = &v->base.config;
+	const struct zs_va_hevc_choice *h = &v->choice.hevc;
+	struct zs_h265_sps *sps = &v->hevc_sps;
+
+	if (!zs_h265_sps_init(sps, cfg->width, cfg->height, cfg->fps,
+		cfg->bitrate_kbps, h->log2_ctb, h->log2_min_cb))
+		return false;
+	sps->log2_min_tb = h->log2_min_tb;
+	sps->log2_max_tb = h->log2_max_tb;
+	sps->max_transform_depth_inter = h->depth_inter;
+	sps->max_transform_depth_intra = h->depth_intra;
+	sps->amp = h->amp;
+	sps->sao = h->sao;
+	sps->temporal_mvp = h->temporal_mvp;
+	sps->strong_intra_smoothing = h->strong_intra_smoothing;
+	sps->pcm = h->pcm;
+	sps->log2_min_pcm = h->log2_min_pcm;
+	sps->log2_max_pcm = h->log2_max_pcm;
+	/* PCM is lossless: filtering it could only make it worse */
+	sps->pcm_loop_filter_disabled = h->pcm;
+	v->hevc_pps = (struct zs_h265_pps){
+		.init_qp_minus26 = v->choice.rc_mode == VA_RC_CQP ?
+			CQP_QP - 26 : 0,
+		.cu_qp_delta = h->cu_qp_delta,
+	};
 	return true;
 }
 
@@ -271,9 +341,9 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 	bool vpp;
 	VAStatus st;
 
-	if (cfg->codec != ZS_CODEC_H264) {
-		g_snprintf(err, err_len, "vaapi: %s is not implemented (H.264 only)",
-			zs_codec_name(cfg->codec));
+	if (cfg->codec != ZS_CODEC_H264 && cfg->codec != ZS_CODEC_H265) {
+		g_snprintf(err, err_len, "vaapi: %s is not implemented (H.264 "
+			"and H.265 only)", zs_codec_name(cfg->codec));
 		return NULL;
 	}
 	if (!zs_va_fourcc_for_drm(cfg->fourcc)) {
@@ -306,7 +376,8 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 	v->try_prime2 = true;
 	zs_va_surface_cache_init(&v->cache);
 	g_snprintf(v->base.description, sizeof(v->base.description),
-		"vaapi h264 %ux%u", cfg->width, cfg->height);
+		"vaapi %s %ux%u", zs_codec_name(cfg->codec), cfg->width,
+		cfg->height);
 
 	if (!path[0]) {
 		g_snprintf(err, err_len, "vaapi: %s", why[0] ? why : "no device");
@@ -321,25 +392,19 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 		g_snprintf(err, err_len, "vaapi: %s has no video processing", path);
 		goto err;
 	}
-	if (!zs_va_select_h264(cands, n, cfg->width, cfg->height, &v->choice,
+	if (cfg->codec == ZS_CODEC_H265 ?
+	    !zs_va_select_h265(cands, n, cfg->width, cfg->height, &v->choice,
+		why, sizeof(why)) :
+	    !zs_va_select_h264(cands, n, cfg->width, cfg->height, &v->choice,
 		why, sizeof(why))) {
 		g_snprintf(err, err_len, "vaapi: %s", why);
 		goto err;
 	}
-	if (!zs_h264_sps_init(&v->sps, v->choice.profile_idc, cfg->width,
-		cfg->height, cfg->fps, cfg->bitrate_kbps)) {
-		g_snprintf(err, err_len, "vaapi: H.264 cannot code %ux%u",
-			cfg->width, cfg->height);
+	if (cfg->codec == ZS_CODEC_H265 ? !init_h265(v) : !init_h264(v)) {
+		g_snprintf(err, err_len, "vaapi: %s cannot code %ux%u",
+			zs_codec_name(cfg->codec), cfg->width, cfg->height);
 		goto err;
 	}
-	v->pps = (struct zs_h264_pps){
-		.entropy_coding_mode = v->choice.cabac,
-		.transform_8x8_mode = v->choice.profile_idc ==
-			ZS_H264_PROFILE_HIGH,
-		.deblocking_filter_control_present = true,
-		.pic_init_qp_minus26 = v->choice.rc_mode == VA_RC_CQP ?
-			CQP_QP - 26 : 0,
-	};
 	st = vaCreateSurfaces(v->dev.display, VA_RT_FORMAT_YUV420, cfg->width,
 		cfg->height, &v->input, 1, NULL, 0);
 	if (st == VA_STATUS_SUCCESS)
@@ -357,13 +422,15 @@ static struct zs_encoder *vaapi_create(const struct zs_encoder_config *cfg,
 	}
 	if (v->choice.rc_mode == VA_RC_CQP)
 		g_snprintf(v->base.description, sizeof(v->base.description),
-			"vaapi:%s h264 %s/%s cqp %u %ux%u", path,
+			"vaapi:%s %s %s/%s cqp %u %ux%u", path,
+			zs_codec_name(cfg->codec),
 			zs_va_profile_name(v->choice.profile),
 			zs_va_entrypoint_name(v->choice.entrypoint), CQP_QP,
 			cfg->width, cfg->height);
 	else
 		g_snprintf(v->base.description, sizeof(v->base.description),
-			"vaapi:%s h264 %s/%s %s %ux%u @ %u kbps", path,
+			"vaapi:%s %s %s/%s %s %ux%u @ %u kbps", path,
+			zs_codec_name(cfg->codec),
 			zs_va_profile_name(v->choice.profile),
 			zs_va_entrypoint_name(v->choice.entrypoint),
 			zs_va_rc_name(v->choice.rc_mode), cfg->width,
@@ -555,7 +622,9 @@ static int vaapi_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 		return switch_to_software(v, frame, out, "import refused");
 	if (!convert(v, frame, src))
 		return switch_to_software(v, frame, out, "colour conversion failed");
-	if (!zs_va_encode_h264(v, force_keyframe || !v->have_ref, out))
+	if (v->base.config.codec == ZS_CODEC_H265 ?
+	    !zs_va_encode_h265(v, force_keyframe || !v->have_ref, out) :
+	    !zs_va_encode_h264(v, force_keyframe || !v->have_ref, out))
 		return switch_to_software(v, frame, out, "encoding failed");
 	/* the GPU read the frame and wrote the picture; we only copied
 	 * the bitstream */

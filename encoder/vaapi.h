@@ -25,6 +25,9 @@ struct zs_va_candidate {
 	uint32_t packed_headers; /* VA_ENC_PACKED_HEADER_* */
 	uint32_t max_width, max_height;
 	uint32_t quality_range;  /* highest quality level; 0 = none */
+	uint32_t prediction_direction; /* VA_PREDICTION_DIRECTION_* */
+	/* VAConfigAttribValEncHEVCFeatures / …BlockSizes; 0 = not said */
+	uint32_t hevc_features, hevc_block_sizes;
 };
 
 #define ZS_VA_MAX_CANDIDATES 16
@@ -37,6 +40,16 @@ struct zs_va_choice {
 	uint32_t quality_level;  /* 0 = driver default */
 	uint8_t profile_idc;     /* 66 (Constrained Baseline), 77, 100 */
 	bool cabac;
+	/* HEVC: coding tools, block sizes (log2 of luma samples) and the
+	 * slice type of inter pictures, from what the driver says */
+	struct zs_va_hevc_choice {
+		uint8_t log2_ctb, log2_min_cb, log2_min_tb, log2_max_tb;
+		uint8_t depth_inter, depth_intra;
+		bool pcm; /* the driver requires PCM */
+		uint8_t log2_min_pcm, log2_max_pcm;
+		bool amp, sao, temporal_mvp, cu_qp_delta, strong_intra_smoothing;
+		bool low_delay_b; /* no P slices: B with both lists the same */
+	} hevc;
 };
 
 /* Picks how to encode H.264 at width x height from what the driver
@@ -48,7 +61,18 @@ bool zs_va_select_h264(const struct zs_va_candidate *candidates, size_t n,
 	uint32_t width, uint32_t height, struct zs_va_choice *choice,
 	char *why, size_t why_len);
 
-/* "cb", "main", "high"; "lp", "slice"; "cbr", "vbr", "cqp". */
+/* The same for HEVC Main (VAProfileHEVCMain, LP before Slice). Coding
+ * tools follow VAConfigAttribEncHEVCFeatures (PCM, AMP, SAO only where
+ * required; temporal MVP unless unsupported; CU QP deltas for rate
+ * control), block sizes VAConfigAttribEncHEVCBlockSizes (largest CTB),
+ * else CTB 32 and coding blocks of 16; low-delay B where the driver's
+ * VAConfigAttribPredictionDirection says B lists may not be empty. */
+bool zs_va_select_h265(const struct zs_va_candidate *candidates, size_t n,
+	uint32_t width, uint32_t height, struct zs_va_choice *choice,
+	char *why, size_t why_len);
+
+/* "cb", "main", "high", "hevc-main"; "lp", "slice"; "cbr", "vbr",
+ * "cqp". */
 const char *zs_va_profile_name(VAProfile profile);
 const char *zs_va_entrypoint_name(VAEntrypoint ep);
 const char *zs_va_rc_name(uint32_t rc_mode);
@@ -146,7 +170,8 @@ bool zs_va_device_open(struct zs_va_device *dev, const char *path,
 	char *err, size_t err_len);
 void zs_va_device_close(struct zs_va_device *dev);
 
-/* Lists the H.264 encode candidates and whether VPP (VideoProc) exists. */
+/* Lists the H.264 and HEVC Main encode candidates and whether VPP
+ * (VideoProc) exists. */
 bool zs_va_device_probe(struct zs_va_device *dev,
 	struct zs_va_candidate *candidates, size_t *n, bool *has_vpp,
 	char *err, size_t err_len);

@@ -11,6 +11,8 @@
 
 #include "vaapi.h"
 
+#include <va/va_enc_hevc.h>
+
 /* ---- selection ---- */
 
 #define ALL_PACKED (VA_ENC_PACKED_HEADER_SEQUENCE | \
@@ -118,6 +120,104 @@ Test(vaapi_select, picks_entrypoint_profile_and_rate_control)
 		cr_expect(choice.packed_headers & VA_ENC_PACKED_HEADER_SEQUENCE,
 			"%s", c->name);
 	}
+}
+
+/* HEVC: the coding tools follow what the driver says it needs. */
+static uint32_t hevc_features(unsigned pcm, unsigned amp, unsigned sao,
+	unsigned tmvp, unsigned cu_qp_delta)
+{
+	VAConfigAttribValEncHEVCFeatures f = { .value = 0 };
+
+	f.bits.pcm = pcm;
+	f.bits.amp = amp;
+	f.bits.sao = sao;
+	f.bits.temporal_mvp = tmvp;
+	f.bits.cu_qp_delta = cu_qp_delta;
+	f.bits.deblocking_filter_disable = VA_FEATURE_SUPPORTED;
+	return f.value;
+}
+
+static uint32_t hevc_blocks(unsigned log2_ctb, unsigned log2_min_cb,
+	unsigned log2_min_pcm, unsigned log2_max_pcm)
+{
+	VAConfigAttribValEncHEVCBlockSizes b = { .value = 0 };
+
+	b.bits.log2_max_coding_tree_block_size_minus3 = log2_ctb - 3;
+	b.bits.log2_min_coding_tree_block_size_minus3 = 1;
+	b.bits.log2_min_luma_coding_block_size_minus3 = log2_min_cb - 3;
+	b.bits.log2_max_luma_transform_block_size_minus2 = 3;
+	b.bits.log2_min_luma_transform_block_size_minus2 = 0;
+	b.bits.max_max_transform_hierarchy_depth_inter = 2;
+	b.bits.max_max_transform_hierarchy_depth_intra = 1;
+	b.bits.log2_max_pcm_coding_block_size_minus3 = log2_max_pcm - 3;
+	b.bits.log2_min_pcm_coding_block_size_minus3 = log2_min_pcm - 3;
+	return b.value;
+}
+
+Test(vaapi_select, hevc_follows_the_drivers_features_and_block_sizes)
+{
+	struct zs_va_candidate c[3] = {
+		CAND(VAProfileH264High, VAEntrypointEncSliceLP, VA_RC_CBR,
+			ALL_PACKED, 4096, 4096),
+		CAND(VAProfileHEVCMain, VAEntrypointEncSlice, VA_RC_CBR,
+			ALL_PACKED, 4096, 4096),
+		CAND(VAProfileHEVCMain, VAEntrypointEncSliceLP,
+			VA_RC_VBR | VA_RC_CQP, ALL_PACKED, 4096, 4096),
+	};
+	struct zs_va_choice ch;
+	char why[200];
+
+	/* LP first; nothing said: CTB 32, CB 16, temporal MVP, no PCM */
+	cr_assert(zs_va_select_h265(c, 3, 1920, 1080, &ch, why, sizeof(why)),
+		"%s", why);
+	cr_expect_eq(ch.profile, VAProfileHEVCMain);
+	cr_expect_eq(ch.entrypoint, VAEntrypointEncSliceLP);
+	cr_expect_eq(ch.rc_mode, VA_RC_VBR);
+	cr_expect_eq(ch.hevc.log2_ctb, 5);
+	cr_expect_eq(ch.hevc.log2_min_cb, 4);
+	cr_expect(ch.hevc.temporal_mvp);
+	cr_expect(ch.hevc.cu_qp_delta, "CU QP deltas for rate control");
+	cr_expect_not(ch.hevc.pcm || ch.hevc.amp || ch.hevc.sao);
+	cr_expect_not(ch.hevc.low_delay_b);
+
+	/* a driver that needs PCM and codes no P slices (the fake one) */
+	c[2].hevc_features = hevc_features(VA_FEATURE_REQUIRED,
+		VA_FEATURE_NOT_SUPPORTED, VA_FEATURE_SUPPORTED,
+		VA_FEATURE_NOT_SUPPORTED, VA_FEATURE_SUPPORTED);
+	c[2].hevc_block_sizes = hevc_blocks(5, 3, 3, 5);
+	c[2].prediction_direction = VA_PREDICTION_DIRECTION_PREVIOUS |
+		VA_PREDICTION_DIRECTION_BI_NOT_EMPTY;
+	cr_assert(zs_va_select_h265(c, 3, 1920, 1080, &ch, why, sizeof(why)),
+		"%s", why);
+	cr_expect_eq(ch.hevc.log2_ctb, 5);
+	cr_expect_eq(ch.hevc.log2_min_cb, 3);
+	cr_expect_eq(ch.hevc.log2_max_tb, 5);
+	cr_expect_eq(ch.hevc.depth_inter, 2);
+	cr_expect_eq(ch.hevc.depth_intra, 1);
+	cr_expect(ch.hevc.pcm);
+	cr_expect_eq(ch.hevc.log2_min_pcm, 3);
+	cr_expect_eq(ch.hevc.log2_max_pcm, 5);
+	cr_expect_not(ch.hevc.sao, "SAO supported is not SAO required");
+	cr_expect_not(ch.hevc.temporal_mvp);
+	cr_expect(ch.hevc.cu_qp_delta);
+	cr_expect(ch.hevc.low_delay_b);
+
+	/* PCM required but only at sizes an SPS with CB 32 cannot have */
+	c[2].hevc_block_sizes = hevc_blocks(6, 5, 3, 4);
+	c[1].profile = VAProfileH264Main;
+	cr_expect_not(zs_va_select_h265(c, 3, 1920, 1080, &ch, why,
+		sizeof(why)));
+	cr_expect(strstr(why, "PCM"), "reason '%s'", why);
+
+	/* too large, and no HEVC at all */
+	c[2].hevc_block_sizes = 0;
+	c[2].max_width = 1280;
+	cr_expect_not(zs_va_select_h265(c, 3, 1920, 1080, &ch, why,
+		sizeof(why)));
+	cr_expect(strstr(why, "larger than"), "reason '%s'", why);
+	cr_expect_not(zs_va_select_h265(c, 1, 1920, 1080, &ch, why,
+		sizeof(why)));
+	cr_expect(strstr(why, "no HEVC"), "reason '%s'", why);
 }
 
 /* ---- descriptors ---- */
