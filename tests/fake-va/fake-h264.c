@@ -17,74 +17,6 @@
 
 #include "bitwriter.h"
 
-/* ---- a small reader for our own packed headers ---- */
-
-struct reader {
-	const uint8_t *data;
-	size_t bits, pos;
-	bool overrun;
-};
-
-static uint32_t read_bits(struct reader *r, unsigned n)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (r->pos >= r->bits) {
-			r->overrun = true;
-			return 0;
-		}
-		v = v << 1 | ((r->data[r->pos / 8] >> (7 - r->pos % 8)) & 1u);
-		r->pos++;
-	}
-	return v;
-}
-
-static uint32_t read_ue(struct reader *r)
-{
-	unsigned zeros = 0;
-	while (read_bits(r, 1) == 0) {
-		if (r->overrun || ++zeros > 31) {
-			r->overrun = true;
-			return 0;
-		}
-	}
-	return ((1u << zeros) - 1) + read_bits(r, zeros);
-}
-
-/* Start code length (3 or 4 bytes) of a packed NAL, 0 when absent. */
-static size_t start_code_len(const uint8_t *d, size_t len)
-{
-	if (len >= 4 && d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 1)
-		return 4;
-	if (len >= 3 && d[0] == 0 && d[1] == 0 && d[2] == 1)
-		return 3;
-	return 0;
-}
-
-/* Removes emulation prevention bytes; returns the new length. */
-static size_t unescape(const uint8_t *in, size_t len, uint8_t *out)
-{
-	size_t o = 0;
-	unsigned zeros = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (zeros == 2 && in[i] == 3) {
-			zeros = 0;
-			continue;
-		}
-		out[o++] = in[i];
-		zeros = in[i] == 0 ? zeros + 1 : 0;
-	}
-	return o;
-}
-
-struct packed {
-	uint32_t type; /* VAEncPackedHeaderType */
-	const uint8_t *data;
-	size_t bits;
-	bool has_emulation_bytes;
-};
-
 struct parsed_sps {
 	unsigned profile_idc, width_mbs, height_mbs;
 	unsigned log2_max_frame_num, poc_type;
@@ -177,41 +109,6 @@ static bool parse_slice(const struct packed *p, unsigned log2_max_frame_num,
 	return !r.overrun && (s->nal_type == 1 || s->nal_type == 5);
 }
 
-/* ---- output ---- */
-
-struct output {
-	struct fake_buffer *coded;
-	size_t used;
-	int n_segments;
-	bool overflow;
-};
-
-static void emit(struct output *o, const uint8_t *bytes, size_t len)
-{
-	VACodedBufferSegment *seg;
-	int max = (int)(sizeof(o->coded->segments) /
-		sizeof(o->coded->segments[0]));
-
-	if (len > o->coded->size - o->used) {
-		o->overflow = true;
-		return;
-	}
-	memcpy(o->coded->data + o->used, bytes, len);
-	/* One segment per NAL unit, as some drivers do: the application
-	 * must concatenate them. The last segment takes any excess. */
-	if (o->n_segments < max) {
-		seg = &o->coded->segments[o->n_segments];
-		*seg = (VACodedBufferSegment){ .buf = o->coded->data + o->used,
-			.size = (uint32_t)len };
-		if (o->n_segments > 0)
-			o->coded->segments[o->n_segments - 1].next = seg;
-		o->n_segments++;
-	} else {
-		o->coded->segments[max - 1].size += (uint32_t)len;
-	}
-	o->used += len;
-}
-
 /* Slice data for macroblocks [first, first + count) of src, after the
  * packed header bits. */
 static bool write_slice(struct output *o, const struct packed *hdr,
@@ -284,12 +181,6 @@ static VAProfile profile_for_idc(unsigned idc)
 
 #define MAX_SLICES 64
 #define MAX_PACKED 16
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fake_fail(__VA_ARGS__); \
-		return VA_STATUS_ERROR_INVALID_PARAMETER; \
-	} } while (0)
 
 VAStatus fake_h264_encode(VADriverContextP ctx, struct fake_context *c,
 	const struct fake_config *cfg)

@@ -20,7 +20,7 @@
 
 EXPORT struct zs_fake_va_stats zs_fake_va_stats;
 
-#define MAX_PROFILES 4
+#define MAX_PROFILES 5
 #define MAX_ENTRYPOINTS 4
 #define MAX_ATTRIBUTES 16
 #define MIN_SIZE 16
@@ -201,6 +201,8 @@ static bool profile_offered(VAProfile profile)
 		return env_lists("ZS_FAKE_VA_PROFILES", "cb", "main");
 	case VAProfileH264High:
 		return env_lists("ZS_FAKE_VA_PROFILES", "cb", "high");
+	case VAProfileHEVCMain:
+		return env_lists("ZS_FAKE_VA_PROFILES", "cb", "hevc");
 	case VAProfileNone:
 		return true;
 	default:
@@ -213,7 +215,7 @@ static VAStatus query_profiles(VADriverContextP ctx, VAProfile *list,
 {
 	static const VAProfile all[] = { VAProfileNone,
 		VAProfileH264ConstrainedBaseline, VAProfileH264Main,
-		VAProfileH264High };
+		VAProfileH264High, VAProfileHEVCMain };
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -293,6 +295,15 @@ static uint32_t attrib_value(VAProfile profile, VAEntrypoint ep,
 		return enc ? 1 : VA_ATTRIB_NOT_SUPPORTED;
 	case VAConfigAttribEncMaxSlices:
 		return enc ? 1 : VA_ATTRIB_NOT_SUPPORTED;
+	case VAConfigAttribPredictionDirection:
+		return enc && profile == VAProfileHEVCMain ?
+			fake_h265_prediction_direction() : VA_ATTRIB_NOT_SUPPORTED;
+	case VAConfigAttribEncHEVCFeatures:
+		return enc && profile == VAProfileHEVCMain ?
+			fake_h265_features() : VA_ATTRIB_NOT_SUPPORTED;
+	case VAConfigAttribEncHEVCBlockSizes:
+		return enc && profile == VAProfileHEVCMain ?
+			fake_h265_block_sizes() : VA_ATTRIB_NOT_SUPPORTED;
 	default:
 		return VA_ATTRIB_NOT_SUPPORTED;
 	}
@@ -841,6 +852,8 @@ static VAStatus end_picture(VADriverContextP ctx, VAContextID id)
 	}
 	if (cfg->entrypoint == VAEntrypointVideoProc)
 		st = fake_vpp_run(ctx, c);
+	else if (cfg->profile == VAProfileHEVCMain)
+		st = fake_h265_encode(ctx, c, cfg);
 	else
 		st = fake_h264_encode(ctx, c, cfg);
 	free_picture_buffers(c);

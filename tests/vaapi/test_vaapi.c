@@ -267,7 +267,7 @@ static void yuv_free(struct yuv *y)
 	free(y->v);
 }
 
-/* ---- decoding with avdec_h264 ---- */
+/* ---- decoding with avdec_h264 / avdec_h265 ---- */
 
 #define MAX_FRAMES 64
 
@@ -282,7 +282,12 @@ static void decode(struct zs_access_unit **aus, int n, struct decoded *out)
 	GError *error = NULL;
 
 	gst_init(NULL, NULL);
-	pipeline = gst_parse_launch("appsrc name=src format=time "
+	pipeline = gst_parse_launch(n > 0 && aus[0]->codec == ZS_CODEC_H265 ?
+		"appsrc name=src format=time "
+		"caps=video/x-h265,stream-format=byte-stream,alignment=au ! "
+		"h265parse ! avdec_h265 ! videoconvert ! "
+		"video/x-raw,format=I420 ! appsink name=sink sync=false" :
+		"appsrc name=src format=time "
 		"caps=video/x-h264,stream-format=byte-stream,alignment=au ! "
 		"h264parse ! avdec_h264 ! videoconvert ! "
 		"video/x-raw,format=I420 ! appsink name=sink sync=false",
@@ -403,10 +408,10 @@ static void expect_matches(const struct yuv *got, const struct picture *pic,
 
 /* ---- helpers ---- */
 
-static struct zs_encoder *create(enum zs_encoder_backend backend, uint32_t w,
-	uint32_t h, uint32_t fourcc)
+static struct zs_encoder *create_codec(enum zs_encoder_backend backend,
+	enum zs_codec codec, uint32_t w, uint32_t h, uint32_t fourcc)
 {
-	struct zs_encoder_config cfg = { .codec = ZS_CODEC_H264, .width = w,
+	struct zs_encoder_config cfg = { .codec = codec, .width = w,
 		.height = h, .fourcc = fourcc, .fps = 30 };
 	char err[256];
 	struct zs_encoder *enc = zs_encoder_create(backend, &cfg, err,
@@ -414,6 +419,12 @@ static struct zs_encoder *create(enum zs_encoder_backend backend, uint32_t w,
 
 	cr_assert(enc, "zs_encoder_create: %s", err);
 	return enc;
+}
+
+static struct zs_encoder *create(enum zs_encoder_backend backend, uint32_t w,
+	uint32_t h, uint32_t fourcc)
+{
+	return create_codec(backend, ZS_CODEC_H264, w, h, fourcc);
 }
 
 static struct zs_access_unit *encode(struct zs_encoder *enc,
@@ -848,6 +859,154 @@ Test(vaapi, fake_driver_rejects_a_picture_before_any_sequence)
 	vaDestroySurfaces(dev.display, surf, 2);
 	vaDestroyConfig(dev.display, cfg);
 	zs_va_device_close(&dev);
+}
+
+/* ---- HEVC ---- */
+
+/* NAL unit types of an Annex-B access unit, in order. */
+static int hevc_nal_types(const struct zs_access_unit *au, unsigned *types,
+	int max)
+{
+	int n = 0;
+
+	for (size_t i = 0; i + 4 < au->size && n < max; i++) {
+		if (au->data[i] == 0 && au->data[i + 1] == 0 &&
+		    au->data[i + 2] == 1) {
+			types[n++] = (au->data[i + 3] >> 1) & 0x3f;
+			i += 3;
+		}
+	}
+	return n;
+}
+
+Test(vaapi, probe_sees_h265_only_when_the_driver_offers_hevc_main)
+{
+	require_fake();
+	cr_expect_not(zs_encoder_probe(ZS_ENCODER_VAAPI) &
+		ZS_CODEC_BIT(ZS_CODEC_H265), "the default fake driver is H.264 only");
+	setenv("ZS_FAKE_VA_PROFILES", "cb,hevc", 1);
+	zs_encoder_set_va_device("/dev/null"); /* probe again */
+	cr_expect(zs_encoder_probe(ZS_ENCODER_VAAPI) & ZS_CODEC_BIT(ZS_CODEC_H265));
+	cr_expect(zs_encoder_probe(ZS_ENCODER_VAAPI) & ZS_CODEC_BIT(ZS_CODEC_H264));
+	cr_expect_str_eq(zs_encoder_element_name(ZS_ENCODER_VAAPI,
+		ZS_CODEC_H265), "vaapi-h265");
+	setenv("ZS_FAKE_VA_PROFILES", "hevc", 1);
+	zs_encoder_set_va_device("/dev/null");
+	cr_expect_eq(zs_encoder_probe(ZS_ENCODER_VAAPI),
+		ZS_CODEC_BIT(ZS_CODEC_H265), "an HEVC-only driver is usable");
+}
+
+struct hevc_run {
+	uint32_t width, height;
+	const char *blocks;   /* ZS_FAKE_VA_HEVC_BLOCKS, NULL: default */
+	bool low_delay_b;
+	const char *rc;       /* ZS_FAKE_VA_RC, NULL: default */
+};
+
+/* Encodes frames from n_buffers pictures through the fake driver's PCM
+ * HEVC, with a forced IDR two frames before the end, and requires every
+ * decoded picture (avdec_h265) to be the reference conversion ±1. */
+static void run_hevc(const struct hevc_run *r, int n_frames, int n_buffers)
+{
+	struct picture pics[4];
+	struct zs_access_unit *aus[MAX_FRAMES];
+	struct zs_encoder *enc;
+	struct decoded dec;
+	struct zs_fake_va_stats *st, before;
+	int key_at = n_frames - 2;
+
+	require_fake();
+	setenv("ZS_FAKE_VA_PROFILES", "hevc", 1);
+	if (r->blocks)
+		setenv("ZS_FAKE_VA_HEVC_BLOCKS", r->blocks, 1);
+	if (r->low_delay_b)
+		setenv("ZS_FAKE_VA_HEVC_LOW_DELAY_B", "1", 1);
+	if (r->rc)
+		setenv("ZS_FAKE_VA_RC", r->rc, 1);
+	enc = create_codec(ZS_ENCODER_VAAPI, ZS_CODEC_H265, r->width,
+		r->height, DRM_FORMAT_XRGB8888);
+	before = *fake_stats(); /* libva loaded the driver by now */
+	cr_log_info("%s", zs_encoder_describe(enc));
+	cr_expect(strstr(zs_encoder_describe(enc), " h265 hevc-main/lp "),
+		"'%s'", zs_encoder_describe(enc));
+	for (int i = 0; i < n_buffers; i++)
+		picture_init(&pics[i], r->width, r->height, DRM_FORMAT_XRGB8888,
+			DRM_FORMAT_MOD_LINEAR, (uint32_t)i, false);
+	for (int i = 0; i < n_frames; i++) {
+		unsigned types[8];
+		int n_types;
+		bool key = i == 0 || i == key_at;
+
+		aus[i] = encode(enc, &pics[i % n_buffers], (uint64_t)i + 1,
+			i == key_at, true);
+		cr_expect_eq(zs_encoder_cpu_pixel_bytes(enc), 0);
+		cr_expect_eq(aus[i]->keyframe, key, "frame %d keyframe flag", i);
+		n_types = hevc_nal_types(aus[i], types, 8);
+		if (key) {
+			cr_expect(n_types == 4 && types[0] == 32 && types[1] == 33 &&
+				types[2] == 34 && types[3] == 19,
+				"frame %d: VPS, SPS, PPS, IDR_W_RADL (%d NAL units, "
+				"first type %u)", i, n_types, types[0]);
+		} else {
+			cr_expect(n_types == 1 && types[0] == 1,
+				"frame %d: one TRAIL_R (%d NAL units, type %u)", i,
+				n_types, types[0]);
+		}
+	}
+	st = fake_stats();
+	cr_expect_eq(st->check_failures, before.check_failures, "driver found "
+		"parameter mismatches (see stderr)");
+	cr_expect_eq(st->encoded_frames - before.encoded_frames,
+		(uint64_t)n_frames);
+	cr_expect_eq(st->idr_frames - before.idr_frames, 2);
+	cr_expect_eq(st->last_profile, VAProfileHEVCMain);
+	cr_expect_eq(st->last_entrypoint, VAEntrypointEncSliceLP);
+	cr_expect_eq(st->last_slice_type, r->low_delay_b ? 0u : 1u,
+		"inter pictures are %s slices", r->low_delay_b ? "B" : "P");
+
+	decode(aus, n_frames, &dec);
+	cr_assert_eq(dec.n, n_frames, "decoded %d of %d frames", dec.n,
+		n_frames);
+	for (int i = 0; i < n_frames; i++) {
+		char what[48];
+		snprintf(what, sizeof(what), "%ux%u frame %d", r->width,
+			r->height, i);
+		expect_matches(&dec.frames[i], &pics[i % n_buffers], what);
+	}
+	decoded_free(&dec);
+	for (int i = 0; i < n_frames; i++)
+		zs_access_unit_free(aus[i]);
+	zs_encoder_destroy(enc);
+	cr_expect_eq(fake_stats()->imported_live, 0);
+	for (int i = 0; i < n_buffers; i++)
+		picture_finish(&pics[i]);
+}
+
+Test(vaapi, hevc_decodes_to_the_reference_conversion_bit_exactly,
+	.timeout = 60)
+{
+	/* 330x198: not whole 8x8 coding blocks, cropped by the SPS;
+	 * CTB 32 with CUs of 8 codes split flags at two depths */
+	run_hevc(&(struct hevc_run){ 330, 198 }, 8, 3);
+}
+
+Test(vaapi, hevc_without_block_sizes_uses_ctb_32_and_cb_16, .timeout = 60)
+{
+	/* 200 rows: 13 CBs of 16, the last CTB row half outside */
+	run_hevc(&(struct hevc_run){ 336, 200, .blocks = "none" }, 5, 2);
+}
+
+Test(vaapi, hevc_ctb_16_and_64, .timeout = 60)
+{
+	run_hevc(&(struct hevc_run){ 96, 64, .blocks = "16,16" }, 4, 2);
+	run_hevc(&(struct hevc_run){ 200, 136, .blocks = "64,8",
+		.rc = "cqp" }, 4, 2);
+}
+
+Test(vaapi, hevc_low_delay_b_when_the_driver_codes_no_p_slices,
+	.timeout = 60)
+{
+	run_hevc(&(struct hevc_run){ 128, 96, .low_delay_b = true }, 5, 2);
 }
 
 /* ---- on real hardware ---- */
