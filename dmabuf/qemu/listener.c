@@ -793,21 +793,51 @@ static gboolean on_update_dmabuf(ZsQemuDisplay1Listener *l,
 	return TRUE;
 }
 
+/* Black at the last size rather than a stale picture; false when there is
+ * no size yet (or no memory). */
+static bool show_black(struct zs_qemu_source *src)
+{
+	struct zs_qemu_display *disp = &src->disp;
+
+	disp_drop_buffers(disp, false);
+	disp->active = false;
+	disp->kind = ZS_QEMU_BUFFER_FB;
+	return disp->width && disp->height &&
+		fb_reset(disp, disp->width, disp->height, DRM_FORMAT_XRGB8888);
+}
+
 static gboolean on_disable(ZsQemuDisplay1Listener *l,
 	GDBusMethodInvocation *inv, gpointer user_data)
 {
 	struct zs_qemu_source *src = user_data;
-	struct zs_qemu_display *disp = &src->disp;
 
-	/* Show black at the last size rather than a stale picture. */
-	disp_drop_buffers(disp, false);
-	disp->active = false;
-	disp->kind = ZS_QEMU_BUFFER_FB;
-	if (disp->width && disp->height &&
-	    fb_reset(disp, disp->width, disp->height, DRM_FORMAT_XRGB8888))
+	if (show_black(src))
 		damage_add(src, NULL);
 	zs_qemu_display1_listener_complete_disable(l, inv);
 	return TRUE;
+}
+
+void zs_qemu_display_blank(struct zs_qemu_source *src)
+{
+	struct zs_qemu_display *disp = &src->disp;
+	struct zs_qemu_buffer *buf;
+
+	buf = disp->cur >= 0 ? disp->pool[disp->cur] : NULL;
+	/* Already black (Disable, or an earlier call): show it again. */
+	bool black = !disp->active && disp->kind == ZS_QEMU_BUFFER_FB && buf &&
+		buf->width == disp->width && buf->height == disp->height;
+	if (!black && !show_black(src))
+		return;
+	if (disp->emit_idle) {
+		g_source_destroy(disp->emit_idle);
+		g_source_unref(disp->emit_idle);
+		disp->emit_idle = NULL;
+	}
+	disp->pending = false;
+	disp->size_wait_until_us = 0;
+	buf = disp->pool[disp->cur];
+	emit_frame(src, buf, buf->width, buf->height, 0, NULL,
+		(uint64_t)g_get_monotonic_time(), NULL);
 }
 
 static gboolean on_mouse_set(ZsQemuDisplay1Listener *l,

@@ -173,10 +173,13 @@ struct zs_qemu_source {
 	int dbus_fd;           /* owned until handed to GDBus */
 	uint32_t console;
 	uint32_t connect_timeout_ms;
+	bool wait_for_qemu;
+	bool said_waiting;     /* the wait is logged once */
 	char console_path[64];
 
 	GSource *start_source;
 	GSource *retry_timer;
+	GSource *blank_timer;  /* blank_width/height: black until a picture */
 	int64_t connect_deadline_us;
 
 	GDBusConnection *qemu_conn;
@@ -217,6 +220,9 @@ void zs_qemu_listener_unexport(struct zs_qemu_source *src);
  * property changes with wider Updates). */
 void zs_qemu_display_console_resized(struct zs_qemu_source *src,
 	uint32_t width, uint32_t height);
+/* Shows black at the last size (Disable, QEMU gone, waiting for QEMU),
+ * emitted at once; no-op before the first picture or size. */
+void zs_qemu_display_blank(struct zs_qemu_source *src);
 /* Drops the display state; frames in flight keep their buffers. Replies to
  * every held UpdateDMABUF. */
 void zs_qemu_display_finish(struct zs_qemu_source *src);

@@ -43,13 +43,19 @@ static gboolean closed_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void clear_timer(GSource **timer)
+{
+	if (*timer) {
+		g_source_destroy(*timer);
+		g_source_unref(*timer);
+		*timer = NULL;
+	}
+}
+
 static void drop_connections(struct zs_qemu_source *src)
 {
-	if (src->retry_timer) {
-		g_source_destroy(src->retry_timer);
-		g_source_unref(src->retry_timer);
-		src->retry_timer = NULL;
-	}
+	clear_timer(&src->retry_timer);
+	clear_timer(&src->blank_timer);
 	if (src->name_watch) {
 		g_bus_unwatch_name(src->name_watch);
 		src->name_watch = 0;
@@ -94,6 +100,9 @@ void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 
 	g_cancellable_cancel(src->cancel);
 	drop_connections(src);
+	/* Clients see the display stop rather than a picture that looks
+	 * alive. */
+	zs_qemu_display_blank(src);
 	zs_qemu_display_finish(src);
 
 	/* Report from an idle so that no caller sees the source destroyed
@@ -127,9 +136,14 @@ static void on_name_vanished(GDBusConnection *conn, const char *name,
 	struct zs_qemu_source *src = data;
 
 	/* Also called at once when QEMU has not taken its name yet: then the
-	 * name timer bounds the wait. */
-	if (src->name_seen)
+	 * name timer bounds the wait, if any. */
+	if (src->name_seen) {
 		zs_qemu_source_close(src, "QEMU (%s) left the bus", name);
+	} else if (src->wait_for_qemu && !src->said_waiting) {
+		g_message("QEMU display: waiting for %s on bus %s", name,
+			src->bus_address);
+		src->said_waiting = true;
+	}
 }
 
 static gboolean on_name_timeout(gpointer data)
@@ -161,11 +175,7 @@ static void on_name_appeared(GDBusConnection *conn, const char *name,
 	if (src->name_seen || src->closed)
 		return;
 	src->name_seen = true;
-	if (src->retry_timer) {
-		g_source_destroy(src->retry_timer);
-		g_source_unref(src->retry_timer);
-		src->retry_timer = NULL;
-	}
+	clear_timer(&src->retry_timer);
 	g_main_context_push_thread_default(src->ctx);
 	open_console(src);
 	g_main_context_pop_thread_default(src->ctx);
@@ -392,10 +402,13 @@ static void use_qemu_conn(struct zs_qemu_source *src, GDBusConnection *conn)
 		G_CALLBACK(on_conn_closed), src);
 	if (src->bus_address) {
 		/* QEMU may join the bus after us: wait for its name. */
-		src->retry_timer = g_timeout_source_new(src->connect_timeout_ms);
-		g_source_set_callback(src->retry_timer, on_name_timeout, src,
-			NULL);
-		g_source_attach(src->retry_timer, src->ctx);
+		if (!src->wait_for_qemu) {
+			src->retry_timer = g_timeout_source_new(
+				src->connect_timeout_ms);
+			g_source_set_callback(src->retry_timer,
+				on_name_timeout, src, NULL);
+			g_source_attach(src->retry_timer, src->ctx);
+		}
 		src->name_watch = g_bus_watch_name_on_connection(conn,
 			"org.qemu", G_BUS_NAME_WATCHER_FLAGS_NONE,
 			on_name_appeared, on_name_vanished, src, NULL);
@@ -447,7 +460,8 @@ static gboolean try_qmp(gpointer data);
 
 static void schedule_qmp_retry(struct zs_qemu_source *src)
 {
-	src->retry_timer = g_timeout_source_new(QMP_RETRY_MS);
+	src->retry_timer = g_timeout_source_new(src->wait_for_qemu ?
+		ZS_QEMU_WAIT_RETRY_MS : QMP_RETRY_MS);
 	g_source_set_callback(src->retry_timer, try_qmp, src, NULL);
 	g_source_attach(src->retry_timer, src->ctx);
 }
@@ -465,7 +479,14 @@ static gboolean try_qmp(gpointer data)
 	g_main_context_push_thread_default(src->ctx);
 	qmp = zs_qemu_qmp_connect(src->qmp_path);
 	if (qmp == -ENOENT || qmp == -ECONNREFUSED) {
-		if (g_get_monotonic_time() < src->connect_deadline_us) {
+		if (src->wait_for_qemu && !src->said_waiting) {
+			g_message("QEMU display: waiting for QEMU's QMP socket "
+				"%s (%s; trying every %d ms)", src->qmp_path,
+				strerror(-qmp), ZS_QEMU_WAIT_RETRY_MS);
+			src->said_waiting = true;
+		}
+		if (src->wait_for_qemu ||
+		    g_get_monotonic_time() < src->connect_deadline_us) {
 			schedule_qmp_retry(src);
 			goto out;
 		}
@@ -526,12 +547,32 @@ static void on_bus_conn(GObject *obj, GAsyncResult *res, gpointer data)
 	use_qemu_conn(data, conn);
 }
 
+static gboolean blank_tick(gpointer data)
+{
+	struct zs_qemu_source *src = data;
+
+	if (src->disp.active) {
+		/* QEMU's first picture is out: no more black. */
+		g_source_unref(src->blank_timer);
+		src->blank_timer = NULL;
+		return G_SOURCE_REMOVE;
+	}
+	zs_qemu_display_blank(src);
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean start(gpointer data)
 {
 	struct zs_qemu_source *src = data;
 
 	g_source_unref(src->start_source);
 	src->start_source = NULL;
+	if (src->disp.width && src->disp.height) {
+		zs_qemu_display_blank(src);
+		src->blank_timer = g_timeout_source_new(ZS_QEMU_WAIT_RETRY_MS);
+		g_source_set_callback(src->blank_timer, blank_tick, src, NULL);
+		g_source_attach(src->blank_timer, src->ctx);
+	}
 	g_main_context_push_thread_default(src->ctx);
 	if (src->qmp_path) {
 		src->connect_deadline_us = g_get_monotonic_time() +
@@ -788,6 +829,13 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	src->console = opts->console;
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
+	src->wait_for_qemu = opts->wait_for_qemu;
+	if (opts->blank_width && opts->blank_height &&
+	    opts->blank_width <= ZS_QEMU_MAX_DIM &&
+	    opts->blank_height <= ZS_QEMU_MAX_DIM) {
+		src->disp.width = opts->blank_width;
+		src->disp.height = opts->blank_height;
+	}
 	snprintf(src->console_path, sizeof(src->console_path),
 		"/org/qemu/Display1/Console_%u", opts->console);
 	src->disp.cur = -1;

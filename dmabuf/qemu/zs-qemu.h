@@ -1,6 +1,7 @@
 /* zerospice — the QEMU D-Bus display source (org.qemu.Display1). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,11 +25,21 @@ struct zs_qemu_options {
 	/* Bound on waiting for QEMU: for the QMP socket to accept, or for
 	 * org.qemu to appear on the bus; 0 for ZS_QEMU_CONNECT_TIMEOUT_MS. */
 	uint32_t connect_timeout_ms;
+	/* No bound on waiting for QEMU (qmp_path, bus_address): try every
+	 * ZS_QEMU_WAIT_RETRY_MS until it is there (zerospice --reconnect). */
+	bool wait_for_qemu;
+	/* Until QEMU sends a picture: black at this size, emitted at once and
+	 * again every ZS_QEMU_WAIT_RETRY_MS so that clients, also those that
+	 * join meanwhile, see a stopped display; 0 for none. zerospice
+	 * --reconnect passes the size of the last picture. */
+	uint32_t blank_width, blank_height;
 };
 
 /* Bound on waiting for QEMU's QMP socket to accept connections, or for QEMU
  * to take its name on the bus. */
 #define ZS_QEMU_CONNECT_TIMEOUT_MS 10000
+/* How often a source with wait_for_qemu tries QEMU's QMP socket. */
+#define ZS_QEMU_WAIT_RETRY_MS 1000
 /* Bound on holding the UpdateDMABUF reply (QEMU's frame acknowledgement)
  * while the consumer still holds the frame: past it the reply goes out
  * anyway, so a slow consumer never stalls the guest. */
@@ -40,9 +51,10 @@ struct zs_qemu_options {
  *
  * Connection is asynchronous: the source is returned at once, and failures to
  * reach QEMU (QMP socket not listening or org.qemu not on the bus within
- * ZS_QEMU_CONNECT_TIMEOUT_MS,
+ * ZS_QEMU_CONNECT_TIMEOUT_MS, unless wait_for_qemu,
  * QMP errors, console not found, RegisterListener refused), QEMU exiting and
- * the socket dropping are reported once through events->closed. The QMP
+ * the socket dropping are reported once through events->closed, after a
+ * black frame at the last size when a picture was shown. The QMP
  * exchange itself, once the socket accepts, is done synchronously with a 5 s
  * bound (QEMU answers it from its main loop in milliseconds).
  *

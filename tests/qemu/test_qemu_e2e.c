@@ -365,6 +365,49 @@ Test(qemu_e2e, qmp_socket_never_listening_reports_closed, .timeout = 60)
 	g_free(dir);
 }
 
+static bool has_two_frames(void *data)
+{
+	return ((struct rec *)data)->n_frames >= 2;
+}
+
+Test(qemu_e2e, waiting_for_qemu_has_no_bound_and_shows_black, .timeout = 60)
+{
+	struct rec rec;
+	char err[256] = "";
+	char *dir = g_dir_make_tmp("zs-qemu-e2e-XXXXXX", NULL);
+	char *path = g_build_filename(dir, "later.qmp", NULL);
+
+	/* As zerospice --reconnect makes it: no QEMU yet, the last picture
+	 * was 640x480. */
+	rec_init(&rec, true);
+	struct zs_qemu_options opts = { .qmp_path = path, .dbus_fd = -1,
+		.connect_timeout_ms = 300, .wait_for_qemu = true,
+		.blank_width = 640, .blank_height = 480 };
+	struct zs_source *src = zs_qemu_source_create(&opts, &rec_events, &rec,
+		err, sizeof(err));
+	cr_assert_not_null(src, "%s", err);
+	/* Black at once, and again while waiting (clients that join). */
+	cr_assert(loop_until(has_two_frames, &rec, 3000), "%d black frames",
+		rec.n_frames);
+	struct zs_frame *f = rec_newest(&rec);
+	cr_assert_eq(f->width, 640);
+	cr_assert_eq(f->height, 480);
+	uint8_t *rgb = frame_to_rgb(f);
+	uint8_t *black = g_malloc0(640 * 480 * 3);
+	cr_assert_eq(pixels_differing(rgb, black, 640 * 480), 0);
+	g_free(black);
+	g_free(rgb);
+	/* Well past connect_timeout_ms: still waiting. */
+	loop_for(1000);
+	cr_assert_not(rec.closed, "gave up: %s", rec.reason);
+	cr_assert_not(zs_qemu_source_is_running(src));
+	zs_source_destroy(src);
+	rec_finish(&rec);
+	rmdir(dir);
+	g_free(path);
+	g_free(dir);
+}
+
 Test(qemu_e2e, private_bus_mode_frames_and_exit, .timeout = 180)
 {
 	struct vm vm;

@@ -1020,13 +1020,26 @@ static bool is_rec_closed(void *data)
 	return ((struct rec *)data)->closed;
 }
 
-Test(qemu_peer, qemu_going_away_reports_closed)
+Test(qemu_peer, qemu_going_away_shows_black_and_reports_closed)
 {
+	struct call c;
+	uint32_t *a = xrgb_pattern(720, 400, 3);
+
+	cr_assert(scanout_xrgb(720, 400, a, &c), "%s", c.err);
+	wait_frame(1);
 	cr_assert(!P.rec.closed);
 	g_dbus_connection_close_sync(P.conn, NULL, NULL);
 	cr_assert(loop_until(is_rec_closed, &P.rec, 3000));
 	printf("closed: %s\n", P.rec.reason);
 	cr_assert(!zs_qemu_source_is_running(P.src));
+	/* Clients see the display stop: black at the last size. */
+	cr_assert_eq(P.rec.n_frames, 2);
+	struct zs_frame *f = rec_newest(&P.rec);
+	cr_assert_eq(f->width, 720);
+	cr_assert_eq(f->height, 400);
+	cr_assert_eq(frame_pixel(f, 0, 0) & 0xffffff, 0);
+	cr_assert_eq(frame_pixel(f, 719, 399) & 0xffffff, 0);
+	g_free(a);
 	/* Input after the end is dropped quietly. */
 	zs_source_key(P.src, 0x1e, true);
 	zs_qemu_source_release_keys(P.src);
