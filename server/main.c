@@ -25,6 +25,10 @@ struct app {
 	struct zs_source *source;
 	struct zs_front *front;
 	int exit_code;
+	/* --reconnect: the closed source is replaced from this timer, and the
+	 * new one shows black at the last picture's size until QEMU's first */
+	GSource *reconnect_timer;
+	uint32_t last_width, last_height;
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
@@ -127,6 +131,8 @@ static const struct zs_display_events display_events = {
 static void on_frame(void *data, struct zs_frame *frame)
 {
 	struct app *app = data;
+	app->last_width = frame->width;
+	app->last_height = frame->height;
 	zs_pipeline_frame(app->pipeline, frame);
 }
 
@@ -144,12 +150,52 @@ static void on_cursor_move(void *data, int32_t x, int32_t y, bool visible)
 	zs_pipeline_cursor_move(app->pipeline, x, y, visible);
 }
 
+static const struct zs_source_events source_events;
+static struct zs_source *create_source(struct app *app, char *err,
+	size_t err_len);
+
+/* --reconnect: a new source for the next QEMU, in place of the closed one. */
+static gboolean on_reconnect_timer(gpointer data)
+{
+	struct app *app = data;
+	char err[512];
+
+	g_source_unref(app->reconnect_timer);
+	app->reconnect_timer = NULL;
+	zs_source_destroy(app->source);
+	app->source = create_source(app, err, sizeof(err));
+	if (!app->source) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		app->exit_code = EXIT_FAILURE;
+		g_main_loop_quit(app->loop);
+	}
+	return G_SOURCE_REMOVE;
+}
+
 static void on_source_closed(void *data, const char *reason)
 {
 	struct app *app = data;
-	fprintf(stderr, "zerospice: error: source ended: %s\n", reason);
-	app->exit_code = EXIT_FAILURE;
-	g_main_loop_quit(app->loop);
+	const struct zs_options *o = &app->opts;
+
+	if (!o->reconnect) {
+		fprintf(stderr, "zerospice: error: source ended: %s\n", reason);
+		app->exit_code = EXIT_FAILURE;
+		g_main_loop_quit(app->loop);
+		return;
+	}
+	/* Clients stay connected and see black (the source showed it before
+	 * closing, the next one shows it until QEMU's first picture). A
+	 * source that fails at once (QMP error, console missing) is retried
+	 * no more often than this. */
+	g_message("QEMU display ended: %s; --reconnect: waiting for a new "
+		"QEMU at %s %s", reason, o->qemu_qmp_path ? "QMP socket" : "bus",
+		o->qemu_qmp_path ? o->qemu_qmp_path : o->qemu_bus_address);
+	if (app->reconnect_timer)
+		return;
+	app->reconnect_timer = g_timeout_source_new(ZS_QEMU_WAIT_RETRY_MS);
+	g_source_set_callback(app->reconnect_timer, on_reconnect_timer, app,
+		NULL);
+	g_source_attach(app->reconnect_timer, NULL);
 }
 
 static const struct zs_source_events source_events = {
@@ -188,6 +234,9 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.dbus_fd = o->qemu_dbus_fd,
 			.bus_address = o->qemu_bus_address,
 			.console = o->console,
+			.wait_for_qemu = o->reconnect,
+			.blank_width = app->last_width,
+			.blank_height = app->last_height,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
@@ -322,6 +371,10 @@ int main(int argc, char **argv)
 
 	/* The pipeline first: it hands the frames it holds back to the
 	 * source. */
+	if (app.reconnect_timer) {
+		g_source_destroy(app.reconnect_timer);
+		g_source_unref(app.reconnect_timer);
+	}
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);

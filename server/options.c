@@ -40,6 +40,11 @@ static const char usage[] =
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
 	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu\n"
 	"  --console N             QEMU console to show (default 0)\n"
+	"  --reconnect             with qemu,qmp= or bus=: when QEMU goes away,\n"
+	"                          keep serving (clients see black) and attach to\n"
+	"                          the next QEMU on the same socket or bus, trying\n"
+	"                          every second; also waits for the first QEMU\n"
+	"                          without a time limit\n"
 	"\n"
 	"Network:\n"
 	"  --listen HOST:PORT | unix:PATH\n"
@@ -267,6 +272,7 @@ static bool parse_listen(struct zs_options *opts, const char *arg, char *err,
 enum {
 	OPT_SOURCE = 256,
 	OPT_CONSOLE,
+	OPT_RECONNECT,
 	OPT_LISTEN,
 	OPT_TICKET_FILE,
 	OPT_INSECURE_NO_AUTH,
@@ -288,6 +294,7 @@ enum {
 static const struct option long_options[] = {
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "ticket-file", required_argument, NULL, OPT_TICKET_FILE },
 	{ "insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH },
@@ -332,6 +339,9 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 	case OPT_CONSOLE:
 		if (!parse_u32(arg, 0, 255, &opts->console))
 			return fail(err, err_len, "--console: '%s' is not 0..255", arg);
+		return true;
+	case OPT_RECONNECT:
+		opts->reconnect = true;
 		return true;
 	case OPT_LISTEN:
 		return parse_listen(opts, arg, err, err_len);
@@ -450,6 +460,13 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	if (opts->show_help || opts->show_version)
 		return true;
 
+	if (opts->reconnect && opts->source != ZS_SOURCE_QEMU)
+		return fail(err, err_len,
+			"--reconnect is for --source qemu,qmp=PATH or bus=ADDRESS");
+	if (opts->reconnect && opts->qemu_dbus_fd >= 0)
+		return fail(err, err_len,
+			"--reconnect cannot reopen an inherited dbus-fd: use "
+			"qmp=PATH or bus=ADDRESS");
 	if (!opts->listen_unix && !opts->listen_host &&
 		!replace_str(&opts->listen_host, DEFAULT_HOST))
 		return fail(err, err_len, "out of memory");

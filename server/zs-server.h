@@ -24,6 +24,9 @@ struct zs_options {
 	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
 	char *qemu_bus_address;
 	uint32_t console;
+	/* --reconnect (qmp or bus only): wait for QEMU without a bound, and
+	 * attach to the next one when it goes away */
+	bool reconnect;
 
 	/* listen: either a unix path or host + port (port 0 = any free one) */
 	char *listen_unix;

@@ -121,6 +121,28 @@ Test(options, unix_listen_and_qemu_source)
 	zs_options_finish(&o);
 }
 
+Test(options, reconnect_with_a_qmp_socket_or_a_bus)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *none[] = { "--source", "qemu,qmp=/run/qmp.sock", NULL };
+	cr_assert(parse(&o, err, sizeof(err), none), "%s", err);
+	cr_expect_not(o.reconnect, "default: exit when QEMU goes away");
+	zs_options_finish(&o);
+	const char *qmp[] = { "--source", "qemu,qmp=/run/qmp.sock",
+		"--reconnect", NULL };
+	cr_assert(parse(&o, err, sizeof(err), qmp), "%s", err);
+	cr_expect(o.reconnect);
+	zs_options_finish(&o);
+	const char *bus[] = { "--reconnect", "--source",
+		"qemu,bus=unix:path=/run/vm.bus", NULL };
+	cr_assert(parse(&o, err, sizeof(err), bus), "%s", err);
+	cr_expect(o.reconnect);
+	cr_expect_str_eq(o.qemu_bus_address, "unix:path=/run/vm.bus");
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--reconnect"));
+}
+
 Test(options, help_and_version_flags)
 {
 	struct zs_options o;
@@ -170,6 +192,9 @@ static const struct bad_case bad_cases[] = {
 	{ { "--listen", "unix:", NULL }, "path" },
 	{ { "--listen", "0.0.0.0:5900", NULL }, "without a password" },
 	{ { "--console", "x", NULL }, "--console" },
+	{ { "--reconnect", NULL }, "--reconnect is for --source qemu" },
+	{ { "--source", "qemu,dbus-fd=2", "--reconnect", NULL },
+		"cannot reopen an inherited dbus-fd" },
 	{ { "stray", NULL }, "unexpected argument" },
 	{ { "--tls-port", "70000", NULL }, "--tls-port" },
 	{ { "--tls-port", "5901", NULL }, "--x509-dir" },
