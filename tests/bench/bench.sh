@@ -41,6 +41,10 @@ check(0 < ow["p50"] <= ow["p95"] <= ow["p99"] <= ow["max"], "one-way order %r" %
 dec = c["one_way_decoded_ms"]
 check(dec["n"] > 0 and 0 < dec["p50"] <= ow["p50"] + 1e-6, "decoded before shown")
 check(c["sched_delay_ms"]["n"] > 0 and c["sched_delay_ms"]["p50"] >= 0, "sched delay")
+arr, uns, hold = c["one_way_arrival_ms"], c["one_way_unscheduled_ms"], c["sched_hold_ms"]
+check(arr["n"] > 0 and arr["p50"] > 0, "arrival matched to decoded frames")
+check(hold["n"] == uns["n"] > 0 and hold["p50"] >= 0, "hold %r" % hold)
+check(uns["p50"] <= ow["p50"] + 1e-6, "one-way minus hold <= one-way")
 check(len(c["fps_series"]) >= 2 and len(c["kbps_series"]) == len(c["fps_series"]), "series")
 s = r["server"]
 check(s["pid"] == zs_pid and s["name"] == "zerospice", "server pid %r" % s)

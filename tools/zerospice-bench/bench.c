@@ -116,9 +116,15 @@ static GstPadProbeReturn on_decoded_buffer(GstPad *pad, GstPadProbeInfo *info,
 	c->decoded_total++;
 	if (measuring(b, now))
 		c->decoded_measured++;
+	/* decoding keeps the order of arrival: this picture is the oldest
+	 * unmatched arrival */
+	struct zb_arrival arr = { 0, 0 };
+	if (c->arr_tail != c->arr_head)
+		arr = c->arrivals[c->arr_tail++ % ZB_ARRIVALS];
 	if (found) {
 		struct zb_decoded *d = &c->ring[id % ZB_DECODED_RING];
-		*d = (struct zb_decoded){ id, capture_us, now, true };
+		*d = (struct zb_decoded){ id, capture_us, now, arr.us,
+			arr.margin_ms, true };
 	}
 	g_mutex_unlock(&c->lock);
 	atomic_fetch_add(&b->stamp_cpu_ns, thread_cpu_ns() - t);
@@ -201,6 +207,13 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 	/* the scheduling delay needs no shared clock */
 	if (decoded)
 		zb_samples_add(&c->sched_ms, (double)(now - d.decoded_us) / 1000.0);
+	/* spice-gtk holds a frame until its mm_time: margin ms after arrival */
+	int32_t hold_ms = 0;
+	bool arrived = decoded && d.arrival_us && d.arrival_us <= now;
+	if (arrived) {
+		hold_ms = d.margin_ms > 0 ? d.margin_ms : 0;
+		zb_samples_add(&c->hold_ms, hold_ms);
+	}
 
 	int64_t lat_us = now - (int64_t)capture_us;
 	if (lat_us < -FOREIGN_CLOCK_US / 1000 || lat_us > FOREIGN_CLOCK_US) {
@@ -211,6 +224,11 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 	if (decoded)
 		zb_samples_add(&c->lat_decoded_ms,
 			(double)(d.decoded_us - (int64_t)capture_us) / 1000.0);
+	if (arrived) {
+		zb_samples_add(&c->lat_arrival_ms,
+			(double)(d.arrival_us - (int64_t)capture_us) / 1000.0);
+		zb_samples_add(&c->lat_unsched_ms, (double)lat_us / 1000.0 - hold_ms);
+	}
 }
 
 static void probe_check(struct zb_bench *b, struct zb_client *c, int64_t now);
@@ -375,9 +393,29 @@ static void on_spice_debug(const gchar *domain, GLogLevelFlags level,
 	 * number */
 	if (end == m + strlen("video margin: ") || *end != '\0')
 		return;
+	int64_t now = g_get_monotonic_time();
 	b->margins_total++;
-	if (measuring(b, g_get_monotonic_time()))
+	if (measuring(b, now))
 		zb_samples_add(&b->margins_ms, (double)v);
+	if (b->opt.clients == 1 && v > INT32_MIN && v < INT32_MAX) {
+		struct zb_client *c = &b->clients[0];
+		g_mutex_lock(&c->lock);
+		if (c->arr_head - c->arr_tail == ZB_ARRIVALS)
+			c->arr_tail++;
+		c->arrivals[c->arr_head++ % ZB_ARRIVALS] =
+			(struct zb_arrival){ now, (int32_t)v };
+		g_mutex_unlock(&c->lock);
+	}
+}
+
+/* spice-gtk's info messages go to stdout by default: keep stdout for the
+ * summary */
+static void on_spice_info(const gchar *domain, GLogLevelFlags level,
+	const gchar *message, gpointer data)
+{
+	struct zb_bench *b = data;
+	if (!b->opt.quiet)
+		fprintf(stderr, "%s: %s\n", domain, message);
 }
 
 /* ---- channels and sessions ---- */
@@ -633,11 +671,18 @@ int zb_run(struct zb_bench *b)
 		zb_samples_init(&c->lat_shown_ms);
 		zb_samples_init(&c->lat_decoded_ms);
 		zb_samples_init(&c->sched_ms);
+		zb_samples_init(&c->lat_arrival_ms);
+		zb_samples_init(&c->lat_unsched_ms);
+		zb_samples_init(&c->hold_ms);
 		zb_windows_init(&c->fps_w, 0, 1.0);
 		zb_windows_init(&c->bytes_w, 0, 1.0);
 	}
 	zb_windows_init(&b->srv_cpu_w, 0, 1.0);
 
+	g_log_set_handler("Spice", G_LOG_LEVEL_INFO | G_LOG_LEVEL_MESSAGE,
+		on_spice_info, b);
+	g_log_set_handler("GSpice", G_LOG_LEVEL_INFO | G_LOG_LEVEL_MESSAGE,
+		on_spice_info, b);
 	if (!b->opt.no_margins) {
 		g_log_set_handler("Spice", G_LOG_LEVEL_DEBUG, on_spice_debug, b);
 		g_log_set_handler("GSpice", G_LOG_LEVEL_DEBUG, on_spice_debug, b);

@@ -43,7 +43,16 @@ struct zb_decoded {
 	uint32_t id;
 	uint64_t capture_us;
 	int64_t decoded_us;
+	int64_t arrival_us;  /* spice-gtk got the encoded frame (0: unknown) */
+	int32_t margin_ms;   /* its mm_time minus spice-gtk's clock then */
 	bool valid;
+};
+
+#define ZB_ARRIVALS 1024
+
+struct zb_arrival {
+	int64_t us;
+	int32_t margin_ms;
 };
 
 struct zb_bench;
@@ -71,6 +80,10 @@ struct zb_client {
 	int64_t decoded_full_search_us;
 	struct zb_decoded ring[ZB_DECODED_RING];
 	uint64_t decoded_total, decoded_measured;
+	/* stream frames received, in order, not yet matched to a decoded
+	 * picture (one client only: spice-gtk's log does not say which) */
+	struct zb_arrival arrivals[ZB_ARRIVALS];
+	uint64_t arr_head, arr_tail;
 	bool stream_probe;
 
 	/* shown frames */
@@ -80,6 +93,7 @@ struct zb_client {
 	uint64_t foreign_clock;
 	int64_t first_frame_us;
 	struct zb_samples lat_shown_ms, lat_decoded_ms, sched_ms;
+	struct zb_samples lat_arrival_ms, lat_unsched_ms, hold_ms;
 	struct zb_windows fps_w, bytes_w;
 	uint64_t bytes_last, bytes_measured;
 	int64_t bytes_last_us;

@@ -141,14 +141,14 @@ static bool write_svg(struct zb_bench *b, FILE *f)
 	/* latency CDFs */
 	double xmax = 50;
 	struct zb_samples *all[] = { hc ? &c0->lat_shown_ms : NULL,
-		hc ? &c0->lat_decoded_ms : NULL, &b->probe.ms, &c0->sched_ms };
+		hc ? &c0->lat_unsched_ms : NULL, &b->probe.ms, &c0->hold_ms };
 	for (size_t i = 0; i < 4; i++)
 		if (all[i] && all[i]->n)
 			xmax = fmax(xmax, zb_samples_percentile(all[i], 99) * 1.1);
 	struct panel p;
 	panel_begin(&p, f, 20, 60, "Latency CDF", "ms", "fraction", 0, xmax, 0, 1);
-	const char *names[] = { "one-way, shown", "one-way, decoded",
-		"input-to-display", "spice-gtk schedule" };
+	const char *names[] = { "one-way, shown", "one-way minus hold",
+		"input-to-display", "spice-gtk hold" };
 	for (int i = 0, row = 0; i < 4; i++) {
 		if (!all[i] || !all[i]->n)
 			continue;

@@ -212,6 +212,12 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 		dist(f, hc ? &c->lat_shown_ms : &empty, true);
 		fputs(",\n     \"one_way_decoded_ms\": ", f);
 		dist(f, hc ? &c->lat_decoded_ms : &empty, false);
+		fputs(",\n     \"one_way_arrival_ms\": ", f);
+		dist(f, hc ? &c->lat_arrival_ms : &empty, false);
+		fputs(",\n     \"one_way_unscheduled_ms\": ", f);
+		dist(f, hc ? &c->lat_unsched_ms : &empty, false);
+		fputs(",\n     \"sched_hold_ms\": ", f);
+		dist(f, &c->hold_ms, false);
 		fputs(",\n     \"sched_delay_ms\": ", f);
 		dist(f, &c->sched_ms, false);
 		fputs(",\n     \"fps_series\": ", f);
@@ -256,11 +262,14 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 		if (host_clock(c)) {
 			line_dist(out, "one-way (shown)", &c->lat_shown_ms);
 			line_dist(out, "one-way (decoded)", &c->lat_decoded_ms);
+			line_dist(out, "one-way (arrived)", &c->lat_arrival_ms);
+			line_dist(out, "one-way minus sched. hold", &c->lat_unsched_ms);
 		} else {
 			fprintf(out, "  %-28s n/a (the stamp clock is not this host's)\n",
 				"one-way");
 		}
-		line_dist(out, "spice-gtk scheduling delay", &c->sched_ms);
+		line_dist(out, "spice-gtk hold (mm_time)", &c->hold_ms);
+		line_dist(out, "appsink -> shown", &c->sched_ms);
 	}
 	line_dist(out, "spice-gtk video margin", &b->margins_ms);
 	line_dist(out, "input-to-display", &b->probe.ms);
