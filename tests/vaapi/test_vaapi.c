@@ -1009,6 +1009,38 @@ Test(vaapi, hevc_low_delay_b_when_the_driver_codes_no_p_slices,
 	run_hevc(&(struct hevc_run){ 128, 96, .low_delay_b = true }, 5, 2);
 }
 
+/* The HEVC checks refuse what the equality tests could not see: P slices
+ * sent to a driver that said B lists may not be empty (the knob changes
+ * after the encoder chose P). The encoder then goes on in software. */
+Test(vaapi, fake_driver_rejects_p_slices_when_it_said_low_delay_b,
+	.timeout = 60)
+{
+	struct picture p;
+	struct zs_encoder *enc;
+	struct zs_frame f;
+	struct zs_access_unit *au = NULL;
+
+	require_fake();
+	setenv("ZS_FAKE_VA_PROFILES", "hevc", 1);
+	enc = create_codec(ZS_ENCODER_VAAPI, ZS_CODEC_H265, 64, 64,
+		DRM_FORMAT_XRGB8888);
+	picture_init(&p, 64, 64, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR, 1,
+		false);
+	zs_access_unit_free(encode(enc, &p, 1, false, true));
+	cr_expect_eq(fake_stats()->check_failures, 0);
+	setenv("ZS_FAKE_VA_HEVC_LOW_DELAY_B", "1", 1);
+	f = frame_of(&p, 2, true);
+	cr_expect_eq(zs_encoder_encode(enc, &f, false, &au), 0,
+		"the software fallback takes the frame");
+	cr_expect_eq(fake_stats()->check_failures, 1,
+		"the P slice was refused");
+	cr_expect(strstr(zs_encoder_describe(enc), "gst:"), "'%s'",
+		zs_encoder_describe(enc));
+	zs_access_unit_free(au);
+	zs_encoder_destroy(enc);
+	picture_finish(&p);
+}
+
 /* ---- on real hardware ---- */
 
 Test(vaapi_hw, encodes_dma_bufs_on_the_gpu_with_no_cpu_pixel_bytes,
