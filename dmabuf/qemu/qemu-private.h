@@ -212,6 +212,42 @@ struct zs_qemu_source {
 void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);
 
+/* ---- display.c: the picture */
+struct zs_qemu_buffer *zs_qemu_buffer_new(enum zs_qemu_buffer_kind kind);
+/* Drops a reference; the last one unmaps and closes the fds. */
+void zs_qemu_buffer_unref(struct zs_qemu_buffer *buf);
+/* Drops QEMU's buffers (memfd surface, dma-bufs) and, unless keep_fb, our
+ * framebuffers. */
+void zs_qemu_display_drop_buffers(struct zs_qemu_display *disp, bool keep_fb);
+/* Replaces the framebuffer pool with one black buffer. */
+bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
+	uint32_t height, uint32_t fourcc);
+/* Copies QEMU pixels (pixman_format) into the framebuffer batch; the caller
+ * has checked r against the framebuffer. */
+void zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
+	const uint8_t *pixels, size_t stride, uint32_t pixman_format);
+/* Replaces the framebuffers with one of the new size keeping the overlap,
+ * and queues a full frame. */
+bool zs_qemu_fb_resize(struct zs_qemu_source *src, uint32_t width,
+	uint32_t height);
+/* Adds damage to the batch emitted once the queued messages are handled;
+ * r NULL: the whole frame. */
+void zs_qemu_damage_add(struct zs_qemu_source *src, const struct zs_rect *r);
+/* Emits a frame showing buf now; takes ownership of ack (may be NULL), the
+ * UpdateDMABUF answered when the consumer releases the frame or after
+ * ZS_QEMU_ACK_TIMEOUT_MS. */
+void zs_qemu_emit_frame(struct zs_qemu_source *src, struct zs_qemu_buffer *buf,
+	uint32_t width, uint32_t height, int n_damage,
+	const struct zs_rect *damage, uint64_t capture_us,
+	GDBusMethodInvocation *ack);
+/* Makes buf (ScanoutDMABUF[2], takes the reference) the picture and emits
+ * it. */
+void zs_qemu_display_set_dmabuf(struct zs_qemu_source *src,
+	struct zs_qemu_buffer *buf);
+/* Black framebuffer at the last size, not emitted yet; false when there is
+ * no size yet (or no memory). */
+bool zs_qemu_display_show_black(struct zs_qemu_source *src);
+
 /* listener.c: exports the Listener interfaces on conn (not started yet). */
 bool zs_qemu_listener_export(struct zs_qemu_source *src, GDBusConnection *conn,
 	GError **error);
