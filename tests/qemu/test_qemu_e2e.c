@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,14 @@ static void vm_paths(struct vm *vm)
 	vm->qmp = -1;
 }
 
+/* A failed assertion ends the test process without vm_stop(): QEMU must
+ * not outlive it. */
+static void die_with_parent(gpointer data)
+{
+	(void)data;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void vm_start_display(struct vm *vm, const char *boot,
 	const char *display)
 {
@@ -75,7 +84,8 @@ static void vm_start_display(struct vm *vm, const char *boot,
 
 	cr_assert(log_fd >= 0);
 	gboolean ok = g_spawn_async_with_fds(NULL, argv, NULL,
-		G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+		G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+		die_with_parent, NULL,
 		&vm->pid, -1, log_fd, log_fd, &error);
 	close(log_fd);
 	cr_assert(ok, "spawning QEMU: %s", error ? error->message : "");
