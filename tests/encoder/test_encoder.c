@@ -695,3 +695,56 @@ Test(encoder, test_codec_names_round_trip)
 	cr_expect_not(zs_codec_from_name(NULL, &codec));
 	cr_expect_str_eq(zs_codec_name((enum zs_codec)99), "unknown");
 }
+
+/* A client joining a still screen gets an IDR forced on an encoder that sat
+ * idle; decoded on its own it must show the whole picture. With x264's
+ * sliced threads the lower slice of such an IDR decoded grey. The picture
+ * is a firmware-like text screen: black with a little text at the top. */
+Test(encoder, test_encoder_keyframe_after_idle_decodes_alone)
+{
+	enum { TW = 720, TH = 400 };
+	skip_unless_available(ZS_CODEC_H264);
+	struct picture pic;
+	picture_init(&pic, TW, TH, DRM_FORMAT_XRGB8888, TW * 4, 0);
+	memset(pic.map, 0, pic.size);
+	for (uint32_t y = 0; y < 16; y++)
+		for (uint32_t x = 0; x < 300; x++)
+			if ((x / 3 + y) % 4 == 0)
+				((uint32_t *)(pic.map + (size_t)y * pic.stride))[x] =
+					0xaaaaaa;
+	struct zs_encoder_config cfg = {
+		.codec = ZS_CODEC_H264, .width = TW, .height = TH,
+		.fourcc = DRM_FORMAT_XRGB8888, .fps = 60,
+	};
+	char err[256] = "";
+	struct zs_encoder *enc = zs_encoder_create(ZS_ENCODER_SOFTWARE, &cfg,
+		err, sizeof(err));
+	cr_assert_not_null(enc, "%s", err);
+	struct zs_access_unit *au = NULL;
+	for (int i = 0; i < 3; i++) {
+		struct zs_frame frame = picture_frame(&pic, i, false);
+		cr_assert_eq(zs_encoder_encode(enc, &frame, i == 0, &au), 0);
+		zs_access_unit_free(au);
+	}
+	usleep(1000 * 1000);
+	struct zs_frame frame = picture_frame(&pic, 3, false);
+	cr_assert_eq(zs_encoder_encode(enc, &frame, true, &au), 0);
+	cr_assert(au->keyframe);
+
+	struct decoded d;
+	decode(ZS_CODEC_H264, &au, 1, &d);
+	cr_assert_eq(d.n, 1);
+	cr_assert_eq(d.width[0], TW);
+	cr_assert_eq(d.height[0], TH);
+	uint64_t sum = 0;
+	for (uint32_t y = TH / 2; y < TH; y++)
+		for (uint32_t x = 0; x < TW; x++)
+			sum += d.bgrx[0][((size_t)y * TW + x) * 4 + 1];
+	double mean = (double)sum / ((double)TW * TH / 2);
+	cr_expect_lt(mean, 8.0, "lower half of the IDR decodes to mean %.1f, "
+		"not black", mean);
+	decoded_finish(&d);
+	zs_access_unit_free(au);
+	zs_encoder_destroy(enc);
+	picture_finish(&pic);
+}
