@@ -780,12 +780,22 @@ static void qemu_destroy(struct zs_source *base)
 	g_free(src);
 }
 
+/* A client joined while the guest's screen is still: QEMU sends nothing
+ * new, so show the current picture again (a no-op before the first one). */
+static void qemu_request_frame(struct zs_source *base)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+	if (src)
+		zs_qemu_damage_add(src, NULL);
+}
+
 static const struct zs_source_impl qemu_impl = {
 	.name = "qemu",
 	.destroy = qemu_destroy,
 	.key = qemu_key,
 	.pointer_abs = qemu_pointer_abs,
 	.pointer_rel = qemu_pointer_rel,
+	.request_frame = qemu_request_frame,
 };
 
 struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,

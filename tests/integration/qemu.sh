@@ -46,6 +46,14 @@ $QMP "$TMP/qmp-test.sock" screendump "{\"filename\": \"$TMP/qemu.ppm\"}" >/dev/n
 psnr=$(compare -metric PSNR "$TMP/spice.ppm" "$TMP/qemu.ppm" null: 2>&1 | awk '{ print $1 }')
 log "SPICE picture vs QEMU screendump: $(ppm_size "$TMP/qemu.ppm"), PSNR $psnr dB"
 awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' || fail "PSNR $psnr dB < 30"
+# a second client on the still screen: QEMU sends nothing new, zerospice
+# must show it the current picture again
+sleep 1
+screenshot "$TMP/spice2.ppm" || fail "a second client got no picture of the still screen"
+psnr2=$(compare -metric PSNR "$TMP/spice2.ppm" "$TMP/qemu.ppm" null: 2>&1 | awk '{ print $1 }')
+log "second client on the still screen: PSNR $psnr2 dB"
+awk -v p="$psnr2" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' || fail "second client: PSNR $psnr2 dB < 30"
+
 paths=$(listener_paths)
 log "listener paths that ran: ${paths:-none}"
 case " $paths " in
