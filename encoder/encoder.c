@@ -131,8 +131,13 @@ uint32_t zs_encoder_default_bitrate_kbps(enum zs_codec codec, uint32_t width,
 	default: bpp = 0.11; break;
 	}
 	double kbps = (double)width * height * fps * bpp / 1000.0;
-	if (kbps < 300)
-		kbps = 300;
+	/* A floor for small or slow pictures: desktop text needs bits per
+	 * frame, and a still screen is shown at its keyframe's quality. At
+	 * 720x400 (a firmware screen at QEMU's 33 fps) the scaled figure,
+	 * ~1 Mbit/s, gave keyframes of ~31 dB; 4 Mbit/s gives ~45 dB. */
+	double floor_kbps = 4000.0 * bpp / 0.11;
+	if (kbps < floor_kbps)
+		kbps = floor_kbps;
 	if (kbps > 200000)
 		kbps = 200000;
 	return (uint32_t)kbps;

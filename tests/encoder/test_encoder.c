@@ -665,6 +665,12 @@ Test(encoder, test_encoder_default_bitrate_and_description)
 	cr_expect_eq(zs_encoder_cpu_pixel_bytes(enc), 0, "nothing encoded yet");
 	zs_encoder_destroy(enc);
 
+	/* small or slow pictures get a floor, not a few hundred kbps */
+	cr_expect_geq(zs_encoder_default_bitrate_kbps(ZS_CODEC_H264, 720, 400,
+		33), 4000);
+	cr_expect_geq(zs_encoder_default_bitrate_kbps(ZS_CODEC_H264, 1920,
+		1080, 30), 6000);
+
 	cfg.bitrate_kbps = 1234;
 	enc = zs_encoder_create(ZS_ENCODER_AUTO, &cfg, err, sizeof(err));
 	cr_assert_not_null(enc, "%s", err);
