@@ -16,6 +16,7 @@
 
 #define EXIT_BAD_OPTIONS 2
 #define MAX_KEYS 512
+#define QEMU_REFRESH_FPS 33
 
 struct app {
 	struct zs_options opts;
@@ -303,7 +304,9 @@ static int run(struct app *app)
 		.backend = o->encoder,
 		.forced_codec = o->codec,
 		.bitrate_kbps = o->bitrate_kbps,
-		.fps = o->fps,
+		/* rate control spreads the bitrate over the frames that really
+		 * come: QEMU refreshes its display every 30 ms */
+		.fps = o->source == ZS_SOURCE_QEMU ? QEMU_REFRESH_FPS : o->fps,
 		.max_fps = o->max_fps,
 		.need_frame = on_need_frame,
 		.need_frame_data = app,
