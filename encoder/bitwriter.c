@@ -161,3 +161,20 @@ size_t zs_nal_escape(const uint8_t *rbsp, size_t rbsp_len, uint8_t *out)
 		out[o++] = 0x03;
 	return o;
 }
+
+void zs_nal_put_vui_colour(struct zs_bitwriter *bw, bool full_range,
+	uint8_t colour_primaries, uint8_t transfer_characteristics,
+	uint8_t matrix_coefficients)
+{
+	zs_bitwriter_put_flag(bw, true);  /* aspect_ratio_info_present_flag */
+	zs_bitwriter_put(bw, 1, 8);       /* aspect_ratio_idc: 1:1 */
+	zs_bitwriter_put_flag(bw, false); /* overscan_info_present_flag */
+	zs_bitwriter_put_flag(bw, true);  /* video_signal_type_present_flag */
+	zs_bitwriter_put(bw, 5, 3);       /* video_format: unspecified */
+	zs_bitwriter_put_flag(bw, full_range);
+	zs_bitwriter_put_flag(bw, true);  /* colour_description_present_flag */
+	zs_bitwriter_put(bw, colour_primaries, 8);
+	zs_bitwriter_put(bw, transfer_characteristics, 8);
+	zs_bitwriter_put(bw, matrix_coefficients, 8);
+	zs_bitwriter_put_flag(bw, false); /* chroma_loc_info_present_flag */
+}

@@ -46,6 +46,13 @@ size_t zs_bitwriter_bytes(const struct zs_bitwriter *bw);
  * out must hold zs_nal_escaped_max(rbsp_len) bytes. Returns the bytes
  * written. */
 size_t zs_nal_escape(const uint8_t *rbsp, size_t rbsp_len, uint8_t *out);
+
+/* The start of an H.264 or H.265 VUI, the same syntax in both: square
+ * pixels, no overscan info, video_format unspecified, the range and colour
+ * description given, no chroma location. */
+void zs_nal_put_vui_colour(struct zs_bitwriter *bw, bool full_range,
+	uint8_t colour_primaries, uint8_t transfer_characteristics,
+	uint8_t matrix_coefficients);
 static inline size_t zs_nal_escaped_max(size_t rbsp_len)
 {
 	return rbsp_len + rbsp_len / 2 + 1;

@@ -146,17 +146,8 @@ static bool put_nal(struct zs_bitwriter *bw, uint8_t nal_ref_idc,
 
 static void put_vui(struct zs_bitwriter *r, const struct zs_h264_sps *sps)
 {
-	zs_bitwriter_put_flag(r, true);  /* aspect_ratio_info_present_flag */
-	zs_bitwriter_put(r, 1, 8);       /* aspect_ratio_idc: 1:1 */
-	zs_bitwriter_put_flag(r, false); /* overscan_info_present_flag */
-	zs_bitwriter_put_flag(r, true);  /* video_signal_type_present_flag */
-	zs_bitwriter_put(r, 5, 3);       /* video_format: unspecified */
-	zs_bitwriter_put_flag(r, sps->video_full_range);
-	zs_bitwriter_put_flag(r, true);  /* colour_description_present_flag */
-	zs_bitwriter_put(r, sps->colour_primaries, 8);
-	zs_bitwriter_put(r, sps->transfer_characteristics, 8);
-	zs_bitwriter_put(r, sps->matrix_coefficients, 8);
-	zs_bitwriter_put_flag(r, false); /* chroma_loc_info_present_flag */
+	zs_nal_put_vui_colour(r, sps->video_full_range, sps->colour_primaries,
+		sps->transfer_characteristics, sps->matrix_coefficients);
 	zs_bitwriter_put_flag(r, sps->timing_info);
 	if (sps->timing_info) {
 		zs_bitwriter_put(r, sps->num_units_in_tick, 32);

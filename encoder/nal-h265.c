@@ -216,17 +216,8 @@ bool zs_h265_write_vps(struct zs_bitwriter *bw, const struct zs_h265_sps *sps)
 
 static void put_vui(struct zs_bitwriter *r, const struct zs_h265_sps *sps)
 {
-	zs_bitwriter_put_flag(r, true);  /* aspect_ratio_info_present_flag */
-	zs_bitwriter_put(r, 1, 8);       /* aspect_ratio_idc: 1:1 */
-	zs_bitwriter_put_flag(r, false); /* overscan_info_present_flag */
-	zs_bitwriter_put_flag(r, true);  /* video_signal_type_present_flag */
-	zs_bitwriter_put(r, 5, 3);       /* video_format: unspecified */
-	zs_bitwriter_put_flag(r, sps->video_full_range);
-	zs_bitwriter_put_flag(r, true);  /* colour_description_present_flag */
-	zs_bitwriter_put(r, sps->colour_primaries, 8);
-	zs_bitwriter_put(r, sps->transfer_characteristics, 8);
-	zs_bitwriter_put(r, sps->matrix_coefficients, 8);
-	zs_bitwriter_put_flag(r, false); /* chroma_loc_info_present_flag */
+	zs_nal_put_vui_colour(r, sps->video_full_range, sps->colour_primaries,
+		sps->transfer_characteristics, sps->matrix_coefficients);
 	zs_bitwriter_put_flag(r, false); /* neutral_chroma_indication_flag */
 	zs_bitwriter_put_flag(r, false); /* field_seq_flag */
 	zs_bitwriter_put_flag(r, false); /* frame_field_info_present_flag */
