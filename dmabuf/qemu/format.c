@@ -180,21 +180,33 @@ static uint64_t picture_bytes(uint32_t height, uint32_t stride,
 	return (uint64_t)stride * (height - 1) + row_bytes;
 }
 
+/* A known pixman format, and rows of stride bytes that hold width pixels
+ * of it; *row gets the bytes one row of pixels takes. */
+static bool check_row_layout(uint32_t width, uint32_t stride,
+	uint32_t pixman_format, uint64_t *row, char *why, size_t why_len)
+{
+	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
+
+	if (!bytes)
+		return fail(why, why_len, "unknown pixman format 0x%08x",
+			pixman_format);
+	*row = (uint64_t)width * bytes;
+	if (stride < *row)
+		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
+			" bytes per row", stride, *row);
+	return true;
+}
+
 bool zs_qemu_check_scanout(uint32_t width, uint32_t height, uint32_t stride,
 	uint32_t pixman_format, uint64_t data_len, char *why, size_t why_len)
 {
-	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
 	uint64_t row;
 
 	if (!check_size(width, height, why, why_len))
 		return false;
-	if (!bytes)
-		return fail(why, why_len, "unknown pixman format 0x%08x",
-			pixman_format);
-	row = (uint64_t)width * bytes;
-	if (stride < row)
-		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
-			" bytes per row", stride, row);
+	if (!check_row_layout((uint32_t)width, stride, pixman_format, &row,
+			why, why_len))
+		return false;
 	if ((uint64_t)width * height * 4 > ZS_QEMU_MAX_FRAME_BYTES)
 		return fail(why, why_len, "picture %ux%u too large", width,
 			height);
@@ -220,19 +232,14 @@ bool zs_qemu_check_update(int32_t x, int32_t y, int32_t width, int32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t data_len,
 	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len)
 {
-	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
 	uint64_t row;
 
 	if (!zs_qemu_check_rect(x, y, width, height, fb_width, fb_height, why,
 			why_len))
 		return false;
-	if (!bytes)
-		return fail(why, why_len, "unknown pixman format 0x%08x",
-			pixman_format);
-	row = (uint64_t)width * bytes;
-	if (stride < row)
-		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
-			" bytes per row", stride, row);
+	if (!check_row_layout((uint32_t)width, stride, pixman_format, &row,
+			why, why_len))
+		return false;
 	if (data_len < picture_bytes((uint32_t)height, stride, row))
 		return fail(why, why_len, "data %" G_GUINT64_FORMAT
 			" bytes < %" G_GUINT64_FORMAT " needed", data_len,
@@ -244,18 +251,13 @@ bool zs_qemu_check_map(uint32_t offset, uint32_t width, uint32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t file_size,
 	char *why, size_t why_len)
 {
-	uint32_t bytes = zs_qemu_pixman_bytes(pixman_format);
 	uint64_t row;
 
 	if (!check_size(width, height, why, why_len))
 		return false;
-	if (!bytes)
-		return fail(why, why_len, "unknown pixman format 0x%08x",
-			pixman_format);
-	row = (uint64_t)width * bytes;
-	if (stride < row)
-		return fail(why, why_len, "stride %u < %" G_GUINT64_FORMAT
-			" bytes per row", stride, row);
+	if (!check_row_layout((uint32_t)width, stride, pixman_format, &row,
+			why, why_len))
+		return false;
 	if ((uint64_t)width * height * 4 > ZS_QEMU_MAX_FRAME_BYTES)
 		return fail(why, why_len, "picture %ux%u too large", width,
 			height);
