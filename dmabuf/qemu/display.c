@@ -335,6 +335,22 @@ static gboolean emit_idle(gpointer data)
 			1000) + 1);
 		return G_SOURCE_REMOVE;
 	}
+	if (disp->size_wait_until_us && src->console_proxy &&
+	    disp->kind == ZS_QEMU_BUFFER_FB && disp->active) {
+		/* The Console's Width/Height may have changed before the
+		 * Updates that made us grow (they come on another
+		 * connection): then no property change follows, and the
+		 * console's size as last reported is the real one. */
+		uint32_t w = zs_qemu_display1_console_get_width(
+			src->console_proxy);
+		uint32_t h = zs_qemu_display1_console_get_height(
+			src->console_proxy);
+		if (w && h && (w != buf->width || h != buf->height)) {
+			/* resizes, and schedules the emit of the result */
+			zs_qemu_display_console_resized(src, w, h);
+			return G_SOURCE_REMOVE;
+		}
+	}
 	disp->size_wait_until_us = 0;
 	disp->pending = false;
 	zs_qemu_emit_frame(src, buf, buf->width, buf->height, disp->n_damage,
