@@ -208,6 +208,9 @@ struct zs_qemu_source {
 	bool pointer_known;
 };
 
+/* True for the error of a call cancelled when the source closed. */
+bool zs_qemu_is_cancelled(const GError *error);
+
 /* Reports events->closed once and stops listening; safe to call repeatedly. */
 void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);
@@ -264,3 +267,14 @@ void zs_qemu_display_blank(struct zs_qemu_source *src);
 void zs_qemu_display_finish(struct zs_qemu_source *src);
 /* Frames in flight stop referring to src (before it is freed). */
 void zs_qemu_frames_detach(struct zs_qemu_source *src);
+
+/* ---- input.c: keys and pointer toward QEMU; no-ops until the Keyboard and
+ * Mouse proxies exist, and after close. */
+void zs_qemu_input_key(struct zs_qemu_source *src, uint32_t scancode,
+	bool down);
+void zs_qemu_input_pointer_abs(struct zs_qemu_source *src, int32_t x,
+	int32_t y, uint32_t buttons);
+void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
+	int32_t dy, uint32_t buttons);
+/* Releases every key and button this source pressed. */
+void zs_qemu_input_release_all(struct zs_qemu_source *src);

@@ -1,5 +1,5 @@
-/* zerospice — the QEMU D-Bus display source: connecting to QEMU, lifecycle,
- * input toward the VM. */
+/* zerospice — the QEMU D-Bus display source: connecting to QEMU (QMP, p2p
+ * or bus), the listener registration, lifecycle. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ static struct zs_qemu_source *to_qemu(struct zs_source *base)
 	return (struct zs_qemu_source *)base;
 }
 
-static bool is_cancelled(const GError *error)
+bool zs_qemu_is_cancelled(const GError *error)
 {
 	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
@@ -198,7 +198,7 @@ static void on_listener_conn(GObject *obj, GAsyncResult *res, gpointer data)
 
 	(void)obj;
 	if (!conn) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			zs_qemu_source_close(data, "display listener "
 				"connection: %s", error->message);
 		g_error_free(error);
@@ -235,7 +235,7 @@ static void on_registered(GObject *obj, GAsyncResult *res, gpointer data)
 
 	if (!zs_qemu_display1_console_call_register_listener_finish(
 			ZS_QEMU_DISPLAY1_CONSOLE(obj), NULL, res, &error)) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			zs_qemu_source_close(data, "Console.RegisterListener: "
 				"%s", error->message);
 		g_error_free(error);
@@ -317,7 +317,7 @@ static void on_input_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 	struct zs_qemu_source *src;
 
 	if (!proxy) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			g_warning("QEMU display: input proxy: %s",
 				error->message);
 		g_error_free(error);
@@ -349,7 +349,7 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 
 	(void)obj;
 	if (!console) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			zs_qemu_source_close(data, "console proxy: %s",
 				error->message);
 		g_error_free(error);
@@ -426,7 +426,7 @@ static void on_qemu_conn(GObject *obj, GAsyncResult *res, gpointer data)
 	(void)obj;
 	conn = g_dbus_connection_new_finish(res, &error);
 	if (!conn) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			zs_qemu_source_close(data, "D-Bus connection to QEMU: "
 				"%s", error->message);
 		g_error_free(error);
@@ -533,7 +533,7 @@ static void on_bus_conn(GObject *obj, GAsyncResult *res, gpointer data)
 
 	(void)obj;
 	if (!conn) {
-		if (!is_cancelled(error))
+		if (!zs_qemu_is_cancelled(error))
 			zs_qemu_source_close(data, "D-Bus bus %s: %s",
 				((struct zs_qemu_source *)data)->bus_address,
 				error->message);
@@ -592,101 +592,14 @@ static gboolean start(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* ---- input */
-
-static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
-{
-	GError *error = NULL;
-	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
-		&error);
-
-	if (ret) {
-		g_variant_unref(ret);
-		return;
-	}
-	if (!is_cancelled(error))
-		g_debug("QEMU %s: %s", (const char *)what, error->message);
-	g_error_free(error);
-}
-
-static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
-{
-	if (down) {
-		src->keys_down[qnum / 8] |= (uint8_t)(1u << (qnum % 8));
-		zs_qemu_display1_keyboard_call_press(src->kbd, qnum,
-			src->cancel, call_done, "Keyboard.Press");
-	} else {
-		src->keys_down[qnum / 8] &= (uint8_t)~(1u << (qnum % 8));
-		zs_qemu_display1_keyboard_call_release(src->kbd, qnum,
-			src->cancel, call_done, "Keyboard.Release");
-	}
-}
+/* ---- input (input.c) */
 
 static void qemu_key(struct zs_source *base, uint32_t scancode, bool down)
 {
 	struct zs_qemu_source *src = to_qemu(base);
-	uint32_t qnum = zs_qemu_scancode_to_qnum(scancode);
 
-	if (!src || !src->kbd || src->closed)
-		return;
-	if (!qnum) {
-		g_debug("QEMU display: no qnum for scancode 0x%x", scancode);
-		return;
-	}
-	send_key(src, qnum, down);
-}
-
-static void send_buttons(struct zs_qemu_source *src, uint32_t buttons)
-{
-	uint32_t changed = (buttons ^ src->buttons) & 0x1f;
-
-	/* ZS_BUTTON_* bit i is QEMU's button i: left 0, middle 1, right 2,
-	 * wheel-up 3, wheel-down 4. */
-	for (uint32_t i = 0; i < 5; i++) {
-		if (!(changed & (1u << i)))
-			continue;
-		if (buttons & (1u << i))
-			zs_qemu_display1_mouse_call_press(src->mouse, i,
-				src->cancel, call_done, "Mouse.Press");
-		else
-			zs_qemu_display1_mouse_call_release(src->mouse, i,
-				src->cancel, call_done, "Mouse.Release");
-	}
-	src->buttons = buttons & 0x1f;
-}
-
-static void display_size(struct zs_qemu_source *src, uint32_t *w, uint32_t *h)
-{
-	*w = src->console_proxy ?
-		zs_qemu_display1_console_get_width(src->console_proxy) : 0;
-	*h = src->console_proxy ?
-		zs_qemu_display1_console_get_height(src->console_proxy) : 0;
-	if (!*w || !*h) {
-		*w = src->disp.width;
-		*h = src->disp.height;
-	}
-}
-
-static int32_t clamp_coord(int64_t v, uint32_t size)
-{
-	if (v < 0)
-		return 0;
-	if (size && v >= size)
-		return (int32_t)size - 1;
-	return v > INT32_MAX ? INT32_MAX : (int32_t)v;
-}
-
-static void move_abs(struct zs_qemu_source *src, int64_t x, int64_t y)
-{
-	uint32_t w, h;
-
-	display_size(src, &w, &h);
-	src->pointer_x = clamp_coord(x, w);
-	src->pointer_y = clamp_coord(y, h);
-	src->pointer_known = true;
-	zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
-		(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
-		src->cancel, call_done, "Mouse.SetAbsPosition");
+	if (src)
+		zs_qemu_input_key(src, scancode, down);
 }
 
 static void qemu_pointer_abs(struct zs_source *base, int32_t x, int32_t y,
@@ -694,23 +607,8 @@ static void qemu_pointer_abs(struct zs_source *base, int32_t x, int32_t y,
 {
 	struct zs_qemu_source *src = to_qemu(base);
 
-	if (!src || !src->mouse || src->closed)
-		return;
-	if (zs_qemu_display1_mouse_get_is_absolute(src->mouse)) {
-		move_abs(src, x, y);
-	} else {
-		/* Relative pointer in the VM: move by the difference (the
-		 * guest's acceleration may make it drift). */
-		if (src->pointer_known && (x != src->pointer_x ||
-				y != src->pointer_y))
-			zs_qemu_display1_mouse_call_rel_motion(src->mouse,
-				x - src->pointer_x, y - src->pointer_y,
-				src->cancel, call_done, "Mouse.RelMotion");
-		src->pointer_x = x;
-		src->pointer_y = y;
-		src->pointer_known = true;
-	}
-	send_buttons(src, buttons);
+	if (src)
+		zs_qemu_input_pointer_abs(src, x, y, buttons);
 }
 
 static void qemu_pointer_rel(struct zs_source *base, int32_t dx, int32_t dy,
@@ -718,32 +616,16 @@ static void qemu_pointer_rel(struct zs_source *base, int32_t dx, int32_t dy,
 {
 	struct zs_qemu_source *src = to_qemu(base);
 
-	if (!src || !src->mouse || src->closed)
-		return;
-	if (zs_qemu_display1_mouse_get_is_absolute(src->mouse)) {
-		move_abs(src, (int64_t)src->pointer_x + dx,
-			(int64_t)src->pointer_y + dy);
-	} else if (dx || dy) {
-		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
-			src->cancel, call_done, "Mouse.RelMotion");
-	}
-	send_buttons(src, buttons);
+	if (src)
+		zs_qemu_input_pointer_rel(src, dx, dy, buttons);
 }
 
 void zs_qemu_source_release_keys(struct zs_source *base)
 {
 	struct zs_qemu_source *src = to_qemu(base);
 
-	if (!src || src->closed)
-		return;
-	if (src->kbd) {
-		for (uint32_t q = 0; q < 256; q++) {
-			if (src->keys_down[q / 8] & (1u << (q % 8)))
-				send_key(src, q, false);
-		}
-	}
-	if (src->mouse)
-		send_buttons(src, 0);
+	if (src)
+		zs_qemu_input_release_all(src);
 }
 
 bool zs_qemu_source_is_running(const struct zs_source *base)
