@@ -451,10 +451,9 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	}
 	/* zerospice owns the listening sockets: spice-server keeps its default
 	 * of none (port -1). */
-	if (config->ticket)
-		spice_server_set_ticket(d->server, config->ticket, 0, 0, 0);
-	else
-		spice_server_set_noauth(d->server);
+	/* until zs_display_set_ticket: no client reaches spice-server before
+	 * main binds the ticket (server/ticket.c) */
+	spice_server_set_noauth(d->server);
 	spice_server_set_agent_mouse(d->server, 1);
 	spice_server_set_name(d->server, "zerospice");
 	if (spice_server_init(d->server, zs_spice_core_get(
@@ -526,6 +525,20 @@ void zs_display_destroy(struct zs_display *d)
 	zs_stream_reader_finish(&d->stream_reader);
 	zs_agent_reader_finish(&d->agent_reader);
 	g_free(d);
+}
+
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s)
+{
+	if (!text) {
+		spice_server_set_noauth(d->server);
+		return;
+	}
+	/* clients already connected stay (fail_if_connected and
+	 * disconnect_if_connected off) */
+	if (spice_server_set_ticket(d->server, text,
+		    lifetime_s > INT32_MAX ? INT32_MAX : (int)lifetime_s, 0, 0) != 0)
+		g_warning("spice-server refused the new ticket");
 }
 
 bool zs_display_add_client(struct zs_display *d, int fd)

@@ -40,7 +40,7 @@
 #define KEEPALIVE_IDLE_S 600 /* as spice-server sets on its sockets */
 
 struct zs_front {
-	struct zs_front_config cfg; /* without its strings: used at create only */
+	struct zs_front_config cfg; /* strings: only x509_dir, tls_ciphers */
 	bool plain_is_unix;
 	struct zs_listener *plain, *tls_listener;
 	struct zs_tls *tls;
@@ -781,8 +781,8 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	f->plain_is_unix = cfg->listen_unix != NULL;
 	f->cfg.listen_unix = NULL;
 	f->cfg.listen_host = NULL;
-	f->cfg.x509_dir = NULL;
-	f->cfg.tls_ciphers = NULL;
+	f->cfg.x509_dir = g_strdup(cfg->x509_dir);
+	f->cfg.tls_ciphers = g_strdup(cfg->tls_ciphers);
 	g_queue_init(&f->pending);
 	g_queue_init(&f->relays);
 	if (tls_desc_len)
@@ -836,7 +836,25 @@ void zs_front_destroy(struct zs_front *f)
 	while ((r = g_queue_peek_head(&f->relays)))
 		relay_close(r);
 	zs_tls_destroy(f->tls);
+	g_free((char *)f->cfg.x509_dir);
+	g_free((char *)f->cfg.tls_ciphers);
 	g_free(f);
+}
+
+bool zs_front_reload_tls(struct zs_front *f, char *err, size_t err_len)
+{
+	if (!f->tls) {
+		snprintf(err, err_len, "no TLS listener");
+		return false;
+	}
+	/* sessions in progress hold a reference to the old context */
+	struct zs_tls *t = zs_tls_create(f->cfg.x509_dir, f->cfg.tls_ciphers,
+		err, err_len);
+	if (!t)
+		return false;
+	zs_tls_destroy(f->tls);
+	f->tls = t;
+	return true;
 }
 
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s)

@@ -42,6 +42,9 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 /* Where accepted connections go. Borrows d; set it before the main loop
  * runs, and NULL (or destroy the front) before destroying d. */
 void zs_front_set_display(struct zs_front *f, struct zs_display *d);
+/* Reads the TLS files again for new connections (SIGHUP); live TLS
+ * sessions keep the old ones. On error the old ones stay. */
+bool zs_front_reload_tls(struct zs_front *f, char *err, size_t err_len);
 /* Closes the listeners and every connection it still relays. */
 void zs_front_destroy(struct zs_front *f);
 

@@ -38,7 +38,6 @@ struct zs_display_events {
 };
 
 struct zs_display_config {
-	const char *ticket; /* NULL: no authentication */
 	uint32_t width, height; /* initial stream size */
 };
 
@@ -47,6 +46,10 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	size_t err_len);
 void zs_display_destroy(struct zs_display *d);
 
+/* The SPICE ticket clients must give (text NULL: none), valid lifetime_s
+ * seconds (0: no expiry); clients already connected stay. */
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s);
 /* Hands an accepted connection to spice-server. Takes ownership of fd. */
 bool zs_display_add_client(struct zs_display *d, int fd);
 

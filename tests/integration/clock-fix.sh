@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 need remote-viewer spicy-screenshot Xvfb
 
-echo "clock-ticket" >"$TMP/ticket"
+echo "clock-ticket" >"$TMP/ticket"; chmod 600 "$TMP/ticket"
 start_xvfb
 
 # run_viewer MODE: zerospice with --clock-fix MODE, remote-viewer for the

@@ -10,7 +10,7 @@ need spicy-screenshot openssl
 
 make_test_ca "$TMP/pki" zerospice
 make_test_ca "$TMP/other" stranger
-echo "tls-ticket" >"$TMP/ticket"
+echo "tls-ticket" >"$TMP/ticket"; chmod 600 "$TMP/ticket"
 
 # tls_screenshot OUT CA ARGS...: spicy-screenshot (no --spice-ca-file option:
 # OpenSSL's default trust store, which SSL_CERT_FILE replaces)
