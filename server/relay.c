@@ -219,8 +219,8 @@ static enum zs_relay_status c2s_mess_done(struct zs_relay_parser *p,
 	}
 	p->link_done = true;
 	if (p->channel_type != SPICE_CHANNEL_MAIN) {
+		/* the server side is followed up to the link result */
 		p->c2s_state = C2S_PASS;
-		p->s2c_state = S2C_PASS;
 	} else {
 		p->c2s_state = p->client_auth_selection ? C2S_MECH : C2S_TICKET;
 		p->ticket_left = ZS_RELAY_TICKET_BYTES;
@@ -328,18 +328,21 @@ static enum zs_relay_status s2c_header_done(struct zs_relay_parser *p,
 		p->reply_error = 0;
 		return ZS_RELAY_OK;
 	case S2C_RESULT:
-		if (get_le32(h) != SPICE_LINK_ERR_OK ||
+		p->result_seen = true;
+		p->link_result = get_le32(h);
+		if (p->link_result != SPICE_LINK_ERR_OK ||
 			p->auth_mechanism == SPICE_COMMON_CAP_AUTH_SASL ||
-			!p->rewrite_clock) {
+			p->channel_type != SPICE_CHANNEL_MAIN) {
 			/* refused (spice-server closes next), or nothing to
-			 * rewrite */
+			 * follow */
 			p->s2c_state = S2C_PASS;
 			return ZS_RELAY_OK;
 		}
 		p->s2c_state = S2C_MSG_HEADER;
 		p->hdr_need = p->client_mini_header ? ZS_RELAY_MINI_HEADER_BYTES :
 			ZS_RELAY_FULL_HEADER_BYTES;
-		if (p->client_mini_header && p->resync_state == RESYNC_OFF)
+		if (p->rewrite_clock && p->client_mini_header &&
+			p->resync_state == RESYNC_OFF)
 			p->resync_state = p->c2s_state == C2S_PASS ?
 				RESYNC_DUE : RESYNC_WAIT;
 		return ZS_RELAY_OK;
@@ -360,8 +363,14 @@ static enum zs_relay_status s2c_header_done(struct zs_relay_parser *p,
 		}
 		p->messages++;
 		p->field = false;
-		if (p->msg_type == SPICE_MSG_MAIN_INIT ||
-			p->msg_type == SPICE_MSG_MAIN_MULTI_MEDIA_TIME) {
+		if (p->msg_type == SPICE_MSG_MAIN_INIT && size < 4) {
+			snprintf(err, err_len,
+				"spice-server sent a MAIN_INIT of %u bytes", size);
+			return s2c_fail(p);
+		}
+		if (p->rewrite_clock &&
+			(p->msg_type == SPICE_MSG_MAIN_INIT ||
+			 p->msg_type == SPICE_MSG_MAIN_MULTI_MEDIA_TIME)) {
 			uint32_t off = p->msg_type == SPICE_MSG_MAIN_INIT ?
 				ZS_RELAY_INIT_MM_TIME_OFFSET :
 				ZS_RELAY_MM_TIME_OFFSET;
@@ -393,6 +402,8 @@ static void s2c_body_done(struct zs_relay_parser *p)
 	p->hdr_have = 0;
 	if (p->s2c_state == S2C_REPLY_BODY) {
 		if (p->reply_error != SPICE_LINK_ERR_OK) {
+			p->result_seen = true;
+			p->link_result = p->reply_error;
 			p->s2c_state = S2C_PASS;
 			return;
 		}
@@ -407,6 +418,16 @@ static void s2c_body_done(struct zs_relay_parser *p)
 		p->field = false;
 	}
 	p->s2c_state = S2C_MSG_HEADER;
+	if (p->msg_type == SPICE_MSG_MAIN_INIT)
+		p->session_known = true;
+	if (!p->rewrite_clock)
+		p->s2c_state = S2C_PASS; /* only the first message mattered */
+}
+
+static void s2c_advance(struct zs_relay_parser *p, size_t n)
+{
+	p->body_off += (uint32_t)n;
+	p->body_left -= (uint32_t)n;
 }
 
 /* Body bytes [body_off, body_off + n) of the current reply or message. */
@@ -418,7 +439,15 @@ static void s2c_body(struct zs_relay_parser *p, uint8_t *buf, size_t n)
 		/* SpiceLinkReply.error: the first u32 */
 		for (uint32_t i = start; i < end && i < 4; i++)
 			p->reply_error |= (uint32_t)buf[i - start] << (8 * i);
-	} else if (p->field) {
+		s2c_advance(p, n);
+		return;
+	}
+	if (p->msg_type == SPICE_MSG_MAIN_INIT && !p->session_known) {
+		/* SpiceMsgMainInit.session_id: the first u32 */
+		for (uint32_t i = start; i < end && i < 4; i++)
+			p->session_id |= (uint32_t)buf[i - start] << (8 * i);
+	}
+	if (p->field) {
 		for (uint32_t i = start; i < end; i++) {
 			if (i < p->field_off || i >= p->field_off + 4)
 				continue;
@@ -427,8 +456,7 @@ static void s2c_body(struct zs_relay_parser *p, uint8_t *buf, size_t n)
 			buf[i - start] = (uint8_t)(p->field_value >> (8 * byte));
 		}
 	}
-	p->body_off = end;
-	p->body_left -= (uint32_t)n;
+	s2c_advance(p, n);
 }
 
 enum zs_relay_status zs_relay_feed_s2c(struct zs_relay_parser *p,

@@ -66,6 +66,13 @@ struct zs_relay_parser {
 	uint32_t auth_mechanism;   /* 0 until the client chose one */
 	uint32_t link_error;       /* SPICE_LINK_ERR_* for a REFUSE */
 
+	/* What spice-server answered: link_result once result_seen (the u32
+	 * after its link reply, or the reply's own error); session_id from
+	 * SPICE_MSG_MAIN_INIT once session_known (the connection_id every
+	 * other channel of that client names). */
+	bool result_seen, session_known;
+	uint32_t link_result, session_id;
+
 	/* spice-server → client */
 	int s2c_state;
 	uint8_t hdr[ZS_RELAY_FULL_HEADER_BYTES];
@@ -85,8 +92,9 @@ struct zs_relay_parser {
 	uint32_t last_orig_mm_time, last_new_mm_time;
 };
 
-/* rewrite_clock false: follow the link exchange only (link checks,
- * refusals) and pass every message through untouched. */
+/* rewrite_clock false: follow the link exchange and MAIN_INIT only (link
+ * checks, refusals, the session id) and pass every message through
+ * untouched. Any channel: the link reply and result are followed. */
 void zs_relay_parser_init(struct zs_relay_parser *p, bool rewrite_clock,
 	uint32_t bias_ms);
 
