@@ -358,12 +358,15 @@ static void relay_check_auth(struct relay *r)
 		r->result_handled = true;
 		if (p->link_result == SPICE_LINK_ERR_PERMISSION_DENIED) {
 			f->stats.auth_failures++;
-			bool blocked = zs_peers_auth_failed(f->peers, r->peer);
 			char why[200] = "";
-			if (blocked)
+			if (zs_peers_auth_failed(f->peers, r->peer)) {
+				/* once per block: not a flood */
 				zs_peers_blocked(f->peers, r->peer, why, sizeof(why));
-			zs_front_log_refusal(f, "front: %s: wrong ticket%s%s",
-				r->name, blocked ? "; " : "", why);
+				g_warning("front: %s: wrong ticket; %s", r->name, why);
+			} else {
+				zs_front_log_refusal(f, "front: %s: wrong ticket",
+					r->name);
+			}
 		}
 	}
 	if (r->authenticated || !p->result_seen ||

@@ -44,12 +44,13 @@ void zs_peer_limits_default(struct zs_peer_limits *l)
 	/* A relayed connection costs three fds (client, ours and spice-server's
 	 * end of the loopback pair); keep a reserve for QEMU's memfds, the
 	 * encoder and spice-server's own. */
-	rlim_t reserve = 96;
+	rlim_t reserve = 48;
 	rlim_t usable = nofile > reserve ? (nofile - reserve) / 3 : 0;
 	l->max_total = (unsigned)CLAMP(usable, 8, 512);
 	l->max_unauth_total = MAX(4u, l->max_total / 2);
-	l->max_per_addr = MIN(32u, l->max_total);
-	l->max_unauth_per_addr = MIN(8u, l->max_unauth_total);
+	/* one address never takes more than a quarter of the room */
+	l->max_per_addr = CLAMP(l->max_total / 4, 2u, 32u);
+	l->max_unauth_per_addr = CLAMP(l->max_unauth_total / 4, 1u, 8u);
 }
 
 struct zs_peers *zs_peers_create(const struct zs_peer_limits *limits)
