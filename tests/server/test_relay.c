@@ -466,3 +466,44 @@ Test(relay, mm_time_now_is_spice_servers_clock)
 	cr_assert(mono_ms - before <= 1 && after - mono_ms <= 1,
 		"%u %u %u", before, mono_ms, after);
 }
+
+Test(relay, main_init_names_the_session_with_or_without_the_clock_fix)
+{
+	for (int fix = 0; fix < 2; fix++) {
+		struct zs_relay_parser p;
+		struct zs_test_bytes s = { .len = 0 }, orig;
+		size_t init_at, mm_at;
+		zs_relay_parser_init(&p, fix, 0);
+		link_client(&p, true);
+		server_session(&s, true, &init_at, &mm_at);
+		orig = s;
+		/* byte by byte: the session id may arrive split */
+		for (size_t i = 0; i < s.len; i++)
+			cr_assert_eq(zs_relay_feed_s2c(&p, s.data + i, 1, NOW_MS,
+				err, sizeof(err)), ZS_RELAY_OK, "%s", err);
+		cr_assert(p.result_seen);
+		cr_assert_eq(p.link_result, SPICE_LINK_ERR_OK);
+		cr_assert(p.session_known);
+		cr_assert_eq(p.session_id, 0x1234);
+		if (!fix)
+			cr_assert_arr_eq(s.data, orig.data, s.len,
+				"clock fix off: nothing rewritten");
+	}
+}
+
+Test(relay, other_channels_report_their_link_result)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_DISPLAY, 0x1234, true, true);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK,
+		SPICE_LINK_ERR_PERMISSION_DENIED);
+	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	cr_assert(p.result_seen);
+	cr_assert_eq(p.link_result, SPICE_LINK_ERR_PERMISSION_DENIED);
+	cr_assert_not(p.session_known);
+}
