@@ -42,4 +42,36 @@ grep -Eqi "no renegotiation|alert|errno|closed" "$TMP/reneg.log" ||
 tls_screenshot "$TMP/tls.ppm" || fail "no TLS screenshot after a renegotiation attempt"
 check_after "TLS renegotiation attempt"
 
+# ---- SIGHUP reads the TLS files again: a new CA for new clients, a TLS
+# client already connected stays, a broken set keeps the old one ----
+cp -r "$TMP/pki" "$TMP/pki-old"
+make_test_ca "$TMP/pki-new" renewed
+$RAW link --port "$TLS_PORT" --tls --ticket "$TICKET" --hold-open --hold 5 \
+	>"$TMP/tls-live.out" 2>&1 &
+LIVE=$!
+sleep 2
+cp "$TMP/pki-new/ca-cert.pem" "$TMP/pki-new/server-cert.pem" "$TMP/pki-new/server-key.pem" "$TMP/pki/"
+kill -HUP "$ZS_PID"
+sleep 1
+grep -q "SIGHUP: read the TLS files again" "$TMP/zerospice.log" || fail "SIGHUP did not re-read the TLS files"
+wait "$LIVE"
+grep -q "link: stage=result error=OK" "$TMP/tls-live.out" || fail "TLS client across SIGHUP: $(cat "$TMP/tls-live.out")"
+port=$(sed -n '/SIGHUP: read the TLS/q; s/.*TLS client 127.0.0.1:\([0-9]*\): channel 1:0 passed.*/\1/p' "$TMP/zerospice.log" | tail -n 1)
+awk -v p="127.0.0.1:$port: closed" '/SIGHUP: read the TLS/ { s = 1 } s && index($0, p) { f = 1 } END { exit !f }' \
+	"$TMP/zerospice.log" || fail "the connected TLS client was dropped by SIGHUP"
+tls_screenshot "$TMP/tls-new.ppm" || fail "no TLS screenshot trusting the new CA after SIGHUP"
+if SSL_CERT_FILE="$TMP/pki-old/ca-cert.pem" SSL_CERT_DIR=/nonexistent timeout 30 \
+	spicy-screenshot -h 127.0.0.1 -s "$TLS_PORT" -w "$TICKET" -o "$TMP/tls-old.ppm" \
+	>>"$TMP/spicy.log" 2>&1; then
+	fail "a client trusting only the old CA still connected after SIGHUP"
+fi
+# a key that does not match: refused, the new set stays
+cp "$TMP/pki-old/server-key.pem" "$TMP/pki/server-key.pem"
+kill -HUP "$ZS_PID"
+sleep 1
+grep -q "SIGHUP: TLS: .*server-key.pem.*the previous TLS files stay" "$TMP/zerospice.log" ||
+	fail "a mismatched key on SIGHUP was not refused"
+tls_screenshot "$TMP/tls-kept.ppm" || fail "TLS stopped working after a refused reload"
+check_after "SIGHUP TLS reload"
+
 log "PASS"
