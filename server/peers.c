@@ -49,8 +49,10 @@ void zs_peer_limits_default(struct zs_peer_limits *l)
 	l->max_total = (unsigned)CLAMP(usable, 8, 512);
 	l->max_unauth_total = MAX(4u, l->max_total / 2);
 	/* one address never takes more than a quarter of the room */
-	l->max_per_addr = CLAMP(l->max_total / 4, 2u, 32u);
-	l->max_unauth_per_addr = CLAMP(l->max_unauth_total / 4, 1u, 8u);
+	l->max_per_addr = CLAMP(l->max_total / 4, 2u, 48u);
+	/* a TLS client links every channel at once (spice-gtk: up to a
+	 * dozen with USB redirection), each unauthenticated until its ticket */
+	l->max_unauth_per_addr = CLAMP(l->max_unauth_total / 4, 1u, 16u);
 }
 
 struct zs_peers *zs_peers_create(const struct zs_peer_limits *limits)

@@ -20,7 +20,7 @@ wait "$SILENT"
 log "$(cat "$TMP/silent.out")"
 grep -q "opened=500 .*closed-by-server=500" "$TMP/silent.out" ||
 	fail "silent sockets were not all closed by the server: $(cat "$TMP/silent.out")"
-grep -q "127.0.0.2 holds 8 connections without a ticket yet" "$TMP/zerospice.log" ||
+grep -Eq "127.0.0.2 holds [0-9]+ connections without a ticket yet" "$TMP/zerospice.log" ||
 	fail "no per-address refusal logged"
 check_after "500 silent sockets"
 
