@@ -50,7 +50,7 @@ bool zs_ticket_parse(const uint8_t *buf, size_t len,
 	if (len > ZS_TICKET_FILE_MAX_BYTES)
 		return fail(err, err_len, "is larger than %d bytes",
 			ZS_TICKET_FILE_MAX_BYTES);
-	if (memchr(buf, '\0', len))
+	if (len && memchr(buf, '\0', len))
 		return fail(err, err_len, "contains a NUL byte");
 	size_t line = 0;
 	while (line < len && buf[line] != '\n' && buf[line] != '\r')
