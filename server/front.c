@@ -405,7 +405,8 @@ static void relay_update(struct relay *r, bool more)
 		ce |= cond_for(r->client_write_state, G_IO_OUT);
 	g_source_modify_unix_fd(&r->source, r->client_tag, ce);
 	if (r->server_fd >= 0) {
-		if (!r->server_eof && RELAY_BUF_BYTES - buf_len(&r->s2c) > 0)
+		if (!r->server_eof && RELAY_BUF_BYTES - buf_len(&r->s2c) >
+			ZS_RELAY_S2C_SLACK_BYTES)
 			se |= G_IO_IN;
 		if (buf_len(&r->c2s) && !r->server_gone)
 			se |= G_IO_OUT;
@@ -486,19 +487,24 @@ static bool pump_server_read(struct relay *r, bool *progress)
 	char err[256] = "";
 	if (r->server_fd < 0 || r->server_eof)
 		return true;
-	size_t space = buf_space(&r->s2c);
-	if (space == 0)
+	/* read past a gap: the parser may write more than it read (held
+	 * bytes it lets go), so it writes at end, from end + the gap */
+	size_t space = buf_space(&r->s2c), out_len = 0;
+	if (space <= ZS_RELAY_S2C_SLACK_BYTES)
 		return true;
-	ssize_t rc = recv(r->server_fd, r->s2c.data + r->s2c.end, space, 0);
+	uint8_t *out = r->s2c.data + r->s2c.end;
+	uint8_t *in = out + ZS_RELAY_S2C_SLACK_BYTES;
+	ssize_t rc = recv(r->server_fd, in, space - ZS_RELAY_S2C_SLACK_BYTES,
+		0);
 	if (rc > 0) {
-		if (zs_relay_feed_s2c(&r->parser, r->s2c.data + r->s2c.end,
-			    (size_t)rc, zs_relay_mm_time_now(), err,
+		if (zs_relay_feed_s2c(&r->parser, in, (size_t)rc, out, &out_len,
+			    zs_relay_mm_time_now(), err,
 			    sizeof(err)) != ZS_RELAY_OK) {
 			g_warning("front: %s: %s; closing", r->name, err);
 			relay_close(r);
 			return false;
 		}
-		r->s2c.end += (size_t)rc;
+		r->s2c.end += out_len;
 		*progress = true;
 	} else if (rc == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		errno != EINTR)) {
@@ -672,6 +678,22 @@ static gboolean pending_retry(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The stub QXL's display and cursor channels are not offered (relay.h):
+ * a link to them is refused before spice-server sees it. Takes cfd when it
+ * returns true. */
+static bool refuse_hidden_channel(struct zs_front *f, int cfd,
+	uint8_t channel_type, uint8_t channel_id)
+{
+	if (!zs_relay_channel_hidden(channel_type, channel_id))
+		return false;
+	g_info("front: refused a link to channel %u:%u (not offered)",
+		channel_type, channel_id);
+	f->stats.refused++;
+	send_link_error(cfd, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE);
+	close(cfd);
+	return true;
+}
+
 static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 {
 	struct pending *pc = data;
@@ -711,9 +733,13 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	uint8_t channel_type = buf[ZS_RELAY_LINK_HEADER_BYTES + 4];
+	uint8_t channel_id = buf[ZS_RELAY_LINK_HEADER_BYTES + 5];
 	bool is_unix = pc->is_unix;
 	int cfd = pending_take(pc);
-	if (channel_type == SPICE_CHANNEL_MAIN && f->cfg.clock_fix)
+	if (refuse_hidden_channel(f, cfd, channel_type, channel_id))
+		return G_SOURCE_REMOVE;
+	/* MAIN always goes through the relay: it rewrites CHANNELS_LIST */
+	if (channel_type == SPICE_CHANNEL_MAIN)
 		relay_start(f, cfd, NULL, is_unix);
 	else
 		hand_off(f, cfd);
@@ -722,11 +748,6 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 
 void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix)
 {
-	if (!f->cfg.clock_fix && !f->cfg.tls_only) {
-		/* nothing to look at: exactly what spice-server alone does */
-		hand_off(f, fd);
-		return;
-	}
 	if (f->pending.length >= MAX_PENDING) {
 		g_warning("front: %u connections are still to send their link "
 			"message; closing a new one", MAX_PENDING);
