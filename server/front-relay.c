@@ -462,7 +462,8 @@ static void relay_update(struct relay *r, bool more)
 		ce |= cond_for(r->client_write_state, G_IO_OUT);
 	g_source_modify_unix_fd(&r->source, r->client_tag, ce);
 	if (r->server_fd >= 0) {
-		if (!r->server_eof && RELAY_BUF_BYTES - buf_len(&r->s2c) > 0)
+		if (!r->server_eof && RELAY_BUF_BYTES - buf_len(&r->s2c) >
+			ZS_RELAY_S2C_SLACK_BYTES)
 			se |= G_IO_IN;
 		if (buf_len(&r->c2s) && !r->server_gone)
 			se |= G_IO_OUT;
@@ -543,19 +544,24 @@ static bool pump_server_read(struct relay *r, bool *progress)
 	char err[256] = "";
 	if (r->server_fd < 0 || r->server_eof)
 		return true;
-	size_t space = buf_space(&r->s2c);
-	if (space == 0)
+	/* read past a gap: the parser may write more than it read (held
+	 * bytes it lets go), so it writes at end, from end + the gap */
+	size_t space = buf_space(&r->s2c), out_len = 0;
+	if (space <= ZS_RELAY_S2C_SLACK_BYTES)
 		return true;
-	ssize_t rc = recv(r->server_fd, r->s2c.data + r->s2c.end, space, 0);
+	uint8_t *out = r->s2c.data + r->s2c.end;
+	uint8_t *in = out + ZS_RELAY_S2C_SLACK_BYTES;
+	ssize_t rc = recv(r->server_fd, in, space - ZS_RELAY_S2C_SLACK_BYTES,
+		0);
 	if (rc > 0) {
-		if (zs_relay_feed_s2c(&r->parser, r->s2c.data + r->s2c.end,
-			    (size_t)rc, zs_relay_mm_time_now(), err,
+		if (zs_relay_feed_s2c(&r->parser, in, (size_t)rc, out, &out_len,
+			    zs_relay_mm_time_now(), err,
 			    sizeof(err)) != ZS_RELAY_OK) {
 			g_warning("front: %s: %s; closing", r->name, err);
 			zs_front_relay_close(r);
 			return false;
 		}
-		r->s2c.end += (size_t)rc;
+		r->s2c.end += out_len;
 		*progress = true;
 		relay_check_auth(r);
 	} else if (rc == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&

@@ -264,8 +264,17 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		pending_refuse(pc, SPICE_LINK_ERR_PERMISSION_DENIED, why);
 		return G_SOURCE_REMOVE;
 	}
+	/* The stub QXL's display and cursor channels are not offered
+	 * (relay.h): a link to them is refused before spice-server sees it. */
+	if (zs_relay_channel_hidden(channel_type, channel_id)) {
+		snprintf(why, sizeof(why), "channel %u:%u is not offered",
+			channel_type, channel_id);
+		pending_refuse(pc, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE, why);
+		return G_SOURCE_REMOVE;
+	}
 	if (channel_type == SPICE_CHANNEL_MAIN) {
-		/* the relay checks the rest and sees the ticket's result */
+		/* the relay checks the rest (and rewrites CHANNELS_LIST and the
+		 * clock) and sees the ticket's result */
 		bool is_unix = pc->is_unix;
 		struct zs_peer *peer = pc->peer;
 		zs_front_relay_start(f, pending_take(pc, true), NULL, is_unix,
