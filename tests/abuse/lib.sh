@@ -15,8 +15,8 @@ if ldd "$ZEROSPICE" 2>/dev/null | grep -q libasan; then
 	RSS_SLACK_KIB=$((64 * 1024))
 fi
 
-zs_fds() { ls "/proc/$ZS_PID/fd" 2>/dev/null | wc -l; }
-zs_rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$ZS_PID/status"; }
+# zs_fd_count and zs_rss_kib come from the integration helpers
+zs_fds() { zs_fd_count; }
 
 # start_abuse_server ARGS...: zerospice with a ticket file (mode 0600),
 # then one screenshot to warm the encoder up, then the baseline.

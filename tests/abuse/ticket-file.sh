@@ -32,7 +32,7 @@ ZS_DEBUG=1 start_zerospice --source testpattern,size=640x480,fps=30 --ticket-fil
 wait "$WRITER"
 screenshot "$TMP/fifo.ppm" -w fifo-ticket || fail "the ticket from a FIFO written in two parts did not work"
 if screenshot "$TMP/fifo-part.ppm" -w fifo-; then fail "half the FIFO's ticket worked"; fi
-kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+stop_zerospice
 
 # SIGHUP: a new ticket for new clients; a connected client stays
 start_abuse_server
@@ -64,7 +64,7 @@ grep -q "SIGHUP: .*mode 0644.*the previous ticket stays" "$TMP/zerospice.log" ||
 chmod 600 "$TMP/ticket"
 TICKET=second-ticket
 check_after "SIGHUP ticket reload"
-kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+stop_zerospice
 
 # --ticket-expiry
 printf 'short-lived\n' >"$TMP/ticket"; chmod 600 "$TMP/ticket"
