@@ -34,6 +34,8 @@ struct zs_display {
 
 	SpiceCharDeviceInstance port;
 	bool port_added;
+	bool watched;      /* the last START_STOP named codecs */
+	guint renew_idle;  /* renew_stream_device() is due */
 	struct zs_stream_reader stream_reader;
 	GQueue out; /* struct out_msg, head is being read */
 	size_t out_bytes;
@@ -56,6 +58,8 @@ struct zs_display {
 
 /* ---- stream-device port ---- */
 
+static gboolean renew_stream_device(gpointer data);
+
 static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 {
 	struct zs_display *d = data;
@@ -66,6 +70,12 @@ static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 			g_warning("stream device: truncated START_STOP ignored");
 			return;
 		}
+		/* renew once per time it was watched (the device's own
+		 * START_STOPs at open and close name no codecs either); not
+		 * from here: spice-server is calling us */
+		if (mask == 0 && d->watched && !d->renew_idle)
+			d->renew_idle = g_idle_add(renew_stream_device, d);
+		d->watched = mask != 0;
 		d->events->start_stop(d->events_data, mask);
 		break;
 	}
@@ -179,6 +189,43 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 		l = next;
 	}
 	return dropped;
+}
+
+/* spice-server 0.15.1 can keep one stream frame alive after every client
+ * it was queued for has gone (seen after clients that answer nonsense:
+ * tests/abuse/hostile-client.sh). Its stream device then counts a queue
+ * that never empties and stops reading us for good: every later client
+ * connects and gets no picture. So whenever the last client stops
+ * watching, the stream device (and the stream channel spice-server makes
+ * for it) is created afresh: nothing a client left behind in spice-server
+ * outlives its session. */
+static gboolean renew_stream_device(gpointer data)
+{
+	struct zs_display *d = data;
+	d->renew_idle = 0;
+	if (d->watched || !d->port_added)
+		return G_SOURCE_REMOVE;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
+	spice_server_remove_interface(&d->port.base);
+	d->port_added = false;
+	/* what the old device had not read belongs to no one now */
+	struct out_msg *m;
+	while ((m = g_queue_pop_head(&d->out))) {
+		free(m->data);
+		g_free(m);
+	}
+	d->out_bytes = 0;
+	zs_stream_reader_finish(&d->stream_reader);
+	zs_stream_reader_init(&d->stream_reader);
+	if (spice_server_add_interface(d->server, &d->port.base) != 0) {
+		g_warning("spice-server refused the stream device again: no "
+			"client can get a picture until restart");
+		return G_SOURCE_REMOVE;
+	}
+	d->port_added = true;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
+	g_info("stream device renewed: no client is watching");
+	return G_SOURCE_REMOVE;
 }
 
 /* ---- vdagent device: absolute mouse in client mode ---- */
@@ -506,6 +553,8 @@ void zs_display_destroy(struct zs_display *d)
 {
 	if (!d)
 		return;
+	if (d->renew_idle)
+		g_source_remove(d->renew_idle);
 	if (d->agent_added)
 		spice_server_remove_interface(&d->agent.base);
 	if (d->port_added) {
