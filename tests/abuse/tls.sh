@@ -69,7 +69,7 @@ fi
 cp "$TMP/pki-old/server-key.pem" "$TMP/pki/server-key.pem"
 kill -HUP "$ZS_PID"
 sleep 1
-grep -q "SIGHUP: TLS: .*server-key.pem.*the previous TLS files stay" "$TMP/zerospice.log" ||
+grep -q "SIGHUP: TLS: .*server-key.pem does not match.*the previous TLS files stay" "$TMP/zerospice.log" ||
 	fail "a mismatched key on SIGHUP was not refused"
 tls_screenshot "$TMP/tls-kept.ppm" || fail "TLS stopped working after a refused reload"
 check_after "SIGHUP TLS reload"
