@@ -88,6 +88,26 @@ bool zs_qemu_check_dmabuf(uint32_t width, uint32_t height, uint32_t fourcc,
 bool zs_qemu_check_cursor(int32_t width, int32_t height, int32_t hot_x,
 	int32_t hot_y, uint64_t data_len, char *why, size_t why_len);
 
+/* ---- QEMU's shared memory (memory.c) */
+enum zs_qemu_fd_kind {
+	ZS_QEMU_FD_BAD,      /* pipe, socket, directory, size 0: refused */
+	ZS_QEMU_FD_DMABUF,   /* a real dma-buf (fixed size): mapped */
+	ZS_QEMU_FD_SEALED,   /* a file with F_SEAL_SHRINK: mapped */
+	ZS_QEMU_FD_UNSEALED, /* a file that may shrink: read with pread() */
+};
+/* What fd (borrowed) is; *size gets its size (0 for BAD, with the reason in
+ * why). Adds F_SEAL_SHRINK to a memfd that allows sealing. */
+enum zs_qemu_fd_kind zs_qemu_fd_classify(int fd, uint64_t *size,
+	char *why, size_t why_len);
+/* True when fd (borrowed) is sealed against shrinking, or we could seal
+ * it. */
+bool zs_qemu_fd_cannot_shrink(int fd);
+/* zs_qemu_copy_rect() reading the source from fd at src_offset with pread()
+ * instead of a mapping: a file that shrank gives false, never SIGBUS. */
+bool zs_qemu_pread_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
+	int fd, uint64_t src_offset, size_t src_stride, uint32_t pixman_format,
+	uint32_t width, uint32_t height);
+
 /* ---- QMP (qmp.c) */
 /* Connects to QEMU's QMP unix socket. Returns a new O_CLOEXEC fd (the caller
  * owns it) or a negative errno (-ENOENT, -ECONNREFUSED while QEMU is not
@@ -119,7 +139,9 @@ struct zs_qemu_buffer {
 	int fds[ZS_FRAME_MAX_PLANES];
 	uint32_t offsets[ZS_FRAME_MAX_PLANES];
 	uint32_t strides[ZS_FRAME_MAX_PLANES];
-	uint8_t *pixels;   /* FB: writable mapping; MAP: read-only mapping */
+	/* FB: writable mapping; MAP: read-only mapping of a memfd that cannot
+	 * shrink, NULL for one that may (read with pread into our FB) */
+	uint8_t *pixels;
 	size_t map_len;
 	uint32_t pixman_format; /* MAP: the format QEMU writes in */
 	/* FB: bounding box of what changed in the current buffer since this one
@@ -157,6 +179,7 @@ struct zs_qemu_display {
 	 * change arrived: hold frames until it does, at most this long. */
 	int64_t size_wait_until_us;
 	bool warned_tearing;
+	bool warned_copy;     /* ScanoutMap copied with pread() was logged */
 	/* bit per enum zs_qemu_path already logged */
 	uint32_t paths_logged;
 };
@@ -222,13 +245,33 @@ void zs_qemu_buffer_unref(struct zs_qemu_buffer *buf);
 /* Drops QEMU's buffers (memfd surface, dma-bufs) and, unless keep_fb, our
  * framebuffers. */
 void zs_qemu_display_drop_buffers(struct zs_qemu_display *disp, bool keep_fb);
-/* Replaces the framebuffer pool with one black buffer. */
+/* A black memfd framebuffer (sealed against resizing); NULL when out of
+ * memory or fds. */
+struct zs_qemu_buffer *zs_qemu_fb_new(uint32_t width, uint32_t height,
+	uint32_t fourcc);
+/* Replaces the framebuffer pool with fb (takes the reference). */
+void zs_qemu_fb_install(struct zs_qemu_display *disp,
+	struct zs_qemu_buffer *fb);
+/* Replaces the framebuffer pool with one black buffer; on failure the pool
+ * is unchanged. */
 bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
 	uint32_t height, uint32_t fourcc);
+/* The newest framebuffer; NULL when there is none. */
+struct zs_qemu_buffer *zs_qemu_fb_current(struct zs_qemu_display *disp);
+/* Tests: this many framebuffer allocations fail from now on. */
+extern unsigned zs_qemu_test_fail_allocs;
+/* The framebuffer the current batch of updates goes to; NULL when there is
+ * none. */
+struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp);
 /* Copies QEMU pixels (pixman_format) into the framebuffer batch; the caller
- * has checked r against the framebuffer. */
-void zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
+ * has checked r against the framebuffer. False when there is no
+ * framebuffer. */
+bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
 	const uint8_t *pixels, size_t stride, uint32_t pixman_format);
+/* The same from QEMU's memfd (borrowed) with pread(): false when there is no
+ * framebuffer or the file shrank. */
+bool zs_qemu_fb_read(struct zs_qemu_display *disp, struct zs_rect r, int fd,
+	uint64_t offset, size_t stride, uint32_t pixman_format);
 /* Replaces the framebuffers with one of the new size keeping the overlap,
  * and queues a full frame. */
 bool zs_qemu_fb_resize(struct zs_qemu_source *src, uint32_t width,
