@@ -51,11 +51,17 @@ void zs_display_destroy(struct zs_display *d);
 bool zs_display_add_client(struct zs_display *d, int fd);
 
 /* Queues one whole stream-device message (takes ownership of the malloc'd
- * bytes) and wakes spice-server up. */
+ * bytes) and wakes spice-server up. A CURSOR_SET or CURSOR_MOVE replaces an
+ * unsent one of its type. */
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type);
 /* True while queued bytes wait for spice-server to read them. */
 bool zs_display_busy(const struct zs_display *d);
+/* Bytes queued and not read yet. */
+size_t zs_display_queued_bytes(const struct zs_display *d);
+/* Tests: spice-server reads nothing while set (a client that stopped
+ * reading, as spice-server sees it). */
+extern bool zs_display_test_stall_reads;
 /* Drops queued messages spice-server has not started to read. Returns how
  * many DATA messages were dropped. */
 unsigned zs_display_drop_unsent(struct zs_display *d);
@@ -80,6 +86,7 @@ struct zs_pipeline_stats {
 	uint64_t frames_in, frames_encoded, frames_sent;
 	uint64_t frames_skipped; /* raw frames replaced before encoding */
 	uint64_t frames_dropped; /* encoded frames dropped (forced a keyframe) */
+	uint64_t frames_failed;  /* frames the encoder failed (dropped) */
 	uint64_t keyframes, bytes_sent;
 };
 
