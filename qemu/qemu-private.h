@@ -109,16 +109,66 @@ bool zs_qemu_pread_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
 	uint32_t width, uint32_t height);
 
 /* ---- QMP (qmp.c) */
-/* Connects to QEMU's QMP unix socket. Returns a new O_CLOEXEC fd (the caller
- * owns it) or a negative errno (-ENOENT, -ECONNREFUSED while QEMU is not
- * listening yet). */
-int zs_qemu_qmp_connect(const char *path);
-/* On a connected QMP socket (borrowed): greeting, qmp_capabilities, getfd
- * passing dbus_fd (borrowed; QEMU receives a copy), add_client
- * protocol=@dbus-display. Skips interleaved events; every read is bounded by
- * timeout_ms in total. */
-bool zs_qemu_qmp_add_client(int qmp_fd, int dbus_fd, int timeout_ms,
+#define ZS_QMP_LINE_MAX 65536
+
+enum zs_qemu_qmp_kind {
+	ZS_QMP_MSG_OTHER,
+	ZS_QMP_MSG_GREETING, /* {"QMP": ...} */
+	ZS_QMP_MSG_RETURN,   /* {"return": ..., "id": ...} */
+	ZS_QMP_MSG_ERROR,    /* {"error": {"desc": ...}, "id": ...} */
+	ZS_QMP_MSG_EVENT,    /* {"event": ...} */
+};
+
+struct zs_qemu_qmp_msg {
+	enum zs_qemu_qmp_kind kind;
+	char id[32];    /* a string "id", else empty */
+	char desc[200]; /* ERROR: the description */
+};
+
+/* Classifies one QMP line (without its newline): false when it is not a
+ * JSON object (or nests deeper than QMP ever does). */
+bool zs_qemu_qmp_parse_line(const char *line, size_t len,
+	struct zs_qemu_qmp_msg *msg);
+
+/* Splits a QMP byte stream into lines of at most ZS_QMP_LINE_MAX bytes. */
+struct zs_qemu_qmp_reader {
+	char *buf;
+	size_t len;
+};
+/* Returns non-zero to stop feeding (that value is returned by feed). */
+typedef int (*zs_qemu_qmp_msg_fn)(const struct zs_qemu_qmp_msg *msg,
+	void *data);
+void zs_qemu_qmp_reader_init(struct zs_qemu_qmp_reader *r);
+void zs_qemu_qmp_reader_finish(struct zs_qemu_qmp_reader *r);
+/* Calls cb for each whole line. Returns 0, cb's non-zero value, or a
+ * negative errno with a reason in err for a line too long (-EMSGSIZE) or
+ * not QMP (-EPROTO); the reader is unusable after an error. */
+int zs_qemu_qmp_reader_feed(struct zs_qemu_qmp_reader *r, const uint8_t *data,
+	size_t len, zs_qemu_qmp_msg_fn cb, void *cb_data, char *err,
+	size_t err_len);
+
+/* True when the peer of the connected unix socket fd (borrowed) runs as our
+ * effective uid, as root, or as allowed_uid (-1: none). */
+bool zs_qemu_peer_uid_ok(int fd, int64_t allowed_uid, char *why,
+	size_t why_len);
+
+/* The exchange with QEMU's QMP: greeting, qmp_capabilities, getfd with one
+ * end of a new socketpair, add_client protocol=@dbus-display; all on the
+ * thread-default main context, bounded by timeout_ms in total. */
+struct zs_qemu_qmp;
+/* dbus_fd: our end of the socketpair, connected to QEMU's display (the
+ * callee owns it), or -1 with the reason in err. Called once; may free
+ * the exchange. */
+typedef void (*zs_qemu_qmp_done_fn)(void *data, int dbus_fd, const char *err);
+/* Connects without blocking and checks the peer's uid. Returns 0 with *out
+ * set, or a negative errno with a reason in err: -ENOENT, -ECONNREFUSED,
+ * -EAGAIN (backlog full) while QEMU is not listening, -EPERM for a peer of
+ * another uid. */
+int zs_qemu_qmp_start(const char *path, int64_t allowed_uid, int timeout_ms,
+	zs_qemu_qmp_done_fn done, void *data, struct zs_qemu_qmp **out,
 	char *err, size_t err_len);
+/* Stops the exchange (no callback after) and frees it; accepts NULL. */
+void zs_qemu_qmp_free(struct zs_qemu_qmp *q);
 
 /* ---- the source */
 enum zs_qemu_buffer_kind {
@@ -192,6 +242,8 @@ struct zs_qemu_source {
 	GCancellable *cancel;
 
 	char *qmp_path;
+	struct zs_qemu_qmp *qmp; /* the QMP exchange under way */
+	int64_t allowed_uid;     /* -1: only ours and root */
 	char *bus_address;
 	int dbus_fd;           /* owned until handed to GDBus */
 	uint32_t console;

@@ -12,6 +12,8 @@
 #include "qemu-private.h"
 
 #define QMP_RETRY_MS 100
+/* Bound on the QMP exchange once the socket accepted (QEMU answers it
+ * from its main loop in milliseconds). */
 #define QMP_EXCHANGE_TIMEOUT_MS 5000
 
 static const struct zs_source_impl qemu_impl;
@@ -54,6 +56,8 @@ static void clear_timer(GSource **timer)
 
 static void drop_connections(struct zs_qemu_source *src)
 {
+	zs_qemu_qmp_free(src->qmp);
+	src->qmp = NULL;
 	clear_timer(&src->retry_timer);
 	clear_timer(&src->blank_timer);
 	if (src->name_watch) {
@@ -466,23 +470,41 @@ static void schedule_qmp_retry(struct zs_qemu_source *src)
 	g_source_attach(src->retry_timer, src->ctx);
 }
 
+static void on_qmp_done(void *data, int dbus_fd, const char *err)
+{
+	struct zs_qemu_source *src = data;
+
+	zs_qemu_qmp_free(src->qmp);
+	src->qmp = NULL;
+	if (dbus_fd < 0) {
+		zs_qemu_source_close(src, "QEMU QMP %s: %s", src->qmp_path, err);
+		return;
+	}
+	/* QEMU holds its own copy now; the QMP monitor is free for others. */
+	g_main_context_push_thread_default(src->ctx);
+	start_p2p(src, dbus_fd);
+	g_main_context_pop_thread_default(src->ctx);
+}
+
 static gboolean try_qmp(gpointer data)
 {
 	struct zs_qemu_source *src = data;
 	char err[256];
-	int qmp, sv[2];
+	int rc;
 
 	if (src->retry_timer) {
 		g_source_unref(src->retry_timer);
 		src->retry_timer = NULL;
 	}
 	g_main_context_push_thread_default(src->ctx);
-	qmp = zs_qemu_qmp_connect(src->qmp_path);
-	if (qmp == -ENOENT || qmp == -ECONNREFUSED) {
+	rc = zs_qemu_qmp_start(src->qmp_path, src->allowed_uid,
+		(int)MIN(src->connect_timeout_ms, QMP_EXCHANGE_TIMEOUT_MS),
+		on_qmp_done, src, &src->qmp, err, sizeof(err));
+	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -EAGAIN) {
 		if (src->wait_for_qemu && !src->said_waiting) {
 			g_message("QEMU display: waiting for QEMU's QMP socket "
 				"%s (%s; trying every %d ms)", src->qmp_path,
-				strerror(-qmp), ZS_QEMU_WAIT_RETRY_MS);
+				err, ZS_QEMU_WAIT_RETRY_MS);
 			src->said_waiting = true;
 		}
 		if (src->wait_for_qemu ||
@@ -492,34 +514,12 @@ static gboolean try_qmp(gpointer data)
 		}
 		zs_qemu_source_close(src, "QEMU QMP socket %s not listening "
 			"after %u ms: %s", src->qmp_path,
-			src->connect_timeout_ms, strerror(-qmp));
+			src->connect_timeout_ms, err);
 		goto out;
 	}
-	if (qmp < 0) {
+	if (rc < 0)
 		zs_qemu_source_close(src, "QEMU QMP socket %s: %s",
-			src->qmp_path, strerror(-qmp));
-		goto out;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		zs_qemu_source_close(src, "socketpair: %s", strerror(errno));
-		goto err_qmp;
-	}
-	if (!zs_qemu_qmp_add_client(qmp, sv[1], QMP_EXCHANGE_TIMEOUT_MS, err,
-			sizeof(err))) {
-		close(sv[0]);
-		close(sv[1]);
-		zs_qemu_source_close(src, "QEMU QMP %s: %s", src->qmp_path,
-			err);
-		goto err_qmp;
-	}
-	/* QEMU holds its own copy now; the QMP monitor is free for others. */
-	close(sv[1]);
-	close(qmp);
-	start_p2p(src, sv[0]);
-	goto out;
-
-err_qmp:
-	close(qmp);
+			src->qmp_path, err);
 out:
 	g_main_context_pop_thread_default(src->ctx);
 	return G_SOURCE_REMOVE;
@@ -580,8 +580,15 @@ static gboolean start(gpointer data)
 		try_qmp(src);
 	} else if (src->dbus_fd >= 0) {
 		int fd = src->dbus_fd;
+		char why[200];
 		src->dbus_fd = -1;
-		start_p2p(src, fd);
+		if (zs_qemu_peer_uid_ok(fd, src->allowed_uid, why,
+				sizeof(why))) {
+			start_p2p(src, fd);
+		} else {
+			close(fd);
+			zs_qemu_source_close(src, "D-Bus socket: %s", why);
+		}
 	} else {
 		g_dbus_connection_new_for_address(src->bus_address,
 			G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
@@ -722,6 +729,7 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
 	src->wait_for_qemu = opts->wait_for_qemu;
+	src->allowed_uid = opts->allowed_uid > 0 ? opts->allowed_uid : -1;
 	if (opts->blank_width && opts->blank_height &&
 	    opts->blank_width <= ZS_QEMU_MAX_DIM &&
 	    opts->blank_height <= ZS_QEMU_MAX_DIM) {
