@@ -171,6 +171,37 @@ static void open_console(struct zs_qemu_source *src)
 		src->cancel, on_console_proxy, src);
 }
 
+/* The bus daemon's word on the uid of org.qemu's owner: anyone else who
+ * took the name could read the keystrokes. */
+static void on_owner_uid(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	GVariant *ret = g_dbus_connection_call_finish(G_DBUS_CONNECTION(obj),
+		res, &error);
+	struct zs_qemu_source *src = data;
+	guint32 uid;
+
+	if (!ret) {
+		if (!zs_qemu_is_cancelled(error))
+			zs_qemu_source_close(src, "uid of org.qemu's owner: %s",
+				error->message);
+		g_error_free(error);
+		return;
+	}
+	g_variant_get(ret, "(u)", &uid);
+	g_variant_unref(ret);
+	if (uid != geteuid() && uid != 0 &&
+	    (src->allowed_uid < 0 || uid != src->allowed_uid)) {
+		zs_qemu_source_close(src, "org.qemu on bus %s is owned by uid "
+			"%u, not by zerospice's uid %u, root or --qemu-uid",
+			src->bus_address, uid, (unsigned)geteuid());
+		return;
+	}
+	g_main_context_push_thread_default(src->ctx);
+	open_console(src);
+	g_main_context_pop_thread_default(src->ctx);
+}
+
 static void on_name_appeared(GDBusConnection *conn, const char *name,
 	const char *owner, gpointer data)
 {
@@ -181,7 +212,11 @@ static void on_name_appeared(GDBusConnection *conn, const char *name,
 	src->name_seen = true;
 	clear_timer(&src->retry_timer);
 	g_main_context_push_thread_default(src->ctx);
-	open_console(src);
+	g_dbus_connection_call(conn, "org.freedesktop.DBus",
+		"/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"GetConnectionUnixUser", g_variant_new("(s)", owner),
+		G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000,
+		src->cancel, on_owner_uid, src);
 	g_main_context_pop_thread_default(src->ctx);
 }
 

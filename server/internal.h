@@ -110,9 +110,11 @@ void zs_pipeline_get_stats(const struct zs_pipeline *p,
 struct zs_listener;
 typedef void (*zs_accept_fn)(int fd, void *data); /* takes ownership of fd */
 
-/* Binds and listens (host:port or a unix path). On success *bound_desc
- * holds "127.0.0.1:5900" or "unix:/path" (the real port if 0 was asked). */
+/* Binds and listens (host:port or a unix path, which gets unix_mode before
+ * anyone can connect). On success *bound_desc holds "127.0.0.1:5900" or
+ * "unix:/path" (the real port if 0 was asked). */
 struct zs_listener *zs_listener_create(const char *host, uint16_t port,
-	const char *unix_path, zs_accept_fn accept_cb, void *data,
-	char *bound_desc, size_t desc_len, char *err, size_t err_len);
+	const char *unix_path, unsigned unix_mode, zs_accept_fn accept_cb,
+	void *data, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
