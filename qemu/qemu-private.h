@@ -290,6 +290,20 @@ bool zs_qemu_is_cancelled(const GError *error);
 void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);
 
+/* Destroys and drops a GSource; accepts a NULL one. */
+void zs_qemu_clear_timer(GSource **timer);
+/* "closed" handler of both D-Bus connections to QEMU. */
+void zs_qemu_on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
+	GError *error, gpointer data);
+/* Opens the Console proxy; its reply registers the listener. */
+void zs_qemu_open_console(struct zs_qemu_source *src);
+
+/* ---- connect.c: reaching QEMU (QMP, inherited socket, bus) */
+/* Starts connecting the way the options say; failures close the source. */
+void zs_qemu_connect(struct zs_qemu_source *src);
+/* Wraps an fd in a GIOStream; takes ownership of fd. */
+GIOStream *zs_qemu_stream_from_fd(int fd, GError **error);
+
 /* ---- display.c: the picture */
 struct zs_qemu_buffer *zs_qemu_buffer_new(enum zs_qemu_buffer_kind kind);
 /* Drops a reference; the last one unmaps and closes the fds. */
