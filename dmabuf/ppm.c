@@ -11,6 +11,9 @@
 #define PPM_MAX_DIM 16384
 
 static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
 {
 	if (err && err_len > 0) {
 		va_list ap;

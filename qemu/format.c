@@ -200,7 +200,7 @@ static bool check_row_layout(uint32_t width, uint32_t stride,
 bool zs_qemu_check_scanout(uint32_t width, uint32_t height, uint32_t stride,
 	uint32_t pixman_format, uint64_t data_len, char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!check_size(width, height, why, why_len))
 		return false;
@@ -232,7 +232,7 @@ bool zs_qemu_check_update(int32_t x, int32_t y, int32_t width, int32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t data_len,
 	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!zs_qemu_check_rect(x, y, width, height, fb_width, fb_height, why,
 			why_len))
@@ -251,7 +251,7 @@ bool zs_qemu_check_map(uint32_t offset, uint32_t width, uint32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t file_size,
 	char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!check_size(width, height, why, why_len))
 		return false;
