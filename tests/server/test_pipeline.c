@@ -203,3 +203,46 @@ Test(pipeline, cursor_messages_keep_only_the_newest_while_unread)
 	for (int i = 0; i < 200 && F.released < 2; i++)
 		spin(2000);
 }
+
+static int count_fds(void)
+{
+	GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+	int n = 0;
+
+	while (g_dir_read_name(d))
+		n++;
+	g_dir_close(d);
+	return n;
+}
+
+Test(pipeline, size_changes_recreate_encoders_without_leaking_fds)
+{
+	struct zs_memfd_buffer other;
+	int before = -1;
+
+	cr_assert_eq(zs_memfd_buffer_init(&other, "zs-test", W / 2, H / 2,
+		DRM_FORMAT_XRGB8888), 0);
+	zs_pipeline_start_stop(F.pipeline, ZS_CODEC_BIT(ZS_CODEC_H264));
+	for (int i = 0; i < 12; i++) {
+		struct zs_frame *f = frame(false, (uint64_t)i + 1);
+		if (i % 2) {
+			f->width = W / 2;
+			f->height = H / 2;
+			f->planes[0].fd = other.fd;
+			f->planes[0].stride = other.stride;
+		}
+		int want = F.released + 1;
+		zs_pipeline_frame(F.pipeline, f);
+		for (int k = 0; k < 1000 && F.released < want; k++)
+			spin(2000);
+		for (int k = 0; k < 50; k++)
+			spin(1000);
+		drain();
+		if (i == 3)
+			before = count_fds();
+	}
+	int after = count_fds();
+	printf("fds after 4 encoder changes %d, after 12 %d\n", before, after);
+	cr_assert_leq(after, before, "fds leak when the encoder is recreated");
+	zs_memfd_buffer_finish(&other);
+}
