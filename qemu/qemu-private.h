@@ -281,7 +281,15 @@ struct zs_qemu_source {
 	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
 	int32_t pointer_x, pointer_y;
 	bool pointer_known;
+	/* motion calls QEMU has not answered; past the bound the newest
+	 * position (or the summed relative motion) is held */
+	int motion_inflight;
+	bool motion_held, motion_abs;
+	int32_t motion_dx, motion_dy;
 };
+
+/* Pointer motion calls to QEMU in flight before motion is coalesced. */
+#define ZS_QEMU_MAX_MOTION_CALLS 32
 
 /* True for the error of a call cancelled when the source closed. */
 bool zs_qemu_is_cancelled(const GError *error);

@@ -63,6 +63,11 @@ static gboolean on_mouse_abs(ZsQemuDisplay1Mouse *m,
 	GDBusMethodInvocation *inv, guint x, guint y, gpointer d)
 {
 	record("SetAbsPosition %u %u", x, y);
+	if (P.held) {
+		/* a QEMU that stalls: no answer until released */
+		g_ptr_array_add(P.held, inv);
+		return TRUE;
+	}
 	zs_qemu_display1_mouse_complete_set_abs_position(m, inv);
 	return TRUE;
 }
@@ -214,8 +219,21 @@ void peer_setup(void)
 	loop_for(20); /* input proxies */
 }
 
+void peer_release_held(void)
+{
+	GPtrArray *held = P.held;
+
+	P.held = NULL;
+	for (guint i = 0; held && i < held->len; i++)
+		g_dbus_method_invocation_return_value(
+			g_ptr_array_index(held, i), NULL);
+	if (held)
+		g_ptr_array_free(held, TRUE);
+}
+
 void peer_teardown(void)
 {
+	peer_release_held();
 	zs_source_destroy(P.src);
 	rec_finish(&P.rec);
 	loop_for(20);

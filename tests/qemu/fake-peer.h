@@ -22,12 +22,16 @@ struct peer {
 	GPtrArray *calls; /* "Press 30", "SetAbsPosition 10 20", ... */
 	struct rec rec;
 	struct zs_source *src;
+	/* set: Mouse.SetAbsPosition calls are held here, unanswered */
+	GPtrArray *held;
 };
 
 extern struct peer P;
 
 void peer_setup(void);
 void peer_teardown(void);
+/* Answers every held call and stops holding. */
+void peer_release_held(void);
 /* Records a call QEMU received ("Press 30"). */
 void record(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

@@ -314,3 +314,61 @@ Test(qemu_abuse, floods_of_cursor_shapes_and_moves)
 	g_free(moves);
 	assert_frames_flow(320, 240);
 }
+
+static bool mouse_absolute(void *data)
+{
+	ZsQemuDisplay1Mouse *m = ((struct zs_qemu_source *)P.src)->mouse;
+
+	(void)data;
+	return m && zs_qemu_display1_mouse_get_is_absolute(m);
+}
+
+static unsigned count_calls(const char *prefix)
+{
+	unsigned n = 0;
+
+	for (guint i = 0; i < P.calls->len; i++)
+		n += g_str_has_prefix(g_ptr_array_index(P.calls, i), prefix);
+	return n;
+}
+
+static bool last_call_is(void *want)
+{
+	return P.calls->len && strcmp(g_ptr_array_index(P.calls,
+		P.calls->len - 1), want) == 0;
+}
+
+Test(qemu_abuse, pointer_moves_toward_a_stalled_qemu_are_coalesced)
+{
+	struct call c;
+	uint32_t *px = xrgb_pattern(640, 480, 9);
+	const int n_moves = 5000;
+
+	cr_assert(scanout_xrgb(640, 480, px, &c), "%s", c.err);
+	wait_frame(1);
+	zs_qemu_display1_mouse_set_is_absolute(P.mouse, TRUE);
+	cr_assert(loop_until(mouse_absolute, NULL, 3000));
+	P.held = g_ptr_array_new();
+	for (int i = 0; i < n_moves; i++)
+		zs_source_pointer_abs(P.src, i % 640, i % 480, 0);
+	loop_for(300);
+	unsigned sent = count_calls("SetAbsPosition");
+	printf("%d moves toward a QEMU that does not answer: %u calls "
+		"reached it\n", n_moves, sent);
+	cr_assert_leq(sent, ZS_QEMU_MAX_MOTION_CALLS,
+		"motion piles up toward a stalled QEMU");
+	cr_assert_gt(sent, 0);
+	/* QEMU answers again: the newest position follows. */
+	peer_release_held();
+	char want[64];
+	snprintf(want, sizeof(want), "SetAbsPosition %d %d",
+		(n_moves - 1) % 640, (n_moves - 1) % 480);
+	cr_assert(loop_until(last_call_is, want, 3000), "the newest position "
+		"did not follow (last: %s)", P.calls->len ?
+		(char *)g_ptr_array_index(P.calls, P.calls->len - 1) : "none");
+	/* A click after held motion goes out after the motion. */
+	zs_source_pointer_abs(P.src, 5, 6, ZS_BUTTON_LEFT);
+	zs_source_pointer_abs(P.src, 5, 6, 0);
+	cr_assert(loop_until(last_call_is, "ButtonRelease 0", 3000));
+	g_free(px);
+}
