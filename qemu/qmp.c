@@ -435,7 +435,7 @@ static int qmp_connect(const char *path)
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int e = errno;
 		close(fd);
-		return -e;
+		return e == EINPROGRESS ? -EAGAIN : -e;
 	}
 	return fd;
 }

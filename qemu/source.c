@@ -1,5 +1,6 @@
-/* zerospice — the QEMU D-Bus display source: connecting to QEMU (QMP, p2p
- * or bus), the listener registration, lifecycle. */
+/* zerospice — the QEMU D-Bus display source: the console, the listener
+ * registration, input proxies, lifecycle. Reaching QEMU (QMP, p2p, bus) is
+ * in connect.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
