@@ -102,6 +102,61 @@ else
 	log "not root or no setpriv: the other-uid case is covered by tests/qemu/test_qemu_qmp.c only"
 fi
 
+# 3b. org.qemu on a bus, owned by another uid
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   command -v dbus-daemon >/dev/null; then
+	cat >"$TMP/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$TMP/nobody/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+	dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile \
+		>>"$TMP/bus.log" 2>&1 &
+	EXTRA_PIDS="$EXTRA_PIDS $!"
+	for _ in $(seq 1 50); do [ -S "$TMP/nobody/bus" ] && break; sleep 0.1; done
+	chmod 0666 "$TMP/nobody/bus"
+	setpriv --reuid="$FAKE_UID" --regid="$(id -g nobody)" --clear-groups \
+		/usr/bin/python3 -c '
+import sys
+from gi.repository import Gio, GLib
+c = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+c.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+    "org.freedesktop.DBus", "RequestName", GLib.Variant("(su)", ("org.qemu", 4)),
+    None, 0, -1, None)
+open(sys.argv[2], "w").close()
+GLib.MainLoop().run()
+' "unix:path=$TMP/nobody/bus" "$TMP/nobody/owned" >>"$TMP/bus.log" 2>&1 &
+	EXTRA_PIDS="$EXTRA_PIDS $!"
+	for _ in $(seq 1 50); do [ -e "$TMP/nobody/owned" ] && break; sleep 0.1; done
+	[ -e "$TMP/nobody/owned" ] || fail "nobody could not take org.qemu: $(tail -n 3 "$TMP/bus.log")"
+	start_zerospice --insecure-no-auth --source "qemu,bus=unix:path=$TMP/nobody/bus"
+	wait "$ZS_PID"; rc=$?; ZS_PID=
+	msg=$(grep -F "source ended" "$TMP/zerospice.log")
+	log "org.qemu owned by uid $FAKE_UID: exit $rc: $msg"
+	[ "$rc" -eq 1 ] || fail "org.qemu of another uid: exit $rc, not 1"
+	echo "$msg" | grep -q "owned by uid $FAKE_UID" || fail "the refusal does not give the uid"
+	start_zerospice --insecure-no-auth --qemu-uid "$FAKE_UID" \
+		--source "qemu,bus=unix:path=$TMP/nobody/bus"
+	wait "$ZS_PID"; rc=$?; ZS_PID=
+	msg=$(grep -F "source ended" "$TMP/zerospice.log")
+	log "with --qemu-uid $FAKE_UID: exit $rc: $msg"
+	echo "$msg" | grep -q "owned by uid" && fail "--qemu-uid did not allow org.qemu's owner"
+else
+	log "not root, no setpriv or no dbus-daemon: the bus owner case is not run"
+fi
+
 # 4. a peer that accepts and never greets
 fake_qmp "$TMP/silent.sock" silent
 t0=$(date +%s%N)
