@@ -101,14 +101,50 @@ static void send_rel(struct zs_qemu_source *src, int32_t dx, int32_t dy)
 	send_motion(src);
 }
 
+static void press_done(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	GError *error = NULL;
+	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
+		&error);
+
+	if (ret)
+		g_variant_unref(ret);
+	if (error) {
+		bool cancelled = zs_qemu_is_cancelled(error);
+		if (!cancelled)
+			g_debug("QEMU Keyboard.Press: %s", error->message);
+		g_error_free(error);
+		if (cancelled)
+			return; /* src may be gone */
+	}
+	src->presses_inflight--;
+}
+
+/* Presses past ZS_QEMU_MAX_PRESS_CALLS unanswered ones are dropped (a QEMU
+ * that stopped reading); a release goes out only for a key pressed, so
+ * neither piles up and no key stays down. */
 static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
 {
+	uint8_t bit = (uint8_t)(1u << (qnum % 8));
+
 	if (down) {
-		src->keys_down[qnum / 8] |= (uint8_t)(1u << (qnum % 8));
+		if (src->presses_inflight >= ZS_QEMU_MAX_PRESS_CALLS) {
+			if (!src->warned_presses)
+				g_warning("QEMU display: QEMU does not answer "
+					"%d key presses; dropping new ones",
+					ZS_QEMU_MAX_PRESS_CALLS);
+			src->warned_presses = true;
+			return;
+		}
+		src->keys_down[qnum / 8] |= bit;
+		src->presses_inflight++;
 		zs_qemu_display1_keyboard_call_press(src->kbd, qnum,
-			src->cancel, call_done, "Keyboard.Press");
+			src->cancel, press_done, src);
 	} else {
-		src->keys_down[qnum / 8] &= (uint8_t)~(1u << (qnum % 8));
+		if (!(src->keys_down[qnum / 8] & bit))
+			return;
+		src->keys_down[qnum / 8] &= (uint8_t)~bit;
 		zs_qemu_display1_keyboard_call_release(src->kbd, qnum,
 			src->cancel, call_done, "Keyboard.Release");
 	}

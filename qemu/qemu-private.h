@@ -284,12 +284,16 @@ struct zs_qemu_source {
 	/* motion calls QEMU has not answered; past the bound the newest
 	 * position (or the summed relative motion) is held */
 	int motion_inflight;
+	int presses_inflight;  /* Keyboard.Press calls not answered */
+	bool warned_presses;
 	bool motion_held, motion_abs;
 	int32_t motion_dx, motion_dy;
 };
 
 /* Pointer motion calls to QEMU in flight before motion is coalesced. */
 #define ZS_QEMU_MAX_MOTION_CALLS 32
+/* Key presses to QEMU in flight before new ones are dropped. */
+#define ZS_QEMU_MAX_PRESS_CALLS 256
 
 /* True for the error of a call cancelled when the source closed. */
 bool zs_qemu_is_cancelled(const GError *error);

@@ -31,6 +31,10 @@ static gboolean on_kbd_press(ZsQemuDisplay1Keyboard *k,
 	GDBusMethodInvocation *inv, guint code, gpointer d)
 {
 	record("Press %u", code);
+	if (P.held) {
+		g_ptr_array_add(P.held, inv);
+		return TRUE;
+	}
 	zs_qemu_display1_keyboard_complete_press(k, inv);
 	return TRUE;
 }

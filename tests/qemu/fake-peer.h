@@ -22,7 +22,8 @@ struct peer {
 	GPtrArray *calls; /* "Press 30", "SetAbsPosition 10 20", ... */
 	struct rec rec;
 	struct zs_source *src;
-	/* set: Mouse.SetAbsPosition calls are held here, unanswered */
+	/* set: Mouse.SetAbsPosition and Keyboard.Press calls are held here,
+	 * unanswered */
 	GPtrArray *held;
 };
 

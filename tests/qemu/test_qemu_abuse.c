@@ -372,3 +372,33 @@ Test(qemu_abuse, pointer_moves_toward_a_stalled_qemu_are_coalesced)
 	cr_assert(loop_until(last_call_is, "ButtonRelease 0", 3000));
 	g_free(px);
 }
+
+Test(qemu_abuse, key_presses_toward_a_stalled_qemu_are_bounded)
+{
+	const int n_keys = 3000;
+
+	P.held = g_ptr_array_new();
+	for (int i = 0; i < n_keys; i++) {
+		zs_source_key(P.src, 0x10 + (uint32_t)(i % 26), true);
+		zs_source_key(P.src, 0x10 + (uint32_t)(i % 26), false);
+	}
+	/* releases of keys that are not down go nowhere */
+	for (int i = 0; i < n_keys; i++)
+		zs_source_key(P.src, 0x1e, false);
+	loop_for(500);
+	unsigned presses = count_calls("Press"), releases = count_calls("Release");
+	printf("%d key strokes toward a QEMU that does not answer presses: "
+		"%u presses, %u releases reached it\n", n_keys, presses,
+		releases);
+	cr_assert_leq(presses, ZS_QEMU_MAX_PRESS_CALLS);
+	cr_assert_eq(releases, presses, "a release without its press, or a "
+		"press without its release");
+	peer_release_held();
+	loop_for(100);
+	/* Answered again: keys go through. */
+	g_ptr_array_set_size(P.calls, 0);
+	zs_source_key(P.src, 0x1e, true);
+	zs_source_key(P.src, 0x1e, false);
+	cr_assert(loop_until(last_call_is, "Release 30", 3000));
+	cr_assert_str_eq(g_ptr_array_index(P.calls, 0), "Press 30");
+}
