@@ -388,4 +388,3 @@ bool scanout_xrgb(uint32_t w, uint32_t h, const uint32_t *px,
 		w * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(px, (size_t)w * h * 4)),
 		NULL, c);
 }
-
