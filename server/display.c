@@ -109,10 +109,15 @@ static int port_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
 	return len;
 }
 
+bool zs_display_test_stall_reads;
+
 static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
 	struct zs_display *d = DISPLAY_OF(sin, port);
 	size_t done = 0;
+
+	if (zs_display_test_stall_reads)
+		return 0;
 	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
 		struct out_msg *m = g_queue_peek_head(&d->out);
 		size_t n = MIN(m->len - m->pos, (size_t)len - done);
@@ -154,9 +159,37 @@ static SpiceCharDeviceInterface port_sif = {
 	.event = port_event,
 };
 
+static void drop_msg(struct zs_display *d, GList *l)
+{
+	struct out_msg *m = l->data;
+
+	d->out_bytes -= m->len;
+	free(m->data);
+	g_free(m);
+	g_queue_delete_link(&d->out, l);
+}
+
+/* Only the newest cursor shape and position matter: while spice-server is
+ * not reading, a new one replaces the unsent one, so a guest that moves or
+ * redraws its pointer all the time queues at most one of each. */
+static void drop_unsent_of_type(struct zs_display *d, uint16_t type)
+{
+	GList *l = d->out.head;
+
+	while (l) {
+		GList *next = l->next;
+		struct out_msg *m = l->data;
+		if (m->pos == 0 && m->type == type)
+			drop_msg(d, l);
+		l = next;
+	}
+}
+
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type)
 {
+	if (type == STREAM_TYPE_CURSOR_SET || type == STREAM_TYPE_CURSOR_MOVE)
+		drop_unsent_of_type(d, type);
 	struct out_msg *m = g_new0(struct out_msg, 1);
 	m->data = msg;
 	m->len = len;
@@ -171,6 +204,11 @@ bool zs_display_busy(const struct zs_display *d)
 	return d->out_bytes > 0;
 }
 
+size_t zs_display_queued_bytes(const struct zs_display *d)
+{
+	return d->out_bytes;
+}
+
 unsigned zs_display_drop_unsent(struct zs_display *d)
 {
 	unsigned dropped = 0;
@@ -181,10 +219,7 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 		if (m->pos == 0) {
 			if (m->type == STREAM_TYPE_DATA)
 				dropped++;
-			d->out_bytes -= m->len;
-			free(m->data);
-			g_free(m);
-			g_queue_delete_link(&d->out, l);
+			drop_msg(d, l);
 		}
 		l = next;
 	}

@@ -412,13 +412,13 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 			goto err;
 	}
 	f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
-		cfg->listen_unix, on_accept_plain, f, bound_desc, desc_len, err,
-		err_len);
+		cfg->listen_unix, cfg->unix_mode, on_accept_plain, f,
+		bound_desc, desc_len, err, err_len);
 	if (!f->plain)
 		goto err;
 	if (f->tls) {
 		f->tls_listener = zs_listener_create(cfg->listen_host,
-			(uint16_t)cfg->tls_port, NULL, on_accept_tls, f, tls_desc,
+			(uint16_t)cfg->tls_port, NULL, 0, on_accept_tls, f, tls_desc,
 			tls_desc_len, err, err_len);
 		if (!f->tls_listener)
 			goto err;

@@ -18,6 +18,7 @@ struct zs_display;
 struct zs_front_config {
 	/* the plain listener: a unix path, or host + port (0 = any) */
 	const char *listen_unix;
+	unsigned unix_mode;     /* permissions of listen_unix */
 	const char *listen_host;
 	uint16_t listen_port;
 	/* TLS: tls_port -1 = no TLS listener, 0 = any free port; on

@@ -125,8 +125,8 @@ static bool add_fd(struct zs_listener *l, int fd)
 	return true;
 }
 
-static int listen_unix(struct zs_listener *l, const char *path, char *err,
-	size_t err_len)
+static int listen_unix(struct zs_listener *l, const char *path,
+	unsigned mode, char *err, size_t err_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -158,8 +158,10 @@ static int listen_unix(struct zs_listener *l, const char *path, char *err,
 			unlink(path);
 		}
 	}
+	/* The mode is set before listen(): until then nobody can connect, so
+	 * no one slips in under the umask's mode. */
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-		listen(fd, LISTEN_BACKLOG) < 0) {
+		chmod(path, mode) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		snprintf(err, err_len, "cannot listen on unix:%s: %s", path,
@@ -235,8 +237,9 @@ static int listen_tcp(struct zs_listener *l, const char *host, uint16_t port,
 }
 
 struct zs_listener *zs_listener_create(const char *host, uint16_t port,
-	const char *unix_path, zs_accept_fn accept_cb, void *data,
-	char *bound_desc, size_t desc_len, char *err, size_t err_len)
+	const char *unix_path, unsigned unix_mode, zs_accept_fn accept_cb,
+	void *data, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len)
 {
 	struct zs_listener *l = g_new0(struct zs_listener, 1);
 	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -244,7 +247,7 @@ struct zs_listener *zs_listener_create(const char *host, uint16_t port,
 	l->data = data;
 	int rc;
 	if (unix_path) {
-		rc = listen_unix(l, unix_path, err, err_len);
+		rc = listen_unix(l, unix_path, unix_mode, err, err_len);
 		if (rc == 0)
 			snprintf(bound_desc, desc_len, "unix:%s", unix_path);
 	} else {

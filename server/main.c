@@ -264,6 +264,7 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.wait_for_qemu = o->reconnect,
 			.blank_width = app->last_width,
 			.blank_height = app->last_height,
+			.allowed_uid = o->qemu_uid,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
@@ -288,6 +289,7 @@ static int run(struct app *app)
 	char bound[300], tls_bound[300];
 	struct zs_front_config fcfg = {
 		.listen_unix = o->listen_unix,
+		.unix_mode = o->socket_mode,
 		.listen_host = o->listen_host,
 		.listen_port = o->listen_port,
 		.tls_port = o->tls_port,

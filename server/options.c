@@ -26,6 +26,7 @@
 /* a year: spice-server keeps the lifetime as an int of seconds */
 #define MAX_TICKET_EXPIRY_S (366u * 24 * 3600)
 #define MAX_CLOCK_BIAS_MS 1000
+#define DEFAULT_SOCKET_MODE 0600
 
 static const char usage[] =
 	"Usage: zerospice [OPTION]...\n"
@@ -40,6 +41,9 @@ static const char usage[] =
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
 	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu\n"
 	"  --console N             QEMU console to show (default 0)\n"
+	"  --qemu-uid UID          QEMU may also run as UID (default: only as\n"
+	"                          zerospice's own user or root; the QMP socket's\n"
+	"                          and D-Bus peer's uid is checked)\n"
 	"  --reconnect             with qemu,qmp= or bus=: when QEMU goes away,\n"
 	"                          keep serving (clients see black) and attach to\n"
 	"                          the next QEMU on the same socket or bus, trying\n"
@@ -54,11 +58,15 @@ static const char usage[] =
 	"                          command line; 1..60 bytes, no NUL; the file must\n"
 	"                          be readable by its owner only, e.g. mode 0600;\n"
 	"                          a FIFO works); required for addresses other than\n"
-	"                          loopback or unix sockets; SIGHUP reads it again\n"
-	"                          (clients already connected stay)\n"
+	"                          loopback or unix sockets, and for --source qemu\n"
+	"                          (clients get the VM's keyboard); SIGHUP reads it\n"
+	"                          again (clients already connected stay)\n"
 	"  --ticket-expiry SECONDS the ticket stops working SECONDS after it was\n"
 	"                          read (at start and at every SIGHUP)\n"
-	"  --insecure-no-auth      allow a non-loopback address without a password\n"
+	"  --insecure-no-auth      allow a non-loopback address, or a VM source,\n"
+	"                          without a password\n"
+	"  --socket-mode MODE      permissions of the --listen unix socket, octal\n"
+	"                          (default 0600: only this user)\n"
 	"  --tls-port PORT         also accept TLS (1.2 or later) on PORT of the\n"
 	"                          --listen host (0 picks a free port); zerospice\n"
 	"                          terminates TLS itself\n"
@@ -282,6 +290,8 @@ static bool parse_listen(struct zs_options *opts, const char *arg, char *err,
 enum {
 	OPT_SOURCE = 256,
 	OPT_CONSOLE,
+	OPT_QEMU_UID,
+	OPT_SOCKET_MODE,
 	OPT_RECONNECT,
 	OPT_LISTEN,
 	OPT_TICKET_FILE,
@@ -306,6 +316,8 @@ enum {
 static const struct option long_options[] = {
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "qemu-uid", required_argument, NULL, OPT_QEMU_UID },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "ticket-file", required_argument, NULL, OPT_TICKET_FILE },
@@ -341,6 +353,19 @@ static void set_defaults(struct zs_options *opts)
 	opts->encoder = ZS_ENCODER_AUTO;
 	opts->tls_port = -1;
 	opts->clock_fix = true;
+	opts->socket_mode = DEFAULT_SOCKET_MODE;
+}
+
+/* Octal permission bits, 0..0777. */
+static bool parse_mode(const char *s, uint32_t *out)
+{
+	if (!s || !*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 4)
+		return false;
+	unsigned long v = strtoul(s, NULL, 8);
+	if (v > 0777)
+		return false;
+	*out = (uint32_t)v;
+	return true;
 }
 
 static bool parse_one(struct zs_options *opts, int opt, const char *arg,
@@ -356,6 +381,18 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 		return true;
 	case OPT_RECONNECT:
 		opts->reconnect = true;
+		return true;
+	case OPT_QEMU_UID:
+		/* 0 is root, always allowed; (uid_t)-1 is no user */
+		if (!parse_u32(arg, 0, UINT32_MAX - 1, &v))
+			return fail(err, err_len, "--qemu-uid: '%s' is not a "
+				"numeric uid", arg);
+		opts->qemu_uid = v;
+		return true;
+	case OPT_SOCKET_MODE:
+		if (!parse_mode(arg, &opts->socket_mode))
+			return fail(err, err_len, "--socket-mode: '%s' is not "
+				"an octal mode 0..0777 (e.g. 0660)", arg);
 		return true;
 	case OPT_LISTEN:
 		return parse_listen(opts, arg, err, err_len);
@@ -494,6 +531,11 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	if (!opts->listen_unix && !opts->listen_host &&
 		!replace_str(&opts->listen_host, DEFAULT_HOST))
 		return fail(err, err_len, "out of memory");
+	if (opts->source == ZS_SOURCE_QEMU && !opts->ticket_file &&
+		!opts->insecure_no_auth)
+		return fail(err, err_len,
+			"--source qemu gives every client the VM's keyboard and "
+			"mouse: give --ticket-file PATH (or --insecure-no-auth)");
 	if (opts->listen_host && !opts->ticket_file && !opts->insecure_no_auth &&
 		!zs_host_is_loopback(opts->listen_host))
 		return fail(err, err_len,

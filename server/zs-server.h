@@ -27,9 +27,12 @@ struct zs_options {
 	/* --reconnect (qmp or bus only): wait for QEMU without a bound, and
 	 * attach to the next one when it goes away */
 	bool reconnect;
+	/* another uid QEMU may run as (besides ours and root); 0 for none */
+	uint32_t qemu_uid;
 
 	/* listen: either a unix path or host + port (port 0 = any free one) */
 	char *listen_unix;
+	uint32_t socket_mode; /* of listen_unix, default 0600 */
 	char *listen_host;
 	uint16_t listen_port;
 

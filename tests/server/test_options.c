@@ -112,7 +112,8 @@ Test(options, unix_listen_and_qemu_source)
 	struct zs_options o;
 	char err[256] = "";
 	const char *args[] = { "--listen", "unix:/tmp/zs.sock", "--source",
-		"qemu,qmp=/run/qmp.sock", "--console", "1", NULL };
+		"qemu,qmp=/run/qmp.sock", "--console", "1",
+		"--insecure-no-auth", NULL };
 	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
 	cr_expect_str_eq(o.listen_unix, "/tmp/zs.sock");
 	cr_expect_eq(o.source, ZS_SOURCE_QEMU);
@@ -125,17 +126,18 @@ Test(options, reconnect_with_a_qmp_socket_or_a_bus)
 {
 	struct zs_options o;
 	char err[256] = "";
-	const char *none[] = { "--source", "qemu,qmp=/run/qmp.sock", NULL };
+	const char *none[] = { "--source", "qemu,qmp=/run/qmp.sock",
+		"--ticket-file", "/run/t", NULL };
 	cr_assert(parse(&o, err, sizeof(err), none), "%s", err);
 	cr_expect_not(o.reconnect, "default: exit when QEMU goes away");
 	zs_options_finish(&o);
 	const char *qmp[] = { "--source", "qemu,qmp=/run/qmp.sock",
-		"--reconnect", NULL };
+		"--reconnect", "--ticket-file", "/run/t", NULL };
 	cr_assert(parse(&o, err, sizeof(err), qmp), "%s", err);
 	cr_expect(o.reconnect);
 	zs_options_finish(&o);
 	const char *bus[] = { "--reconnect", "--source",
-		"qemu,bus=unix:path=/run/vm.bus", NULL };
+		"qemu,bus=unix:path=/run/vm.bus", "--insecure-no-auth", NULL };
 	cr_assert(parse(&o, err, sizeof(err), bus), "%s", err);
 	cr_expect(o.reconnect);
 	cr_expect_str_eq(o.qemu_bus_address, "unix:path=/run/vm.bus");
@@ -207,7 +209,34 @@ static const struct bad_case bad_cases[] = {
 	{ { "--clock-fix", "maybe", NULL }, "--clock-fix" },
 	{ { "--clock-bias-ms", "1001", NULL }, "--clock-bias-ms" },
 	{ { "--clock-bias-ms", "-1", NULL }, "--clock-bias-ms" },
+	{ { "--source", "qemu,qmp=/q", NULL }, "VM's keyboard" },
+	{ { "--source", "qemu,qmp=/q", "--listen", "unix:/s", NULL },
+		"--ticket-file" },
+	{ { "--socket-mode", "888", NULL }, "--socket-mode" },
+	{ { "--socket-mode", "01000", NULL }, "--socket-mode" },
+	{ { "--socket-mode", "", NULL }, "--socket-mode" },
+	{ { "--qemu-uid", "nobody", NULL }, "--qemu-uid" },
+	{ { "--qemu-uid", "4294967295", NULL }, "--qemu-uid" },
 };
+
+Test(options, vm_source_needs_a_ticket_socket_mode_and_qemu_uid)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *pattern[] = { "--listen", "unix:/tmp/s", NULL };
+	cr_assert(parse(&o, err, sizeof(err), pattern), "%s", err);
+	cr_expect_eq(o.socket_mode, 0600, "default: only this user");
+	cr_expect_eq(o.qemu_uid, 0);
+	zs_options_finish(&o);
+	const char *vm[] = { "--source", "qemu,qmp=/q", "--ticket-file", "/t",
+		"--socket-mode", "0660", "--qemu-uid", "107", NULL };
+	cr_assert(parse(&o, err, sizeof(err), vm), "%s", err);
+	cr_expect_eq(o.socket_mode, 0660);
+	cr_expect_eq(o.qemu_uid, 107);
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--socket-mode"));
+	cr_expect_not_null(strstr(zs_options_usage(), "--qemu-uid"));
+}
 
 Test(options, bad_values_are_refused_with_a_reason)
 {
