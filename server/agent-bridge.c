@@ -29,6 +29,9 @@
 #define N_CAPS 4 /* 32-bit words of capabilities we keep */
 /* Bytes waiting for spice-server past which we stop reading the guest. */
 #define TO_SPICE_HIGH_BYTES (4u * 1024 * 1024)
+/* Bytes waiting for spice-server past which our own messages are dropped
+ * (a grab storm from QEMU's clipboard while the client reads nothing). */
+#define TO_SPICE_MAX_BYTES (128u * 1024 * 1024)
 /* Bytes waiting for the guest past which client messages are dropped. */
 #define TO_GUEST_MAX_BYTES (128u * 1024 * 1024)
 #define GUEST_READ_BYTES 65536
@@ -49,6 +52,7 @@ struct zs_agent_bridge {
 	GQueue to_spice; /* struct out_buf */
 	size_t to_spice_bytes;
 	GSource *wakeup_idle;
+	bool warned_full;
 
 	/* the guest agent's stream, -1 for none */
 	int guest_fd;
@@ -136,9 +140,19 @@ static void to_client(struct zs_agent_bridge *b, uint32_t type,
 	const void *head, size_t head_len, const void *body, size_t body_len)
 {
 	size_t len;
-	uint8_t *msg = zs_agent_msg_build(VDP_CLIENT_PORT, type, head,
-		head_len, body, body_len, &len);
+	uint8_t *msg;
 
+	if (b->to_spice_bytes > TO_SPICE_MAX_BYTES) {
+		if (!b->warned_full)
+			g_warning("agent: the client reads nothing and %zu bytes "
+				"wait for it: dropping messages to it",
+				b->to_spice_bytes);
+		b->warned_full = true;
+		return;
+	}
+	b->warned_full = false;
+	msg = zs_agent_msg_build(VDP_CLIENT_PORT, type, head, head_len, body,
+		body_len, &len);
 	if (!msg) {
 		g_warning("agent: no memory for a %zu-byte message to the "
 			"client (type %u): dropped", head_len + body_len, type);
