@@ -599,7 +599,7 @@ static void guest_watch_update(struct zs_agent_bridge *b)
 
 void zs_agent_bridge_set_guest(struct zs_agent_bridge *b, int fd)
 {
-	guest_detach(b, "replaced");
+	guest_detach(b, fd < 0 ? "the guest closed its port" : "replaced");
 	if (fd < 0)
 		return;
 	/* What we held for the client and QEMU is the guest agent's now. */

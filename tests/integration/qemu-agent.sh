@@ -12,7 +12,9 @@
 # 1000000 bytes: QEMU 7.2's vdagent drops messages over its 1 MiB buffer,
 # "buffer full, dropping message"). Bridged only: a guest agent that
 # closes its port in the middle of a 1 MiB answer costs that answer and
-# nothing else — zerospice lives on, and the agent's next session works.
+# nothing else; one that sends a chunk over 2048 bytes is cut off with a
+# message; a storm of 500 grabs; zerospice lives on and the agent's next
+# session works.
 # Builds the guest with tools/guest/build.sh (skips when it cannot).
 . "$(dirname "$0")/lib.sh"
 need qemu-system-x86_64 remote-viewer Xvfb xclip python3
@@ -137,10 +139,18 @@ done
 grep -q "agent: guest agent detached" "$TMP/zerospice.log" ||
 	fail "zerospice did not see the guest agent go"
 log "bridged: guest agent vanished mid-answer: the client got $(wc -c <"$TMP/client-out") bytes"
+wait_guest "sent an oversized chunk" 60 || fail "the guest agent sent no oversized chunk"
+for _ in $(seq 1 40); do
+	grep -q "guest agent sent bad data: agent chunk of 4096 bytes" "$TMP/zerospice.log" && break
+	sleep 0.5
+done
+grep -q "guest agent sent bad data: agent chunk of 4096 bytes" "$TMP/zerospice.log" ||
+	fail "zerospice did not refuse the oversized chunk"
+log "bridged: oversized chunk refused: $(grep -o 'guest agent sent bad data.*' "$TMP/zerospice.log")"
 wait_guest "grabbed the clipboard: zerospice guest text D" 60 ||
 	fail "the guest agent's next session did not start"
 expect_client "zerospice guest text D" || fail "the agent's next session did not reach the client"
-log "bridged: after the agent came back: $(cat "$TMP/client-out")"
+log "bridged: after a storm of 500 grabs from the agent's next session: $(cat "$TMP/client-out")"
 zerospice_alive || fail "zerospice died"
 grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" && fail "sanitizer report"
 stop_run

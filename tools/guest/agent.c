@@ -7,12 +7,15 @@
  *     it on request;
  *  2. on any text the peer sends: logs "zs-agent: received N bytes crc32 C"
  *     (the peer's grab is answered with a request);
- *  3. after receiving ≥ 900000 bytes: grabs 1 MiB of generated lines (the same as
- *     tests/integration/qemu-agent.sh makes) and serves it;
+ *  3. after receiving ≥ 900000 bytes: grabs 1 MiB of generated lines (the
+ *     same as tests/integration/qemu-agent.sh makes) and serves it;
  *  4. with zsagent.vanish on the kernel command line, after serving that:
  *     grabs "zerospice guest text C", and on its request writes half of a
- *     1 MiB answer (the last chunk torn), closes the port, waits a second, opens it again (a new session,
- *     "zs-agent: reopened") and grabs "zerospice guest text D".
+ *     1 MiB answer (the last chunk torn), closes the port, waits a second,
+ *     opens it again and sends a chunk of 4096 bytes (over the protocol's
+ *     2048: "zs-agent: sent an oversized chunk"), closes and reopens the
+ *     port again, then grabs 500 times in a row (a grab storm) and last
+ *     "zerospice guest text D".
  * Not a real agent; only for tests (tools/guest/build.sh builds it). */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +43,7 @@
 static int port = -1;
 static uint32_t peer_caps;
 static bool grabbed, vanish_armed, vanish_done, big_served;
+static int sessions;
 static uint32_t serial;
 static char text[128] = "zerospice guest text A";
 static uint8_t *big;
@@ -217,15 +221,19 @@ static void grab(const char *what)
 	put32(m + n, VD_AGENT_CLIPBOARD_UTF8_TEXT);
 	send_msg(VD_AGENT_CLIPBOARD_GRAB, m, n + 4, false);
 	grabbed = true;
-	say("grabbed the clipboard: %s", what);
+	if (what)
+		say("grabbed the clipboard: %s", what);
 }
 
 static void reply(bool cut)
 {
 	/* the cut answer is a big one: the stream tears mid-message */
-	const uint8_t *data = (big_served && !cut) || !big ?
-		(const uint8_t *)text : big;
-	size_t len = data == big ? BIG_BYTES : strlen(text);
+	const uint8_t *data = (const uint8_t *)text;
+	size_t len = strlen(text);
+	if (big && (!big_served || cut)) {
+		data = big;
+		len = BIG_BYTES;
+	}
 	uint8_t *m = malloc(8 + len);
 	size_t n = clip_head(m);
 	put32(m + n, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -263,7 +271,12 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 			get32(d) ? " (asks ours)" : "");
 		if (get32(d))
 			announce(false);
-		if (!grabbed)
+		if (!grabbed && sessions >= 2) {
+			/* a grab storm, the last one holds text D */
+			for (int i = 0; i < 500; i++)
+				grab(NULL);
+		}
+		if (!grabbed || sessions >= 2)
 			grab(text);
 		break;
 	case VD_AGENT_CLIPBOARD_GRAB: {
@@ -391,7 +404,24 @@ int main(void)
 			continue;
 		}
 		say("port %s open", PORT_NAME);
-		session();
+		if (vanish_armed && sessions == 1) {
+			/* hostile: a chunk over VD_AGENT_MAX_DATA_SIZE */
+			uint8_t head[8];
+			static uint8_t junk[4096];
+			put32(head, VDP_CLIENT_PORT);
+			put32(head + 4, sizeof(junk));
+			/* the host drops the stream in the middle of it: do
+			 * not wait for it to read the rest */
+			fcntl(port, F_SETFL, O_NONBLOCK);
+			say("sent an oversized chunk");
+			if (write(port, head, 8) == 8 &&
+			    write(port, junk, sizeof(junk)) < 0)
+				say("write: %s", strerror(errno));
+			sleep(1);
+		} else {
+			session();
+		}
+		sessions++;
 		close(port);
 		port = -1;
 		say("port closed");
