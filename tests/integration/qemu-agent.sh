@@ -14,7 +14,10 @@
 # closes its port in the middle of a 1 MiB answer costs that answer and
 # nothing else; one that sends a chunk over 2048 bytes is cut off with a
 # message; a storm of 500 grabs; zerospice lives on and the agent's next
-# session works.
+# session works. Then file transfer (3 MB) and a monitors config reach the
+# bridged agent from a spice-client-glib client (zs-agent-client); without
+# a bridged agent, zerospice announces file transfer disabled and the
+# client's copy fails cleanly.
 # Builds the guest with tools/guest/build.sh (skips when it cannot).
 . "$(dirname "$0")/lib.sh"
 need qemu-system-x86_64 remote-viewer Xvfb xclip python3
@@ -151,6 +154,27 @@ wait_guest "grabbed the clipboard: zerospice guest text D" 60 ||
 	fail "the guest agent's next session did not start"
 expect_client "zerospice guest text D" || fail "the agent's next session did not reach the client"
 log "bridged: after a storm of 500 grabs from the agent's next session: $(cat "$TMP/client-out")"
+
+# file transfer and monitors config through the bridged agent, from a
+# spice-client-glib client (it takes remote-viewer's place)
+if [ -n "${AGENT_CLIENT:-}" ]; then
+	head -c 3000000 /dev/urandom >"$TMP/upload.bin"
+	"$AGENT_CLIENT" "spice://127.0.0.1:$ZS_PORT" "$TMP/upload.bin" 1024x768 \
+		>"$TMP/agent-client.log" 2>&1 ||
+		fail "file transfer to the guest agent failed: $(tail -n 3 "$TMP/agent-client.log")"
+	wait_guest "file upload.bin: 3000000 bytes crc32 $(crc "$TMP/upload.bin")" 30 ||
+		fail "the guest agent did not get the file intact"
+	log "bridged: file transfer: 3000000 bytes, crc32 $(crc "$TMP/upload.bin")"
+	if grep -q "monitors config 1024x768 sent" "$TMP/agent-client.log"; then
+		wait_guest "monitors config: 1: 1024x768" 30 ||
+			fail "the monitors config did not reach the guest agent"
+		log "bridged: monitors config: $(grep -o 'monitors config: .*' "$TMP/guest.log" | tail -n 1)"
+	else
+		fail "the client sent no monitors config: $(cat "$TMP/agent-client.log")"
+	fi
+else
+	log "SKIP file transfer: zs-agent-client not built (no spice-client-glib)"
+fi
 zerospice_alive || fail "zerospice died"
 grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" && fail "sanitizer report"
 stop_run
@@ -159,6 +183,17 @@ run qemu-vdagent
 grep -q "QEMU clipboard: registered" "$TMP/zerospice.log" || fail "no QEMU clipboard"
 grep -q "agent: guest agent attached" "$TMP/zerospice.log" &&
 	fail "qemu-vdagent: zerospice attached an agent it should not see"
+# zerospice answers for the agent here and says file transfer is disabled:
+# the client must refuse rather than hang
+if [ -n "${AGENT_CLIENT:-}" ]; then
+	head -c 1000 /dev/urandom >"$TMP/upload.bin"
+	"$AGENT_CLIENT" "spice://127.0.0.1:$ZS_PORT" "$TMP/upload.bin" 1024x768 \
+		>"$TMP/agent-client.log" 2>&1 &&
+		fail "qemu-vdagent: a file transfer succeeded with no agent to take it"
+	grep -q "file copy failed" "$TMP/agent-client.log" ||
+		fail "qemu-vdagent: the file transfer did not fail cleanly: $(tail -n 3 "$TMP/agent-client.log")"
+	log "qemu-vdagent: file transfer refused: $(grep 'file copy failed' "$TMP/agent-client.log")"
+fi
 zerospice_alive || fail "zerospice died"
 grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" && fail "sanitizer report"
 stop_run

@@ -16,6 +16,8 @@
  *     2048: "zs-agent: sent an oversized chunk"), closes and reopens the
  *     port again, then grabs 500 times in a row (a grab storm) and last
  *     "zerospice guest text D".
+ * Also takes file transfers ("zs-agent: file NAME: N bytes crc32 C") and
+ * logs monitors configs ("zs-agent: monitors config: N: WxH+X+Y…").
  * Not a real agent; only for tests (tools/guest/build.sh builds it). */
 #include <dirent.h>
 #include <errno.h>
@@ -191,7 +193,9 @@ static bool both(uint32_t cap)
 
 #define OUR_CAPS ((1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) | \
 	(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) | \
-	(1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL))
+	(1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) | \
+	(1u << VD_AGENT_CAP_MONITORS_CONFIG) | \
+	(1u << VD_AGENT_CAP_REPLY))
 
 static void announce(bool request)
 {
@@ -252,6 +256,96 @@ static void make_big(void)
 			"guest line %06u of the zerospice clipboard\n", i);
 }
 
+/* one file transfer at a time is enough for tests */
+static struct {
+	uint32_t id;
+	uint64_t size, done;
+	uint32_t crc;
+	char name[128];
+	bool active;
+} xfer;
+
+static uint32_t crc32_more(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint32_t c = ~crc;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+static void xfer_status(uint32_t id, uint32_t result)
+{
+	uint8_t m[8];
+	put32(m, id);
+	put32(m + 4, result);
+	send_msg(VD_AGENT_FILE_XFER_STATUS, m, sizeof(m), false);
+}
+
+/* START: {u32 id; "[vdagent-file-xfer]\nname=…\nsize=…\n"} */
+static void xfer_start(const uint8_t *d, uint32_t len)
+{
+	if (len < 5)
+		return;
+	char *kf = strndup((const char *)d + 4, len - 4);
+	char *name = strstr(kf, "name="), *size = strstr(kf, "size=");
+	xfer.id = get32(d);
+	xfer.size = size ? strtoull(size + 5, NULL, 10) : 0;
+	xfer.done = 0;
+	xfer.crc = 0;
+	xfer.name[0] = '\0';
+	if (name)
+		sscanf(name + 5, "%127[^\n]", xfer.name);
+	xfer.active = true;
+	free(kf);
+	say("file transfer %u: %s, %llu bytes", xfer.id, xfer.name,
+		(unsigned long long)xfer.size);
+	xfer_status(xfer.id, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA);
+}
+
+/* DATA: {u32 id; u64 size; data} */
+static void xfer_data(const uint8_t *d, uint32_t len)
+{
+	if (len < 12 || !xfer.active || get32(d) != xfer.id)
+		return;
+	uint64_t n;
+	memcpy(&n, d + 4, 8);
+	if (n > len - 12)
+		n = len - 12;
+	xfer.crc = crc32_more(xfer.crc, d + 12, (size_t)n);
+	xfer.done += n;
+	if (xfer.done >= xfer.size) {
+		say("file %s: %llu bytes crc32 %08x", xfer.name,
+			(unsigned long long)xfer.done, xfer.crc);
+		xfer_status(xfer.id, VD_AGENT_FILE_XFER_STATUS_SUCCESS);
+		xfer.active = false;
+	}
+}
+
+/* MONITORS_CONFIG: {u32 num_of_monitors; u32 flags; VDAgentMonConfig[]} */
+static void monitors(const uint8_t *d, uint32_t len)
+{
+	if (len < 8)
+		return;
+	uint32_t n = get32(d);
+	char line[256] = "";
+	size_t o = 0;
+	for (uint32_t i = 0; i < n && 8 + 20 * (i + 1) <= len && o < 200; i++) {
+		const uint8_t *m = d + 8 + 20 * i;
+		/* VDAgentMonConfig {height, width, depth, x, y} */
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %ux%u+%d+%d",
+			get32(m + 4), get32(m), (int)get32(m + 12),
+			(int)get32(m + 16));
+	}
+	say("monitors config: %u:%s", n, line);
+	uint8_t r[8];
+	put32(r, VD_AGENT_MONITORS_CONFIG);
+	put32(r + 4, VD_AGENT_SUCCESS);
+	send_msg(VD_AGENT_REPLY, r, sizeof(r), false);
+}
+
 /* returns false when the session must end (vanish) */
 static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 	uint32_t len)
@@ -300,6 +394,22 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 			make_big();
 			grab("1 MiB of lines");
 		}
+		break;
+	case VD_AGENT_FILE_XFER_START:
+		xfer_start(d, len);
+		break;
+	case VD_AGENT_FILE_XFER_DATA:
+		xfer_data(d, len);
+		break;
+	case VD_AGENT_FILE_XFER_STATUS:
+		if (len >= 8 && xfer.active && get32(d) == xfer.id) {
+			say("file transfer %u: status %u from the client",
+				xfer.id, get32(d + 4));
+			xfer.active = false;
+		}
+		break;
+	case VD_AGENT_MONITORS_CONFIG:
+		monitors(d, len);
 		break;
 	case VD_AGENT_CLIPBOARD_REQUEST:
 		if (!grabbed)
