@@ -711,6 +711,11 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 		if (b->guest_fd < 0) {
 			if (request)
 				announce(b, false);
+			/* a client that joins after QEMU's grab learns of it */
+			for (uint32_t sel = 0; sel < N_SEL; sel++)
+				if (b->vm_owns[sel])
+					zs_agent_bridge_vm_clipboard_grab(b,
+						sel);
 			return;
 		}
 		break;

@@ -181,6 +181,15 @@ stop_run
 
 run qemu-vdagent
 grep -q "QEMU clipboard: registered" "$TMP/zerospice.log" || fail "no QEMU clipboard"
+# a client that comes after the guest's grab is told of it
+kill "$RV_PID"
+wait "$RV_PID" 2>/dev/null
+SPICE_DEBUG=1 DISABLE_GSTVIDEOOVERLAY=1 remote-viewer \
+	"spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer-late.log" 2>&1 &
+RV_PID=$!
+EXTRA_PIDS="$EXTRA_PIDS $RV_PID"
+expect_client_file "$TMP/guest-big" || fail "qemu-vdagent: a later client does not see the guest's clipboard"
+log "qemu-vdagent: a client that joined later gets the guest's 1 MiB"
 grep -q "agent: guest agent attached" "$TMP/zerospice.log" &&
 	fail "qemu-vdagent: zerospice attached an agent it should not see"
 # zerospice answers for the agent here and says file transfer is disabled:

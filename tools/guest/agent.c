@@ -360,6 +360,22 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 	case VD_AGENT_ANNOUNCE_CAPABILITIES:
 		if (len < 8)
 			break;
+		if (vanish_armed && sessions == 1) {
+			/* hostile, once the host listens: a chunk over
+			 * VD_AGENT_MAX_DATA_SIZE; the host drops the stream in
+			 * the middle of it, so do not wait for it */
+			uint8_t head[8];
+			static uint8_t junk[4096];
+			put32(head, VDP_CLIENT_PORT);
+			put32(head + 4, sizeof(junk));
+			fcntl(port, F_SETFL, O_NONBLOCK);
+			say("sent an oversized chunk");
+			if (write(port, head, 8) == 8 &&
+			    write(port, junk, sizeof(junk)) < 0)
+				say("write: %s", strerror(errno));
+			sleep(1);
+			return false;
+		}
 		peer_caps = get32(d + 4);
 		say("peer capabilities 0x%x%s", peer_caps,
 			get32(d) ? " (asks ours)" : "");
@@ -514,23 +530,7 @@ int main(void)
 			continue;
 		}
 		say("port %s open", PORT_NAME);
-		if (vanish_armed && sessions == 1) {
-			/* hostile: a chunk over VD_AGENT_MAX_DATA_SIZE */
-			uint8_t head[8];
-			static uint8_t junk[4096];
-			put32(head, VDP_CLIENT_PORT);
-			put32(head + 4, sizeof(junk));
-			/* the host drops the stream in the middle of it: do
-			 * not wait for it to read the rest */
-			fcntl(port, F_SETFL, O_NONBLOCK);
-			say("sent an oversized chunk");
-			if (write(port, head, 8) == 8 &&
-			    write(port, junk, sizeof(junk)) < 0)
-				say("write: %s", strerror(errno));
-			sleep(1);
-		} else {
-			session();
-		}
+		session();
 		sessions++;
 		close(port);
 		port = -1;
