@@ -20,7 +20,8 @@
 # client's copy fails cleanly.
 # Builds the guest with tools/guest/build.sh (skips when it cannot).
 . "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 remote-viewer Xvfb xclip python3
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+need "$QEMU" remote-viewer Xvfb xclip python3
 top=$(cd "$(dirname "$0")/../.." && pwd)
 GUEST_DIR=${ZS_GUEST_DIR:-$(dirname "$ZEROSPICE")/../guest}
 bash "$top/tools/guest/build.sh" "$GUEST_DIR" >"$TMP/guest-build.out" 2>"$TMP/guest-build.log"
@@ -52,7 +53,7 @@ run() {
 		append="console=ttyS0 quiet" ;;
 	esac
 	rm -f "$TMP/qmp.sock" "$TMP/guest.log"
-	qemu-system-x86_64 -machine pc,accel=tcg -m 256 -nodefaults -device VGA \
+	"$QEMU" -machine pc,accel=tcg -m 256 -nodefaults -device VGA \
 		-display dbus,p2p=yes \
 		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/agent-initrd.img" \
 		-append "$append" -serial "file:$TMP/guest.log" \

@@ -9,11 +9,12 @@
 # serial (QEMU forwards no other grab to D-Bus; its VNC server has none):
 # qemu-agent.sh covers it with a guest agent behind qemu-vdagent.
 . "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 remote-viewer Xvfb xclip python3
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+need "$QEMU" remote-viewer Xvfb xclip python3
 QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
 VNC="/usr/bin/python3 $(dirname "$0")/vnc_clipboard.py $TMP/vnc.sock"
 
-qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
 	-display dbus,p2p=yes -vnc "unix:$TMP/vnc.sock" \
 	-chardev qemu-vdagent,id=vdagent0,name=vdagent,clipboard=on \
 	-device virtio-serial \

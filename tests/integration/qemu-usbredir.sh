@@ -8,14 +8,15 @@
 # `info usb` line turns to the CD's high speed (480 Mb/s). A second client
 # gets a fresh usbredir session (the first one's device left with it).
 . "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 remote-viewer Xvfb
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+need "$QEMU" remote-viewer Xvfb
 QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
 
 usb_info() {
 	$QMP "$TMP/qmp-test.sock" human-monitor-command '{"command-line": "info usb"}' 2>&1
 }
 
-qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
 	-display dbus,p2p=yes \
 	-chardev dbus,id=usbredir0,name=org.qemu.usbredir \
 	-device qemu-xhci -device usb-redir,chardev=usbredir0,id=redir0 \
