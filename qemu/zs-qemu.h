@@ -136,7 +136,9 @@ void zs_qemu_clipboard_reply(struct zs_source *src, uint32_t selection,
 /* Result of zs_qemu_clipboard_request(): text NULL on failure (logged). */
 typedef void (*zs_qemu_clipboard_text_fn)(void *data, uint32_t selection,
 	const uint8_t *text, size_t len);
-/* Asks QEMU for the text of selection; cb runs once, later, also when the
- * source closes first (then with NULL). */
+/* Asks QEMU for the text of selection; cb runs once: later with QEMU's
+ * answer, or at once with NULL when QEMU holds no text there or its
+ * clipboard is not ready. A request the source's closing cancels runs cb
+ * with NULL from the main loop, if it still runs. */
 void zs_qemu_clipboard_request(struct zs_source *src, uint32_t selection,
 	zs_qemu_clipboard_text_fn cb, void *data);
