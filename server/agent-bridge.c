@@ -10,6 +10,8 @@
  *    announce exactly that.
  * Mouse states from spice-server always take our own path to QEMU's mouse.
  *
+ * What zerospice answers itself is in agent-own.c.
+ *
  * Streams are reassembled into whole messages both ways, so a guest agent
  * that vanishes mid-message costs only that message: the client's stream
  * stays in step, and grabs the agent held are released toward the client. */
@@ -22,60 +24,7 @@
 #include <glib-unix.h>
 #include <spice/vd_agent.h>
 
-#include "internal.h"
-#include "zs-client-proto.h"
-
-#define N_SEL ZS_AGENT_BRIDGE_SELECTIONS
-#define N_CAPS 4 /* 32-bit words of capabilities we keep */
-/* Bytes waiting for spice-server past which we stop reading the guest. */
-#define TO_SPICE_HIGH_BYTES (4u * 1024 * 1024)
-/* Bytes waiting for spice-server past which our own messages are dropped
- * (a grab storm from QEMU's clipboard while the client reads nothing). */
-#define TO_SPICE_MAX_BYTES (128u * 1024 * 1024)
-/* Bytes waiting for the guest past which client messages are dropped. */
-#define TO_GUEST_MAX_BYTES (128u * 1024 * 1024)
-#define GUEST_READ_BYTES 65536
-
-struct out_buf {
-	uint8_t *data;
-	size_t len, pos;
-};
-
-struct zs_agent_bridge {
-	SpiceServer *server;
-	const struct zs_agent_bridge_ops *ops;
-	void *data;
-
-	SpiceCharDeviceInstance sin;
-	bool added;
-	struct zs_agent_msg_reader from_spice;
-	GQueue to_spice; /* struct out_buf */
-	size_t to_spice_bytes;
-	GSource *wakeup_idle;
-	bool warned_full;
-
-	/* the guest agent's stream, -1 for none */
-	int guest_fd;
-	struct zs_agent_msg_reader from_guest;
-	GQueue to_guest; /* struct out_buf */
-	size_t to_guest_bytes;
-	GSource *guest_watch;
-	GIOCondition guest_cond;
-	uint32_t guest_caps[N_CAPS];
-	bool guest_announced;
-	bool guest_grabs[N_SEL];   /* the guest agent holds it at the client */
-
-	/* what the client told the agent */
-	uint32_t client_caps[N_CAPS];
-	bool client_announced;
-	int32_t max_clipboard;     /* -1: no limit */
-
-	/* without a guest agent: QEMU's clipboard */
-	bool vm_clipboard;
-	bool vm_owns[N_SEL];       /* we hold it at the client for QEMU */
-	bool client_owns[N_SEL];   /* we hold it at QEMU for the client */
-	bool vm_asked[N_SEL];      /* QEMU waits for the client's text */
-};
+#include "agent-bridge-private.h"
 
 #define BRIDGE_OF(ptr) \
 	((struct zs_agent_bridge *)((char *)(ptr) - \
@@ -136,7 +85,7 @@ static void to_spice_raw(struct zs_agent_bridge *b, uint8_t *bytes,
 }
 
 /* One message to the client: head then body. */
-static void to_client(struct zs_agent_bridge *b, uint32_t type,
+void zs_agent_to_client(struct zs_agent_bridge *b, uint32_t type,
 	const void *head, size_t head_len, const void *body, size_t body_len)
 {
 	size_t len;
@@ -181,229 +130,6 @@ static int sif_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 	return (int)done;
 }
 
-/* ---- capabilities */
-
-static bool both_have(const struct zs_agent_bridge *b, const uint32_t *ours,
-	uint32_t cap)
-{
-	return zs_agent_has_cap(ours, N_CAPS, cap) &&
-		zs_agent_has_cap(b->client_caps, N_CAPS, cap);
-}
-
-static void set_cap(uint32_t *caps, uint32_t cap)
-{
-	caps[cap / 32] |= 1u << (cap % 32);
-}
-
-/* What we do ourselves, without a guest agent. */
-static void own_caps(const struct zs_agent_bridge *b, uint32_t *caps)
-{
-	memset(caps, 0, N_CAPS * sizeof(*caps));
-	set_cap(caps, VD_AGENT_CAP_MOUSE_STATE);
-	set_cap(caps, VD_AGENT_CAP_FILE_XFER_DISABLED);
-	if (b->ops->monitors_config)
-		set_cap(caps, VD_AGENT_CAP_MONITORS_CONFIG);
-	if (b->vm_clipboard) {
-		set_cap(caps, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
-		set_cap(caps, VD_AGENT_CAP_CLIPBOARD_SELECTION);
-		set_cap(caps, VD_AGENT_CAP_MAX_CLIPBOARD);
-		set_cap(caps, VD_AGENT_CAP_GUEST_LINEEND_LF);
-	}
-}
-
-static void announce(struct zs_agent_bridge *b, bool request)
-{
-	uint32_t caps[N_CAPS];
-	uint8_t msg[4 + 4 * N_CAPS];
-
-	own_caps(b, caps);
-	uint32_t r = request;
-	memcpy(msg, &r, 4);
-	for (int i = 0; i < N_CAPS; i++)
-		memcpy(msg + 4 + 4 * i, &caps[i], 4);
-	to_client(b, VD_AGENT_ANNOUNCE_CAPABILITIES, msg, sizeof(msg), NULL,
-		0);
-}
-
-/* ---- our own clipboard, between the client and QEMU */
-
-static bool own_selection(const struct zs_agent_bridge *b)
-{
-	uint32_t caps[N_CAPS];
-
-	own_caps(b, caps);
-	return both_have(b, caps, VD_AGENT_CAP_CLIPBOARD_SELECTION);
-}
-
-static bool clipboard_usable(const struct zs_agent_bridge *b, uint32_t sel)
-{
-	uint32_t caps[N_CAPS];
-
-	if (b->guest_fd >= 0 || !b->vm_clipboard || !b->client_announced ||
-	    sel >= N_SEL)
-		return false;
-	own_caps(b, caps);
-	if (!both_have(b, caps, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND))
-		return false;
-	return sel == VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD ||
-		own_selection(b);
-}
-
-static void clip_to_client(struct zs_agent_bridge *b, uint32_t type,
-	uint32_t sel, bool with_type, uint32_t data_type, const void *body,
-	size_t body_len)
-{
-	uint8_t head[8];
-	size_t n = zs_agent_put_clipboard_head(head, own_selection(b),
-		(uint8_t)sel, with_type, data_type);
-
-	to_client(b, type, head, n, body, body_len);
-}
-
-static void client_clipboard(struct zs_agent_bridge *b,
-	const struct zs_agent_msg *m)
-{
-	struct zs_agent_clipboard c;
-
-	if (!zs_agent_parse_clipboard(m->type, m->data, m->size,
-			own_selection(b), &c)) {
-		g_warning("agent: malformed clipboard message %u from the "
-			"client (%u bytes) ignored", m->type, m->size);
-		return;
-	}
-	uint32_t sel = c.selection;
-	if (!clipboard_usable(b, sel))
-		return;
-	switch (m->type) {
-	case VD_AGENT_CLIPBOARD_GRAB:
-		b->vm_owns[sel] = false;
-		if (c.has_text) {
-			b->client_owns[sel] = true;
-			b->ops->clipboard_grab(b->data, sel);
-		} else if (b->client_owns[sel]) {
-			b->client_owns[sel] = false;
-			b->ops->clipboard_release(b->data, sel);
-		}
-		break;
-	case VD_AGENT_CLIPBOARD_RELEASE:
-		if (b->client_owns[sel]) {
-			b->client_owns[sel] = false;
-			b->ops->clipboard_release(b->data, sel);
-		}
-		break;
-	case VD_AGENT_CLIPBOARD_REQUEST:
-		if (c.data_type == VD_AGENT_CLIPBOARD_UTF8_TEXT &&
-		    b->vm_owns[sel]) {
-			b->ops->clipboard_request(b->data, sel);
-		} else {
-			clip_to_client(b, VD_AGENT_CLIPBOARD, sel, true,
-				VD_AGENT_CLIPBOARD_NONE, NULL, 0);
-		}
-		break;
-	case VD_AGENT_CLIPBOARD:
-		if (!b->vm_asked[sel])
-			break;
-		b->vm_asked[sel] = false;
-		if (c.data_type == VD_AGENT_CLIPBOARD_UTF8_TEXT)
-			b->ops->clipboard_reply(b->data, sel, c.data,
-				c.data_len);
-		else
-			b->ops->clipboard_reply(b->data, sel, NULL, 0);
-		break;
-	}
-}
-
-/* The client's clipboard is no longer ours to hold (a guest agent took
- * over, the client left): QEMU's side forgets it. */
-static void drop_own_clipboard(struct zs_agent_bridge *b, bool tell_client)
-{
-	for (uint32_t sel = 0; sel < N_SEL; sel++) {
-		if (b->client_owns[sel]) {
-			b->client_owns[sel] = false;
-			b->ops->clipboard_release(b->data, sel);
-		}
-		if (b->vm_asked[sel]) {
-			b->vm_asked[sel] = false;
-			b->ops->clipboard_reply(b->data, sel, NULL, 0);
-		}
-		if (b->vm_owns[sel] && tell_client && clipboard_usable(b, sel))
-			clip_to_client(b, VD_AGENT_CLIPBOARD_RELEASE, sel,
-				false, 0, NULL, 0);
-	}
-}
-
-void zs_agent_bridge_vm_clipboard_ready(struct zs_agent_bridge *b,
-	bool ready)
-{
-	if (b->vm_clipboard == ready)
-		return;
-	if (!ready) {
-		drop_own_clipboard(b, true);
-		memset(b->vm_owns, 0, sizeof(b->vm_owns));
-	}
-	b->vm_clipboard = ready;
-	if (b->guest_fd < 0 && b->client_announced)
-		announce(b, false);
-}
-
-void zs_agent_bridge_vm_clipboard_grab(struct zs_agent_bridge *b,
-	uint32_t sel)
-{
-	if (sel >= N_SEL)
-		return;
-	b->vm_owns[sel] = true;
-	b->client_owns[sel] = false;
-	if (clipboard_usable(b, sel)) {
-		uint32_t type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
-		clip_to_client(b, VD_AGENT_CLIPBOARD_GRAB, sel, false, 0,
-			&type, sizeof(type));
-	}
-}
-
-void zs_agent_bridge_vm_clipboard_release(struct zs_agent_bridge *b,
-	uint32_t sel)
-{
-	if (sel >= N_SEL || !b->vm_owns[sel])
-		return;
-	b->vm_owns[sel] = false;
-	if (clipboard_usable(b, sel))
-		clip_to_client(b, VD_AGENT_CLIPBOARD_RELEASE, sel, false, 0,
-			NULL, 0);
-}
-
-void zs_agent_bridge_vm_clipboard_request(struct zs_agent_bridge *b,
-	uint32_t sel)
-{
-	if (sel >= N_SEL || !b->client_owns[sel] ||
-	    !clipboard_usable(b, sel)) {
-		b->ops->clipboard_reply(b->data, sel, NULL, 0);
-		return;
-	}
-	b->vm_asked[sel] = true;
-	clip_to_client(b, VD_AGENT_CLIPBOARD_REQUEST, sel, true,
-		VD_AGENT_CLIPBOARD_UTF8_TEXT, NULL, 0);
-}
-
-void zs_agent_bridge_vm_clipboard_text(struct zs_agent_bridge *b,
-	uint32_t sel, const uint8_t *text, size_t len)
-{
-	if (!clipboard_usable(b, sel))
-		return;
-	if (text && b->max_clipboard >= 0 &&
-	    len > (size_t)b->max_clipboard) {
-		g_warning("agent: %zu bytes of clipboard text over the "
-			"client's %d-byte limit: sent none", len,
-			b->max_clipboard);
-		text = NULL;
-	}
-	if (text)
-		clip_to_client(b, VD_AGENT_CLIPBOARD, sel, true,
-			VD_AGENT_CLIPBOARD_UTF8_TEXT, text, len);
-	else
-		clip_to_client(b, VD_AGENT_CLIPBOARD, sel, true,
-			VD_AGENT_CLIPBOARD_NONE, NULL, 0);
-}
-
 /* ---- the guest agent */
 
 static void to_guest(struct zs_agent_bridge *b, const struct zs_agent_msg *m)
@@ -446,7 +172,7 @@ static void track_guest_msg(struct zs_agent_bridge *b,
 	case VD_AGENT_CLIPBOARD_GRAB:
 	case VD_AGENT_CLIPBOARD_RELEASE:
 		if (!zs_agent_parse_clipboard(m->type, m->data, m->size,
-				both_have(b, b->guest_caps,
+				zs_agent_both_have(b, b->guest_caps,
 					VD_AGENT_CAP_CLIPBOARD_SELECTION), &c) ||
 		    c.selection >= N_SEL)
 			break;
@@ -470,7 +196,7 @@ static void on_guest_msg(const struct zs_agent_msg *m, void *data)
 	if (m->port != VDP_CLIENT_PORT)
 		return;
 	track_guest_msg(b, m);
-	to_client(b, m->type, m->data, m->size, NULL, 0);
+	zs_agent_to_client(b, m->type, m->data, m->size, NULL, 0);
 }
 
 static void guest_detach(struct zs_agent_bridge *b, const char *why)
@@ -488,7 +214,7 @@ static void guest_detach(struct zs_agent_bridge *b, const char *why)
 	b->guest_fd = -1;
 	zs_agent_msg_reader_finish(&b->from_guest);
 	queue_clear(&b->to_guest, &b->to_guest_bytes);
-	bool sel_prefix = both_have(b, b->guest_caps,
+	bool sel_prefix = zs_agent_both_have(b, b->guest_caps,
 		VD_AGENT_CAP_CLIPBOARD_SELECTION);
 	memset(b->guest_caps, 0, sizeof(b->guest_caps));
 	b->guest_announced = false;
@@ -504,9 +230,9 @@ static void guest_detach(struct zs_agent_bridge *b, const char *why)
 		uint8_t head[8];
 		size_t n = zs_agent_put_clipboard_head(head, sel_prefix,
 			(uint8_t)sel, false, 0);
-		to_client(b, VD_AGENT_CLIPBOARD_RELEASE, head, n, NULL, 0);
+		zs_agent_to_client(b, VD_AGENT_CLIPBOARD_RELEASE, head, n, NULL, 0);
 	}
-	announce(b, false);
+	zs_agent_announce(b, false);
 	for (uint32_t sel = 0; sel < N_SEL; sel++)
 		if (b->vm_owns[sel])
 			zs_agent_bridge_vm_clipboard_grab(b, sel);
@@ -603,7 +329,7 @@ void zs_agent_bridge_set_guest(struct zs_agent_bridge *b, int fd)
 	if (fd < 0)
 		return;
 	/* What we held for the client and QEMU is the guest agent's now. */
-	drop_own_clipboard(b, true);
+	zs_agent_drop_own_clipboard(b, true);
 	b->guest_fd = fd;
 	zs_agent_msg_reader_init(&b->from_guest, ZS_AGENT_BRIDGE_MAX_MSG_BYTES);
 	g_message("agent: guest agent attached; client agent messages go to "
@@ -643,36 +369,6 @@ bool zs_agent_bridge_has_guest(const struct zs_agent_bridge *b)
 
 /* ---- messages from spice-server (the client, and spice-server itself) */
 
-static void client_msg_own(struct zs_agent_bridge *b,
-	const struct zs_agent_msg *m)
-{
-	switch (m->type) {
-	case VD_AGENT_CLIPBOARD_GRAB:
-	case VD_AGENT_CLIPBOARD_REQUEST:
-	case VD_AGENT_CLIPBOARD:
-	case VD_AGENT_CLIPBOARD_RELEASE:
-		client_clipboard(b, m);
-		break;
-	case VD_AGENT_MONITORS_CONFIG:
-		if (b->ops->monitors_config)
-			b->ops->monitors_config(b->data, m->data, m->size);
-		break;
-	case VD_AGENT_FILE_XFER_START: {
-		/* {u32 id; u8 data[]}: refuse, as our caps said */
-		if (m->size < 4)
-			break;
-		uint32_t status[2];
-		memcpy(&status[0], m->data, 4);
-		status[1] = VD_AGENT_FILE_XFER_STATUS_DISABLED;
-		to_client(b, VD_AGENT_FILE_XFER_STATUS, status,
-			sizeof(status), NULL, 0);
-		break;
-	}
-	default: /* DISPLAY_CONFIG, FILE_XFER_DATA…: nothing to do */
-		break;
-	}
-}
-
 static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 {
 	struct zs_agent_bridge *b = data;
@@ -710,7 +406,7 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 		b->client_announced = true;
 		if (b->guest_fd < 0) {
 			if (request)
-				announce(b, false);
+				zs_agent_announce(b, false);
 			/* a client that joins after QEMU's grab learns of it */
 			for (uint32_t sel = 0; sel < N_SEL; sel++)
 				if (b->vm_owns[sel])
@@ -727,11 +423,12 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 		}
 		break;
 	case VD_AGENT_CLIENT_DISCONNECTED:
-		b->client_announced = false;
-		memset(b->client_caps, 0, sizeof(b->client_caps));
+		/* The client's capabilities stay: spice-server may report the
+		 * old client gone after the next one announced itself (the
+		 * next announce replaces them anyway). */
 		b->max_clipboard = -1;
 		if (b->guest_fd < 0) {
-			drop_own_clipboard(b, false);
+			zs_agent_drop_own_clipboard(b, false);
 			return;
 		}
 		memset(b->guest_grabs, 0, sizeof(b->guest_grabs));
@@ -740,7 +437,7 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 	if (b->guest_fd >= 0)
 		to_guest(b, m);
 	else if (m->port == VDP_CLIENT_PORT)
-		client_msg_own(b, m);
+		zs_agent_client_msg_own(b, m);
 }
 
 static int sif_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
