@@ -206,6 +206,7 @@ struct zs_qemu_source {
 	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
 	int32_t pointer_x, pointer_y;
 	bool pointer_known;
+	bool ui_info_refused; /* SetUIInfo's refusal is logged once */
 };
 
 /* True for the error of a call cancelled when the source closed. */
@@ -278,3 +279,5 @@ void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
 	int32_t dy, uint32_t buttons);
 /* Releases every key and button this source pressed. */
 void zs_qemu_input_release_all(struct zs_qemu_source *src);
+bool zs_qemu_input_ui_info(struct zs_qemu_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm);

@@ -628,6 +628,15 @@ void zs_qemu_source_release_keys(struct zs_source *base)
 		zs_qemu_input_release_all(src);
 }
 
+bool zs_qemu_source_set_ui_info(struct zs_source *base, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	return src && zs_qemu_input_ui_info(src, width, height, width_mm,
+		height_mm);
+}
+
 bool zs_qemu_source_is_running(const struct zs_source *base)
 {
 	const struct zs_qemu_source *src =

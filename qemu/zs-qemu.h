@@ -73,6 +73,19 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
  * kinds (no-op). */
 void zs_qemu_source_release_keys(struct zs_source *src);
 
+/* Asks the VM for a display of width x height pixels (width_mm x
+ * height_mm physical, 0 when unknown) with Console.SetUIInfo, as QEMU's
+ * own UIs do when their window resizes; the display device decides:
+ * virtio-gpu offers it to the guest as the preferred mode (the guest's
+ * driver or compositor may follow), VGA refuses (logged once). Returns
+ * false (logged) when the size is 0 or over ZS_QEMU_MAX_UI_DIM, or QEMU
+ * is not connected. Accepts NULL and sources of other kinds (false). A
+ * guest agent, when there is one, is the better recipient of the client's
+ * monitors config: callers skip this then. */
+bool zs_qemu_source_set_ui_info(struct zs_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm);
+#define ZS_QEMU_MAX_UI_DIM 16384u
+
 /* True once the listener is registered with QEMU and frames can arrive;
  * false before, and after events->closed. */
 bool zs_qemu_source_is_running(const struct zs_source *src);

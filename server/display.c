@@ -190,6 +190,25 @@ static void on_agent_mouse(const struct zs_agent_mouse *m, void *data)
 		(int32_t)MIN(m->y, INT32_MAX), zs_agent_buttons_to_zs(m->buttons));
 }
 
+static void on_agent_monitors(const struct zs_agent_monitors *m,
+	const char *why, void *data)
+{
+	struct zs_display *d = data;
+	if (!m) {
+		g_warning("agent channel: %s; ignored", why);
+		return;
+	}
+	if (d->events->monitors_config)
+		d->events->monitors_config(d->events_data, m);
+}
+
+static void agent_reader_start(struct zs_display *d)
+{
+	zs_agent_reader_init(&d->agent_reader);
+	d->agent_reader.monitors_cb = on_agent_monitors;
+	d->agent_reader.monitors_data = d;
+}
+
 static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
 	int len)
 {
@@ -201,7 +220,7 @@ static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
 		    on_agent_mouse, d, err, sizeof(err))) {
 		g_warning("agent channel: %s; resynchronising", err);
 		zs_agent_reader_finish(&d->agent_reader);
-		zs_agent_reader_init(&d->agent_reader);
+		agent_reader_start(d);
 	}
 	return len;
 }
@@ -442,7 +461,7 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	d->height = config->height;
 	g_queue_init(&d->out);
 	zs_stream_reader_init(&d->stream_reader);
-	zs_agent_reader_init(&d->agent_reader);
+	agent_reader_start(d);
 
 	d->server = spice_server_new();
 	if (!d->server) {

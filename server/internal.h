@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "zs-dmabuf.h"
+#include "zs-client-proto.h"
 #include "zs-encoder.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
@@ -35,6 +36,9 @@ struct zs_display_events {
 	void (*pointer_abs)(void *data, int32_t x, int32_t y, uint32_t buttons);
 	void (*pointer_rel)(void *data, int32_t dx, int32_t dy,
 		uint32_t buttons);
+	/* Optional: the client's monitors config (window sizes), from the
+	 * agent channel. */
+	void (*monitors_config)(void *data, const struct zs_agent_monitors *m);
 };
 
 struct zs_display_config {
@@ -109,3 +113,29 @@ struct zs_listener *zs_listener_create(const char *host, uint16_t port,
 	const char *unix_path, zs_accept_fn accept_cb, void *data,
 	char *bound_desc, size_t desc_len, char *err, size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
+
+/* ---- resize.c: the desktop follows the client's window ---- */
+
+/* What a client window may ask of the guest: what the encoders and the
+ * clients' decoders commonly take. Each side in [MIN, MAX], the area at
+ * most H.264 level 5.1's frame (36864 macroblocks, 4096x2304): VA-API
+ * encoders and hardware decoders mostly stop at 4096. */
+#define ZS_UI_MIN_WIDTH 320u
+#define ZS_UI_MIN_HEIGHT 200u
+#define ZS_UI_MAX_DIM 4096u
+#define ZS_UI_MAX_AREA (36864u * 256u)
+
+/* Clamps a requested size into the limits above (keeping the aspect when
+ * only the area is too large). Returns true when it had to change it. */
+bool zs_ui_size_clamp(uint32_t *width, uint32_t *height);
+
+struct zs_resize {
+	uint32_t width, height; /* last size asked of the source, 0 none */
+};
+
+/* The client's monitors config, without a guest agent to take it: asks
+ * the source (QEMU's Console.SetUIInfo) for the first enabled monitor's
+ * size, clamped (and logged when clamped), unless it is the last size
+ * asked. */
+void zs_resize_request(struct zs_resize *r, struct zs_source *src,
+	const struct zs_agent_monitors *m);

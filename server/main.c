@@ -33,6 +33,7 @@ struct app {
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
+	struct zs_resize resize; /* the client's window size asked of QEMU */
 };
 
 static void log_handler(const gchar *domain, GLogLevelFlags level,
@@ -119,12 +120,19 @@ static void on_drained(void *data)
 	zs_pipeline_drained(app->pipeline);
 }
 
+static void on_monitors_config(void *data, const struct zs_agent_monitors *m)
+{
+	struct app *app = data;
+	zs_resize_request(&app->resize, app->source, m);
+}
+
 static const struct zs_display_events display_events = {
 	.start_stop = on_start_stop,
 	.drained = on_drained,
 	.key = on_key,
 	.pointer_abs = on_pointer_abs,
 	.pointer_rel = on_pointer_rel,
+	.monitors_config = on_monitors_config,
 };
 
 /* ---- source → pipeline ---- */
@@ -164,6 +172,7 @@ static gboolean on_reconnect_timer(gpointer data)
 	g_source_unref(app->reconnect_timer);
 	app->reconnect_timer = NULL;
 	zs_source_destroy(app->source);
+	memset(&app->resize, 0, sizeof(app->resize));
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
