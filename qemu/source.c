@@ -67,6 +67,7 @@ static void drop_connections(struct zs_qemu_source *src)
 	}
 	g_clear_object(&src->kbd);
 	g_clear_object(&src->mouse);
+	zs_qemu_audio_stop(src->audio);
 	zs_qemu_listener_unexport(src);
 	if (src->listener_conn) {
 		g_signal_handlers_disconnect_matched(src->listener_conn,
@@ -388,6 +389,7 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 		"g-object-path", src->console_path,
 		"g-interface-name", "org.qemu.Display1.Mouse", NULL);
 	register_listener(src);
+	zs_qemu_audio_start(src->audio);
 out:
 	g_main_context_pop_thread_default(src->ctx);
 }
@@ -637,6 +639,15 @@ bool zs_qemu_source_set_ui_info(struct zs_source *base, uint32_t width,
 		height_mm);
 }
 
+void zs_qemu_source_set_audio(struct zs_source *base,
+	const struct zs_qemu_audio_events *events, void *data)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (src && events && !src->audio)
+		src->audio = zs_qemu_audio_create(src, events, data);
+}
+
 bool zs_qemu_source_is_running(const struct zs_source *base)
 {
 	const struct zs_qemu_source *src =
@@ -660,6 +671,7 @@ static void qemu_destroy(struct zs_source *base)
 		g_source_unref(src->start_source);
 	}
 	drop_connections(src);
+	zs_qemu_audio_destroy(src->audio);
 	zs_qemu_display_finish(src);
 	zs_qemu_frames_detach(src);
 	if (src->dbus_fd >= 0)

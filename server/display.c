@@ -547,6 +547,11 @@ void zs_display_destroy(struct zs_display *d)
 	g_free(d);
 }
 
+SpiceServer *zs_display_spice_server(struct zs_display *d)
+{
+	return d->server;
+}
+
 bool zs_display_add_client(struct zs_display *d, int fd)
 {
 	if (spice_server_add_client(d->server, fd, 0) != 0) {

@@ -9,6 +9,7 @@
 #include "zs-dmabuf.h"
 #include "zs-client-proto.h"
 #include "zs-encoder.h"
+#include "zs-qemu.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
 
@@ -139,3 +140,36 @@ struct zs_resize {
  * asked. */
 void zs_resize_request(struct zs_resize *r, struct zs_source *src,
 	const struct zs_agent_monitors *m);
+
+/* ---- pcm.c: PCM format, channel and rate conversion ---- */
+
+struct zs_pcm_resampler {
+	double t; /* next output's position past prev, in input frames */
+	float prev[ZS_PCM_MAX_CHANNELS];
+	bool have_prev;
+	uint64_t dropped; /* outputs that did not fit */
+};
+void zs_pcm_resampler_reset(struct zs_pcm_resampler *rs);
+/* Frames zs_pcm_convert() may write for n_in input frames. */
+size_t zs_pcm_max_out(size_t n_in, uint32_t in_rate, uint32_t out_rate);
+/* Converts n_in frames of in (in_fmt) to out_fmt, resampling linearly and
+ * mapping channels (mono spreads, to mono averages, else in order); both
+ * formats must pass zs_pcm_format_check(). Writes at most max_out frames
+ * (more are counted in rs->dropped); returns the frames written. */
+size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
+	const struct zs_pcm_format *in_fmt, const uint8_t *in, size_t n_in,
+	const struct zs_pcm_format *out_fmt, uint8_t *out, size_t max_out);
+
+/* ---- audio.c: SPICE playback and record fed by QEMU's audio ---- */
+
+struct zs_audio;
+/* Adds a playback and a record interface (48 kHz stereo S16: Opus for
+ * clients that take it) to server. NULL with a reason in err. */
+struct zs_audio *zs_audio_create(SpiceServer *server, char *err,
+	size_t err_len);
+void zs_audio_destroy(struct zs_audio *a);
+/* Events to pass to zs_qemu_source_set_audio() with a as data. */
+const struct zs_qemu_audio_events *zs_audio_qemu_events(void);
+
+/* The display's SpiceServer (for the other interfaces: audio). */
+SpiceServer *zs_display_spice_server(struct zs_display *d);

@@ -34,6 +34,7 @@ struct app {
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
 	struct zs_resize resize; /* the client's window size asked of QEMU */
+	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
 };
 
 static void log_handler(const gchar *domain, GLogLevelFlags level,
@@ -250,8 +251,12 @@ static struct zs_source *create_source(struct app *app, char *err,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
-		return zs_qemu_source_create(&qo, &source_events, app, err,
-			err_len);
+		struct zs_source *src = zs_qemu_source_create(&qo,
+			&source_events, app, err, err_len);
+		if (src && app->audio)
+			zs_qemu_source_set_audio(src, zs_audio_qemu_events(),
+				app->audio);
+		return src;
 	}
 	}
 	snprintf(err, err_len, "unknown source");
@@ -327,6 +332,14 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 
+	if (o->source == ZS_SOURCE_QEMU) {
+		app->audio = zs_audio_create(zs_display_spice_server(
+			app->display), err, sizeof(err));
+		if (!app->audio) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
@@ -390,6 +403,7 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
+	zs_audio_destroy(app.audio); /* after the source that feeds it */
 	zs_display_destroy(app.display);
 	g_main_loop_unref(app.loop);
 	zs_options_finish(&app.opts);

@@ -11,7 +11,9 @@
  * with page flips instead of drawing in place), zsg.follow=1 (follow the
  * connector's preferred mode: virtio-gpu makes the size the host asks for,
  * e.g. with Console.SetUIInfo, the preferred mode; checked twice a
- * second). Frame ids and capture times are the guest's CLOCK_MONOTONIC,
+ * second), zsg.tone=HZ (sound HZ on the PC speaker from the start: QEMU
+ * -machine pcspk-audiodev=… plays it through an audiodev). Frame ids and
+ * capture times are the guest's CLOCK_MONOTONIC,
  * not the host's. */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -172,6 +175,23 @@ static void cmdline_size(const char *key, uint32_t *w, uint32_t *h)
 	} else if (!h && sscanf(p + strlen(key), "%u", &a) == 1 && a <= 240) {
 		*w = a;
 	}
+}
+
+static void cmdline_tone(uint32_t *hz)
+{
+	char buf[2048];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strstr(buf, "zsg.tone=");
+	unsigned v;
+	if (p && sscanf(p + 9, "%u", &v) == 1 && v >= 20 && v <= 20000)
+		*hz = v;
 }
 
 /* ---- DRM ---- */
@@ -581,6 +601,22 @@ static void wait_until(uint64_t deadline_us)
 	}
 }
 
+/* PIT channel 2 as a square wave of hz, gated to the PC speaker (port
+ * 0x61 bits 0 and 1). */
+static void speaker_tone(uint32_t hz)
+{
+	if (ioperm(0x40, 4, 1) || ioperm(0x61, 1, 1)) {
+		say("ioperm: %s: no tone", strerror(errno));
+		return;
+	}
+	uint32_t div = 1193182u / hz;
+	outb(0xb6, 0x43); /* channel 2, lobyte/hibyte, mode 3 (square) */
+	outb((uint8_t)div, 0x42);
+	outb((uint8_t)(div >> 8), 0x42);
+	outb((uint8_t)(inb(0x61) | 3), 0x61);
+	say("PC speaker: %u Hz", 1193182u / div);
+}
+
 static void buffer_destroy(struct buffer *b)
 {
 	if (b->px && b->px != MAP_FAILED)
@@ -658,8 +694,11 @@ int main(void)
 	if (tty >= 0)
 		ioctl(tty, KDSETMODE, KD_GRAPHICS);
 
-	uint32_t follow = 0;
+	uint32_t follow = 0, tone = 0;
 	cmdline_size("zsg.follow=", &follow, NULL);
+	cmdline_tone(&tone);
+	if (tone)
+		speaker_tone(tone);
 	uint32_t video_w = g.video_w, video_h = g.video_h;
 
 	drm_open(w, h);
