@@ -411,6 +411,17 @@ void zs_qemu_audio_start(struct zs_qemu_audio *a)
 {
 	if (!a || !a->src->qemu_conn || a->cancel)
 		return;
+	/* QEMU 7.2 crashes when a peer-to-peer client registers an audio
+	 * listener (dbusaudio.c hashes the sender name, NULL without a bus);
+	 * later versions name such listeners "p2p". The Console's Interfaces
+	 * property arrived after the fix (8.1): without it, no audio. */
+	if (!a->src->bus_address && a->src->console_proxy &&
+	    !zs_qemu_display1_console_get_interfaces(a->src->console_proxy)) {
+		g_message("QEMU audio: off: this QEMU (before 8.1) crashes when "
+			"a peer-to-peer client registers for audio; use QEMU 8.1 "
+			"or later, or --source qemu,bus=ADDRESS");
+		return;
+	}
 	a->cancel = g_cancellable_new();
 	zs_qemu_display1_audio_proxy_new(a->src->qemu_conn,
 		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |

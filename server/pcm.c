@@ -109,6 +109,21 @@ static void get_frame(const uint8_t *p, const struct zs_pcm_format *f,
 	}
 }
 
+static void put_frame(struct zs_pcm_resampler *rs,
+	const struct zs_pcm_format *f, uint8_t *out, size_t *n_out,
+	size_t max_out, const float *v)
+{
+	uint32_t bytes = f->bits / 8u;
+
+	if (*n_out >= max_out) {
+		rs->dropped++;
+		return;
+	}
+	for (uint8_t c = 0; c < f->channels; c++)
+		put_sample(out + *n_out * f->bytes_per_frame + c * bytes, f, v[c]);
+	(*n_out)++;
+}
+
 size_t zs_pcm_max_out(size_t n_in, uint32_t in_rate, uint32_t out_rate)
 {
 	return (size_t)((double)n_in * out_rate / in_rate) + 2;
@@ -120,29 +135,27 @@ size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
 {
 	double step = (double)in_fmt->rate_hz / out_fmt->rate_hz;
 	uint8_t ch = out_fmt->channels;
-	uint32_t out_bytes = out_fmt->bits / 8u;
 	size_t n_out = 0;
 
 	for (size_t i = 0; i < n_in; i++) {
 		float cur[ZS_PCM_MAX_CHANNELS];
 		get_frame(in + i * in_fmt->bytes_per_frame, in_fmt, ch, cur);
 		if (!rs->have_prev) {
+			/* the first input is the first output */
 			memcpy(rs->prev, cur, sizeof(cur));
 			rs->have_prev = true;
 			rs->t = 0;
+			put_frame(rs, out_fmt, out, &n_out, max_out, cur);
+			rs->t = step;
+			continue;
 		}
-		/* outputs that fall between the previous input and this one */
-		while (rs->t < 1.0) {
-			if (n_out < max_out) {
-				uint8_t *p = out + n_out * out_fmt->bytes_per_frame;
-				for (uint8_t c = 0; c < ch; c++)
-					put_sample(p + c * out_bytes, out_fmt,
-						rs->prev[c] + (cur[c] - rs->prev[c]) *
-						(float)rs->t);
-				n_out++;
-			} else {
-				rs->dropped++;
-			}
+		/* outputs that fall after the previous input, up to this one */
+		while (rs->t <= 1.0) {
+			float v[ZS_PCM_MAX_CHANNELS];
+			for (uint8_t c = 0; c < ch; c++)
+				v[c] = rs->prev[c] + (cur[c] - rs->prev[c]) *
+					(float)rs->t;
+			put_frame(rs, out_fmt, out, &n_out, max_out, v);
 			rs->t += step;
 		}
 		rs->t -= 1.0;
