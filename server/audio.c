@@ -47,6 +47,9 @@ struct zs_audio {
 	GByteArray *in_pending; /* record data converted, not read yet */
 	uint64_t played_frames, dropped_frames, recorded_frames;
 	bool said_recording;
+	/* record: QEMU is given real time's worth of frames from here */
+	int64_t in_clock_us;
+	uint64_t in_frames_given;
 };
 
 static const SpicePlaybackInterface playback_sif = {
@@ -256,10 +259,14 @@ static void in_enable(void *data, uint64_t id, bool enabled)
 
 	if (!a->in.active || a->in.id != id || enabled == a->in.enabled)
 		return;
+	g_message("audio: QEMU %s recording (voice %" G_GUINT64_FORMAT ")",
+		enabled ? "starts" : "stops", id);
 	if (enabled) {
 		spice_server_record_start(&a->rec);
 		a->in.enabled = true;
 		zs_pcm_resampler_reset(&a->in.rs);
+		a->in_clock_us = g_get_monotonic_time();
+		a->in_frames_given = 0;
 	} else {
 		rec_stop(a);
 	}
@@ -274,15 +281,36 @@ static void in_volume(void *data, uint64_t id, bool mute,
 		set_volume(a, false, mute, volume, n);
 }
 
+/* How many frames QEMU may have now: real time since the voice started,
+ * so that silence stands in for a missing microphone at the real rate
+ * (a capture that stalls makes guests fail their reads) and a late
+ * client's sound is not queued behind seconds of it. */
+static size_t in_frames_due(struct zs_audio *a, size_t max_frames)
+{
+	int64_t now = g_get_monotonic_time();
+	uint64_t due = (uint64_t)(now - a->in_clock_us) * a->in.fmt.rate_hz /
+		G_USEC_PER_SEC;
+
+	if (due > a->in_frames_given + 4 * max_frames)
+		a->in_frames_given = due - max_frames; /* fell behind: skip */
+	if (due <= a->in_frames_given)
+		return 0;
+	return MIN((size_t)(due - a->in_frames_given), max_frames);
+}
+
 static size_t in_read(void *data, uint64_t id, uint8_t *pcm, size_t len)
 {
 	struct zs_audio *a = data;
 	uint32_t chunk[RECORD_CHUNK_FRAMES];
-	size_t n;
+	size_t bpf, frames, n;
 
 	if (!a->in.active || a->in.id != id || !a->in.enabled)
 		return 0;
-	while (a->in_pending->len < len) {
+	bpf = a->in.fmt.bytes_per_frame;
+	frames = in_frames_due(a, len / bpf);
+	if (frames == 0)
+		return 0;
+	while (a->in_pending->len < frames * bpf) {
 		uint32_t got = spice_server_record_get_samples(&a->rec, chunk,
 			RECORD_CHUNK_FRAMES);
 		size_t max_out;
@@ -291,23 +319,30 @@ static size_t in_read(void *data, uint64_t id, uint8_t *pcm, size_t len)
 			break;
 		a->recorded_frames += got;
 		max_out = zs_pcm_max_out(got, SPICE_RATE_HZ, a->in.fmt.rate_hz);
-		if (!scratch_reserve(a, max_out, a->in.fmt.bytes_per_frame))
+		if (!scratch_reserve(a, max_out, bpf))
 			break;
 		n = zs_pcm_convert(&a->in.rs, &spice_fmt, (const uint8_t *)chunk,
 			got, &a->in.fmt, a->scratch, max_out);
-		g_byte_array_append(a->in_pending, a->scratch,
-			(guint)(n * a->in.fmt.bytes_per_frame));
+		g_byte_array_append(a->in_pending, a->scratch, (guint)(n * bpf));
 	}
+	/* a client that sends faster than QEMU reads: keep the newest */
+	size_t keep = (size_t)a->in.fmt.rate_hz / 5 * bpf;
+	if (a->in_pending->len > keep)
+		g_byte_array_remove_range(a->in_pending, 0,
+			(guint)(a->in_pending->len - keep));
 	if (a->recorded_frames && !a->said_recording) {
 		g_message("audio: QEMU reads the client's microphone (record "
 			"voice %" G_GUINT64_FORMAT ")", id);
 		a->said_recording = true;
 	}
-	n = MIN(len, a->in_pending->len);
-	n -= n % a->in.fmt.bytes_per_frame;
+	n = MIN(frames * bpf, a->in_pending->len);
+	n -= n % bpf;
 	memcpy(pcm, a->in_pending->data, n);
 	g_byte_array_remove_range(a->in_pending, 0, (guint)n);
-	return n;
+	/* no microphone (yet): silence */
+	zs_pcm_silence(&a->in.fmt, pcm + n, frames - n / bpf);
+	a->in_frames_given += frames;
+	return frames * bpf;
 }
 
 static const struct zs_qemu_audio_events qemu_events = {

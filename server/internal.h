@@ -160,6 +160,10 @@ size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
 	const struct zs_pcm_format *in_fmt, const uint8_t *in, size_t n_in,
 	const struct zs_pcm_format *out_fmt, uint8_t *out, size_t max_out);
 
+/* Writes frames of silence (0, or the midpoint of unsigned formats). */
+void zs_pcm_silence(const struct zs_pcm_format *f, uint8_t *out,
+	size_t frames);
+
 /* ---- audio.c: SPICE playback and record fed by QEMU's audio ---- */
 
 struct zs_audio;

@@ -163,3 +163,14 @@ size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
 	}
 	return n_out;
 }
+
+void zs_pcm_silence(const struct zs_pcm_format *f, uint8_t *out,
+	size_t frames)
+{
+	uint8_t frame[ZS_PCM_MAX_CHANNELS * 4];
+
+	for (uint8_t c = 0; c < f->channels; c++)
+		put_sample(frame + c * (f->bits / 8u), f, 0.0f);
+	for (size_t i = 0; i < frames; i++)
+		memcpy(out + i * f->bytes_per_frame, frame, f->bytes_per_frame);
+}

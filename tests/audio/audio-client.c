@@ -60,10 +60,20 @@ static void on_playback_data(SpicePlaybackChannel *ch, gpointer pcm,
 	}
 }
 
-/* 10 ms of the microphone sine. */
+/* The microphone sine up to now (late timer ticks catch up, so that the
+ * stream has no gaps on a loaded machine). */
 static gboolean mic_tick(gpointer data)
 {
-	int frames = g.mic_rate / 100;
+	static gint64 start_us;
+	gint64 now = g_get_monotonic_time();
+	if (!start_us)
+		start_us = now;
+	int frames = (int)((now - start_us) * g.mic_rate / G_USEC_PER_SEC -
+		(gint64)g.mic_frames_sent);
+	if (frames <= 0)
+		return G_SOURCE_CONTINUE;
+	if (frames > g.mic_rate / 2)
+		frames = g.mic_rate / 2;
 	int16_t *buf = g_new(int16_t, (size_t)frames * (size_t)g.mic_channels);
 
 	for (int i = 0; i < frames; i++) {
