@@ -33,7 +33,7 @@ initrd=$(echo "$out" | sed -n 2p)
 EXTRA_PIDS=$!
 log "qemu: $("$QEMU10" --version | head -n 1)"
 start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
 	grep -q "PC speaker" "$TMP/guest.log" 2>/dev/null && break
 	sleep 0.5
 done
@@ -62,7 +62,7 @@ kill $EXTRA_PIDS; wait $EXTRA_PIDS 2>/dev/null
 	>"$TMP/qemu-mic.log" 2>&1 &
 EXTRA_PIDS=$!
 start_zerospice --source "qemu,qmp=$TMP/qmp-mic.sock"
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
 	grep -q "QEMU starts recording" "$TMP/zerospice.log" && break
 	sleep 0.5
 done

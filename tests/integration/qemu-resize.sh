@@ -29,7 +29,7 @@ qemu-system-x86_64 -machine pc,accel=tcg -m 256 -nodefaults -no-user-config \
 	>"$TMP/qemu.log" 2>&1 &
 EXTRA_PIDS=$!
 start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
 	grep -q "preferred mode\|at [0-9]* fps" "$TMP/guest.log" 2>/dev/null && break
 	sleep 0.5
 done
@@ -39,7 +39,7 @@ start_xvfb
 DISABLE_GSTVIDEOOVERLAY=1 remote-viewer "spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer.log" 2>&1 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 win=
-for _ in $(seq 1 60); do
+for _ in $(seq 1 120); do
 	win=$(xdotool search --name "zerospice" 2>/dev/null | head -n 1)
 	[ -n "$win" ] && break
 	sleep 0.5
@@ -56,7 +56,7 @@ resize_to() {
 	local before n
 	before=$(grep -c "asked the VM for" "$TMP/zerospice.log")
 	xdotool windowsize "$win" "$1" "$2"
-	for _ in $(seq 1 40); do
+	for _ in $(seq 1 80); do
 		n=$(grep -c "asked the VM for" "$TMP/zerospice.log")
 		[ "$n" -gt "$before" ] && break
 		sleep 0.5
@@ -72,7 +72,7 @@ resize_to() {
 # client, and a second client (SPICE_DEBUG_ALLOW_MC) sees black.
 expect_picture() {
 	local id= first= tries=0
-	for _ in $(seq 1 40); do
+	for _ in $(seq 1 120); do
 		grep -q "encoder: .* $1x$2 @" "$TMP/zerospice.log" && break
 		sleep 0.5
 	done
