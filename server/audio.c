@@ -337,8 +337,10 @@ static size_t in_read(void *data, uint64_t id, uint8_t *pcm, size_t len)
 	}
 	n = MIN(frames * bpf, a->in_pending->len);
 	n -= n % bpf;
-	memcpy(pcm, a->in_pending->data, n);
-	g_byte_array_remove_range(a->in_pending, 0, (guint)n);
+	if (n) {
+		memcpy(pcm, a->in_pending->data, n);
+		g_byte_array_remove_range(a->in_pending, 0, (guint)n);
+	}
 	/* no microphone (yet): silence */
 	zs_pcm_silence(&a->in.fmt, pcm + n, frames - n / bpf);
 	a->in_frames_given += frames;
