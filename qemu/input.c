@@ -177,6 +177,12 @@ bool zs_qemu_input_ui_info(struct zs_qemu_source *src, uint32_t width,
 			height, ZS_QEMU_MAX_UI_DIM);
 		return false;
 	}
+	if (src->ui_info_refused) {
+		/* the display device will not change its mind */
+		g_debug("QEMU display: UI size %ux%u not asked (refused before)",
+			width, height);
+		return false;
+	}
 	if (!src->console_proxy || src->closed) {
 		g_message("QEMU display: not connected; UI size %ux%u not "
 			"passed on", width, height);

@@ -77,9 +77,9 @@ void zs_qemu_source_release_keys(struct zs_source *src);
  * height_mm physical, 0 when unknown) with Console.SetUIInfo, as QEMU's
  * own UIs do when their window resizes; the display device decides:
  * virtio-gpu offers it to the guest as the preferred mode (the guest's
- * driver or compositor may follow), VGA refuses (logged once). Returns
- * false (logged) when the size is 0 or over ZS_QEMU_MAX_UI_DIM, or QEMU
- * is not connected. Accepts NULL and sources of other kinds (false). A
+ * driver or compositor may follow), VGA refuses (logged once; later calls
+ * return false without asking). Returns false (logged) when the size is 0
+ * or over ZS_QEMU_MAX_UI_DIM, or QEMU is not connected. Accepts NULL and sources of other kinds (false). A
  * guest agent, when there is one, is the better recipient of the client's
  * monitors config: callers skip this then. */
 bool zs_qemu_source_set_ui_info(struct zs_source *src, uint32_t width,
