@@ -1,8 +1,10 @@
-/* zerospice tests — qemu/audio.c against a fake QEMU: a GDBus peer that
- * serves Console and Audio, takes the listeners zerospice registers the way
- * QEMU does (server side of the handshake on the fd it gets) and calls them
- * with good and hostile values: absurd formats are refused without losing
- * the connection, calls for unknown voices are ignored, Read is bounded. */
+/* zerospice tests — the session features of the QEMU source against a
+ * fake QEMU: a GDBus peer that serves Console and Audio. Audio: it takes
+ * the listeners zerospice registers the way QEMU does (server side of the
+ * handshake on the fd it gets) and calls them with good and hostile values:
+ * absurd formats are refused without losing the connection, calls for
+ * unknown voices are ignored, Read is bounded. UI size: SetUIInfo reaches
+ * the console, and after a refusal is not asked again. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +28,9 @@ struct peer {
 	GString *log;
 	size_t written;
 	uint8_t read_fill;
+	bool refuse_ui_info;
+	int ui_info_calls;
+	guint ui_w, ui_h, ui_w_mm, ui_h_mm;
 };
 
 static struct peer P;
@@ -128,6 +133,25 @@ static gboolean on_register_listener(ZsQemuDisplay1Console *c,
 	return TRUE;
 }
 
+static gboolean on_set_ui_info(ZsQemuDisplay1Console *c,
+	GDBusMethodInvocation *inv, guint16 w_mm, guint16 h_mm, gint xoff,
+	gint yoff, guint w, guint h, gpointer d)
+{
+	P.ui_info_calls++;
+	if (P.refuse_ui_info) {
+		g_dbus_method_invocation_return_dbus_error(inv,
+			"org.qemu.Display1.Error.Unsupported",
+			"SetUIInfo is not supported");
+		return TRUE;
+	}
+	P.ui_w = w;
+	P.ui_h = h;
+	P.ui_w_mm = w_mm;
+	P.ui_h_mm = h_mm;
+	zs_qemu_display1_console_complete_set_uiinfo(c, inv);
+	return TRUE;
+}
+
 static void on_audio_proxy(GObject *o, GAsyncResult *res, gpointer out)
 {
 	GError *error = NULL;
@@ -186,6 +210,8 @@ static void on_peer_conn(GObject *o, GAsyncResult *res, gpointer d)
 	zs_qemu_display1_console_set_interfaces(P.console, ifaces);
 	g_signal_connect(P.console, "handle-register-listener",
 		G_CALLBACK(on_register_listener), NULL);
+	g_signal_connect(P.console, "handle-set-uiinfo",
+		G_CALLBACK(on_set_ui_info), NULL);
 	P.audio = zs_qemu_display1_audio_skeleton_new();
 	g_signal_connect(P.audio, "handle-register-out-listener",
 		G_CALLBACK(on_register_out), NULL);
@@ -315,10 +341,10 @@ static GVariant *bytes_v(size_t len, uint8_t fill)
 		g_free, buf);
 }
 
-TestSuite(qemu_audio, .init = peer_setup, .fini = peer_teardown,
+TestSuite(qemu_session, .init = peer_setup, .fini = peer_teardown,
 	.timeout = 60);
 
-Test(qemu_audio, playback_voice_reaches_the_consumer)
+Test(qemu_session, playback_voice_reaches_the_consumer)
 {
 	guint8 vol[2] = { 255, 128 };
 
@@ -336,7 +362,7 @@ Test(qemu_audio, playback_voice_reaches_the_consumer)
 
 /* Absurd formats are refused; the voice's later calls are ignored; the
  * connection and good voices go on. */
-Test(qemu_audio, absurd_formats_are_refused_without_losing_the_session)
+Test(qemu_session, absurd_formats_are_refused_without_losing_the_session)
 {
 	static const struct { uint8_t bits, ch; bool sig, flt; uint32_t freq, bpf; }
 	bad[] = {
@@ -375,7 +401,7 @@ Test(qemu_audio, absurd_formats_are_refused_without_losing_the_session)
 	cr_assert(zs_qemu_source_is_running(P.src));
 }
 
-Test(qemu_audio, record_read_is_bounded_and_whole_frames)
+Test(qemu_session, record_read_is_bounded_and_whole_frames)
 {
 	struct call c;
 	gsize n = 0;
@@ -409,4 +435,38 @@ Test(qemu_audio, record_read_is_bounded_and_whole_frames)
 	cr_assert_eq(n, 0);
 	g_variant_unref(data);
 	g_variant_unref(ret);
+}
+
+static bool ui_info_called(void *n)
+{
+	return P.ui_info_calls >= GPOINTER_TO_INT(n);
+}
+
+Test(qemu_session, ui_info_reaches_the_console)
+{
+	cr_assert(zs_qemu_source_set_ui_info(P.src, 641, 479, 170, 127));
+	cr_assert(loop_until(ui_info_called, GINT_TO_POINTER(1), 5000));
+	cr_expect_eq(P.ui_w, 641);
+	cr_expect_eq(P.ui_h, 479);
+	cr_expect_eq(P.ui_w_mm, 170);
+	cr_expect_eq(P.ui_h_mm, 127);
+	/* sizes QEMU could not take are not sent */
+	cr_expect_not(zs_qemu_source_set_ui_info(P.src, 0, 479, 0, 0));
+	cr_expect_not(zs_qemu_source_set_ui_info(P.src, 641, 100000, 0, 0));
+	loop_for(50);
+	cr_expect_eq(P.ui_info_calls, 1);
+	/* other sources: nothing */
+	cr_expect_not(zs_qemu_source_set_ui_info(NULL, 800, 600, 0, 0));
+}
+
+Test(qemu_session, ui_info_is_not_asked_again_after_a_refusal)
+{
+	P.refuse_ui_info = true;
+	cr_assert(zs_qemu_source_set_ui_info(P.src, 800, 600, 0, 0));
+	cr_assert(loop_until(ui_info_called, GINT_TO_POINTER(1), 5000));
+	loop_for(50);
+	cr_expect_not(zs_qemu_source_set_ui_info(P.src, 900, 600, 0, 0));
+	loop_for(50);
+	cr_expect_eq(P.ui_info_calls, 1);
+	cr_expect(!P.rec.closed, "%s", P.rec.reason);
 }
