@@ -42,10 +42,12 @@ fi
 # /init: static, so the initramfs needs no libc
 src=$top/tools/guest/scene.c
 if [ ! -x "$out/init" ] || [ "$src" -nt "$out/init" ] ||
+   [ "$top/tools/guest/sound.c" -nt "$out/init" ] ||
    [ "$top/dmabuf/stamp.c" -nt "$out/init" ] || [ "$top/dmabuf/zs-stamp.h" -nt "$out/init" ]; then
 	cc -static -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		-I "$top/dmabuf" -I /usr/include/libdrm \
-		"$src" "$top/dmabuf/stamp.c" -lm -o "$out/init.tmp"
+		"$src" "$top/tools/guest/sound.c" "$top/dmabuf/stamp.c" -lm \
+		-o "$out/init.tmp"
 	mv "$out/init.tmp" "$out/init"
 fi
 
