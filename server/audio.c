@@ -3,8 +3,9 @@
  * client microphone QEMU reads (AudioInListener Read). SPICE's side is
  * fixed at 48 kHz stereo S16, the rate at which spice-server codes Opus
  * for clients that take it (raw PCM otherwise); QEMU's voices are
- * converted to and from it (pcm.c). One voice per direction plays: the
- * first one QEMU enables; others are logged and ignored.
+ * converted to and from it (pcm.c). One voice per direction at a time:
+ * for playback the one the guest enables (others are not mixed in while it
+ * plays: logged); for record the first QEMU announces.
  *
  * Clock: once playback runs, spice-gtk times video by the audio clock
  * (shared/DESIGN.md §3); playback starts only while QEMU's voice is
@@ -32,12 +33,25 @@ struct voice {
 	struct zs_pcm_resampler rs;
 };
 
+/* A playback voice QEMU announced (it plays once enabled). */
+#define MAX_OUT_VOICES 8
+struct out_voice {
+	bool used;
+	uint64_t id;
+	struct zs_pcm_format fmt;
+	bool have_volume, mute;
+	uint8_t volume[ZS_PCM_MAX_CHANNELS];
+	size_t n_volume;
+	bool said_ignored;
+};
+
 struct zs_audio {
 	SpicePlaybackInstance play;
 	SpiceRecordInstance rec;
 	bool play_added, rec_added;
 
-	struct voice out, in;
+	struct voice out, in; /* out: the voice that plays */
+	struct out_voice known[MAX_OUT_VOICES];
 	/* spice-server's playback buffer being filled (get_buffer takes it
 	 * from its free list: it must go back with put_samples) */
 	uint32_t *frame;
@@ -99,45 +113,86 @@ static void play_stop(struct zs_audio *a)
 	a->out.enabled = false;
 }
 
+static struct out_voice *known_voice(struct zs_audio *a, uint64_t id)
+{
+	for (int i = 0; i < MAX_OUT_VOICES; i++) {
+		if (a->known[i].used && a->known[i].id == id)
+			return &a->known[i];
+	}
+	return NULL;
+}
+
+static void apply_volume(struct zs_audio *a, const struct out_voice *v);
+
 static void out_init(void *data, uint64_t id, const struct zs_pcm_format *f)
 {
 	struct zs_audio *a = data;
+	struct out_voice *v = known_voice(a, id);
 
-	if (a->out.active && a->out.id != id) {
+	for (int i = 0; i < MAX_OUT_VOICES && !v; i++) {
+		if (!a->known[i].used)
+			v = &a->known[i];
+	}
+	if (!v) {
 		g_message("audio: playback voice %" G_GUINT64_FORMAT " ignored "
-			"(voice %" G_GUINT64_FORMAT " plays)", id, a->out.id);
+			"(%d voices already)", id, MAX_OUT_VOICES);
 		return;
 	}
-	play_stop(a);
-	a->out.active = true;
-	a->out.id = id;
-	a->out.fmt = *f;
-	zs_pcm_resampler_reset(&a->out.rs);
+	memset(v, 0, sizeof(*v));
+	v->used = true;
+	v->id = id;
+	v->fmt = *f;
+	if (a->out.active && a->out.id == id) {
+		/* the playing voice changed format */
+		play_stop(a);
+		a->out.active = false;
+	}
 }
 
 static void out_fini(void *data, uint64_t id)
 {
 	struct zs_audio *a = data;
+	struct out_voice *v = known_voice(a, id);
 
-	if (!a->out.active || a->out.id != id)
-		return;
-	play_stop(a);
-	a->out.active = false;
+	if (v)
+		v->used = false;
+	if (a->out.active && a->out.id == id) {
+		play_stop(a);
+		a->out.active = false;
+	}
 }
 
+/* The voice the guest enables plays, unless another one plays already
+ * (SPICE has one playback stream; voices are not mixed). */
 static void out_enable(void *data, uint64_t id, bool enabled)
 {
 	struct zs_audio *a = data;
+	struct out_voice *v = known_voice(a, id);
 
-	if (!a->out.active || a->out.id != id || enabled == a->out.enabled)
+	if (!enabled) {
+		if (a->out.active && a->out.id == id) {
+			play_stop(a);
+			a->out.active = false;
+		}
 		return;
-	if (enabled) {
-		spice_server_playback_start(&a->play);
-		a->out.enabled = true;
-		zs_pcm_resampler_reset(&a->out.rs);
-	} else {
-		play_stop(a);
 	}
+	if (!v || (a->out.active && a->out.id == id && a->out.enabled))
+		return;
+	if (a->out.active && a->out.enabled) {
+		if (!v->said_ignored)
+			g_message("audio: playback voice %" G_GUINT64_FORMAT
+				" not heard while voice %" G_GUINT64_FORMAT
+				" plays (voices are not mixed)", id, a->out.id);
+		v->said_ignored = true;
+		return;
+	}
+	a->out.active = true;
+	a->out.id = id;
+	a->out.fmt = v->fmt;
+	zs_pcm_resampler_reset(&a->out.rs);
+	spice_server_playback_start(&a->play);
+	a->out.enabled = true;
+	apply_volume(a, v);
 }
 
 static void set_volume(struct zs_audio *a, bool playback, bool mute,
@@ -160,13 +215,27 @@ static void set_volume(struct zs_audio *a, bool playback, bool mute,
 	}
 }
 
+static void apply_volume(struct zs_audio *a, const struct out_voice *v)
+{
+	if (v->have_volume)
+		set_volume(a, true, v->mute, v->volume, v->n_volume);
+}
+
 static void out_volume(void *data, uint64_t id, bool mute,
 	const uint8_t *volume, size_t n)
 {
 	struct zs_audio *a = data;
+	struct out_voice *v = known_voice(a, id);
 
+	if (!v)
+		return;
+	v->have_volume = true;
+	v->mute = mute;
+	v->n_volume = MIN(n, (size_t)ZS_PCM_MAX_CHANNELS);
+	if (v->n_volume)
+		memcpy(v->volume, volume, v->n_volume);
 	if (a->out.active && a->out.id == id)
-		set_volume(a, true, mute, volume, n);
+		apply_volume(a, v);
 }
 
 /* Copies n stereo S16 frames into spice-server's buffers, handing each
