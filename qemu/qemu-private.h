@@ -213,6 +213,8 @@ struct zs_qemu_source {
 	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
 	int32_t pointer_x, pointer_y;
 	bool pointer_known;
+	bool ui_info_refused; /* SetUIInfo's refusal is logged once */
+	struct zs_qemu_audio *audio; /* audio.c; NULL without audio events */
 };
 
 /* True for the error of a call cancelled when the source closed. */
@@ -298,3 +300,14 @@ void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
 	int32_t dy, uint32_t buttons);
 /* Releases every key and button this source pressed. */
 void zs_qemu_input_release_all(struct zs_qemu_source *src);
+/* ---- audio.c */
+struct zs_qemu_audio *zs_qemu_audio_create(struct zs_qemu_source *src,
+	const struct zs_qemu_audio_events *events, void *data);
+/* QEMU's connection is up: register the listeners. */
+void zs_qemu_audio_start(struct zs_qemu_audio *a);
+/* Closes the listener connections (QEMU gone or source closing). */
+void zs_qemu_audio_stop(struct zs_qemu_audio *a);
+void zs_qemu_audio_destroy(struct zs_qemu_audio *a);
+
+bool zs_qemu_input_ui_info(struct zs_qemu_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm);

@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "zs-dmabuf.h"
+#include "zs-client-proto.h"
 #include "zs-encoder.h"
+#include "zs-qemu.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
 
@@ -212,3 +214,63 @@ struct zs_listener *zs_listener_create(const char *host, uint16_t port,
 	const char *unix_path, zs_accept_fn accept_cb, void *data,
 	char *bound_desc, size_t desc_len, char *err, size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
+
+/* ---- resize.c: the desktop follows the client's window ---- */
+
+/* What a client window may ask of the guest: what the encoders and the
+ * clients' decoders commonly take. Each side in [MIN, MAX], the area at
+ * most H.264 level 5.1's frame (36864 macroblocks, 4096x2304): VA-API
+ * encoders and hardware decoders mostly stop at 4096. */
+#define ZS_UI_MIN_WIDTH 320u
+#define ZS_UI_MIN_HEIGHT 200u
+#define ZS_UI_MAX_DIM 4096u
+#define ZS_UI_MAX_AREA (36864u * 256u)
+
+/* Clamps a requested size into the limits above (keeping the aspect when
+ * only the area is too large). Returns true when it had to change it. */
+bool zs_ui_size_clamp(uint32_t *width, uint32_t *height);
+
+struct zs_resize {
+	uint32_t width, height; /* last size asked of the source, 0 none */
+};
+
+/* The client's monitors config, without a guest agent to take it: asks
+ * the source (QEMU's Console.SetUIInfo) for the first enabled monitor's
+ * size, clamped (and logged when clamped), unless it is the last size
+ * asked. */
+void zs_resize_request(struct zs_resize *r, struct zs_source *src,
+	const struct zs_agent_monitors *m);
+
+/* ---- pcm.c: PCM format, channel and rate conversion ---- */
+
+struct zs_pcm_resampler {
+	double t; /* next output's position past prev, in input frames */
+	float prev[ZS_PCM_MAX_CHANNELS];
+	bool have_prev;
+	uint64_t dropped; /* outputs that did not fit */
+};
+void zs_pcm_resampler_reset(struct zs_pcm_resampler *rs);
+/* Frames zs_pcm_convert() may write for n_in input frames. */
+size_t zs_pcm_max_out(size_t n_in, uint32_t in_rate, uint32_t out_rate);
+/* Converts n_in frames of in (in_fmt) to out_fmt, resampling linearly and
+ * mapping channels (mono spreads, to mono averages, else in order); both
+ * formats must pass zs_pcm_format_check(). Writes at most max_out frames
+ * (more are counted in rs->dropped); returns the frames written. */
+size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
+	const struct zs_pcm_format *in_fmt, const uint8_t *in, size_t n_in,
+	const struct zs_pcm_format *out_fmt, uint8_t *out, size_t max_out);
+
+/* Writes frames of silence (0, or the midpoint of unsigned formats). */
+void zs_pcm_silence(const struct zs_pcm_format *f, uint8_t *out,
+	size_t frames);
+
+/* ---- audio.c: SPICE playback and record fed by QEMU's audio ---- */
+
+struct zs_audio;
+/* Adds a playback and a record interface (48 kHz stereo S16: Opus for
+ * clients that take it) to server. NULL with a reason in err. */
+struct zs_audio *zs_audio_create(SpiceServer *server, char *err,
+	size_t err_len);
+void zs_audio_destroy(struct zs_audio *a);
+/* Events to pass to zs_qemu_source_set_audio() with a as data. */
+const struct zs_qemu_audio_events *zs_audio_qemu_events(void);
