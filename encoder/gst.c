@@ -801,10 +801,34 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	return 0;
 }
 
+/* Refinement through the rate control's target: x264enc (cbr) and
+ * vp8enc/vp9enc take a new bitrate while playing and apply it from the
+ * next frame on. */
+static int gst_set_refine(struct zs_encoder *enc)
+{
+	struct gst_encoder *g = gst_encoder_from(enc);
+	uint64_t kbps = (uint64_t)g->base.config.bitrate_kbps *
+		zs_encoder_refine_factor(g->base.refine_level);
+
+	if (strcmp(g->element_name, "x264enc") == 0) {
+		g_object_set(g->encoder, "bitrate",
+			(guint)MIN(kbps, 2048000u), NULL);
+		return 0;
+	}
+	if (strcmp(g->element_name, "vp8enc") == 0 ||
+	    strcmp(g->element_name, "vp9enc") == 0) {
+		g_object_set(g->encoder, "target-bitrate",
+			(gint)MIN(kbps, (uint64_t)G_MAXINT / 1000u) * 1000, NULL);
+		return 0;
+	}
+	return -ENOTSUP;
+}
+
 static const struct zs_encoder_impl gst_impl = {
 	.name = "gst",
 	.encode = gst_encode,
 	.destroy = gst_destroy,
+	.set_refine = gst_set_refine,
 };
 
 const struct zs_encoder_backend_ops zs_encoder_gst_backend = {

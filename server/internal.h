@@ -74,6 +74,8 @@ struct zs_pipeline_config {
 	 * sends frames continuously anyway). */
 	void (*need_frame)(void *data);
 	void *need_frame_data;
+	/* re-encode a still picture at rising quality (refine.c) */
+	bool refine;
 };
 
 struct zs_pipeline_stats {
@@ -81,6 +83,7 @@ struct zs_pipeline_stats {
 	uint64_t frames_skipped; /* raw frames replaced before encoding */
 	uint64_t frames_dropped; /* encoded frames dropped (forced a keyframe) */
 	uint64_t keyframes, bytes_sent;
+	uint64_t frames_refined, bytes_refined; /* part of the above */
 };
 
 struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
@@ -97,6 +100,31 @@ void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
 	bool visible);
 void zs_pipeline_get_stats(const struct zs_pipeline *p,
 	struct zs_pipeline_stats *stats);
+
+/* ---- refine.c: sharpening a still picture (main thread) ---- */
+
+struct zs_refine;
+struct zs_refine_stats {
+	uint64_t frames, bytes; /* refinement frames encoded */
+	uint64_t completed;     /* still periods refined to the top level */
+};
+
+/* request asks the source for its current picture again; without it (or
+ * with enabled false) nothing is refined. fps paces the steps. */
+struct zs_refine *zs_refine_create(bool enabled, uint32_t fps,
+	void (*request)(void *data), void *data);
+void zs_refine_destroy(struct zs_refine *r);
+/* A source frame reaches the pipeline: the refine level to encode it at
+ * (0 for a change). */
+unsigned zs_refine_frame_in(struct zs_refine *r);
+/* The frame encoded at `level` was handed to spice-server (sent) or
+ * dropped; bytes is its size. */
+void zs_refine_frame_done(struct zs_refine *r, unsigned level, bool sent,
+	size_t bytes);
+/* No client watches: nothing to refine until the next frame. */
+void zs_refine_stop(struct zs_refine *r);
+void zs_refine_get_stats(const struct zs_refine *r,
+	struct zs_refine_stats *stats);
 
 /* ---- listen.c: the listening sockets ---- */
 

@@ -226,9 +226,12 @@ static struct zs_source *create_source(struct app *app, char *err,
 {
 	const struct zs_options *o = &app->opts;
 	switch (o->source) {
-	case ZS_SOURCE_TESTPATTERN:
-		return zs_testpattern_source_create(o->width, o->height, o->fps,
-			&source_events, app);
+	case ZS_SOURCE_TESTPATTERN: {
+		struct zs_source *src = zs_testpattern_source_create(o->width,
+			o->height, o->fps, &source_events, app);
+		zs_testpattern_source_set_still_after(src, o->still_after);
+		return src;
+	}
 	case ZS_SOURCE_QEMU: {
 		struct zs_qemu_options qo = {
 			.qmp_path = o->qemu_qmp_path,
@@ -310,6 +313,7 @@ static int run(struct app *app)
 		.max_fps = o->max_fps,
 		.need_frame = on_need_frame,
 		.need_frame_data = app,
+		.refine = o->refine,
 	};
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));

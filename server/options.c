@@ -33,8 +33,10 @@ static const char usage[] =
 	"encoded video stream.\n"
 	"\n"
 	"Source:\n"
-	"  --source testpattern[,size=WxH][,fps=N]\n"
-	"                          animated test pattern (default; 1280x720, 60 fps)\n"
+	"  --source testpattern[,size=WxH][,fps=N][,still-after=N]\n"
+	"                          animated test pattern (default; 1280x720, 60 fps);\n"
+	"                          still-after=N stops the motion after frame N\n"
+	"                          (input still redraws it)\n"
 	"  --source qemu,qmp=PATH  attach to QEMU started with -display dbus,p2p=yes\n"
 	"                          and -qmp unix:PATH,server=on,wait=off\n"
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
@@ -82,6 +84,12 @@ static const char usage[] =
 	"                          /dev/dri/renderD* whose driver can encode)\n"
 	"  --bitrate KBPS          target bitrate (default: scaled to size and fps)\n"
 	"  --max-fps N             cap the encoded frame rate\n"
+	"  --refine on|off         when the picture goes still, re-encode it at\n"
+	"                          rising quality, a few frames, until it is\n"
+	"                          near-lossless (default on)\n"
+	"  --trace-stages FILE     append one line per frame with its time at each\n"
+	"                          stage (capture, encode start/end, handed to\n"
+	"                          spice-server), CLOCK_MONOTONIC microseconds\n"
 	"\n"
 	"  --version               print the version and exit\n"
 	"  --help                  print this help and exit\n"
@@ -187,6 +195,12 @@ static bool parse_source(struct zs_options *opts, const char *arg, char *err,
 			if (!parse_u32(val, 1, MAX_FPS, &opts->fps))
 				ok = fail(err, err_len,
 					"--source: fps '%s' is not 1..%u", val, MAX_FPS);
+		} else if (opts->source == ZS_SOURCE_TESTPATTERN &&
+			strcmp(key, "still-after") == 0) {
+			if (!parse_u32(val, 0, UINT32_MAX, &opts->still_after))
+				ok = fail(err, err_len,
+					"--source: still-after '%s' is not a frame count",
+					val);
 		} else if (opts->source == ZS_SOURCE_QEMU && strcmp(key, "qmp") == 0) {
 			qemu_targets++;
 			if (!*val || !replace_str(&opts->qemu_qmp_path, val))
@@ -287,6 +301,8 @@ enum {
 	OPT_VA_DEVICE,
 	OPT_BITRATE,
 	OPT_MAX_FPS,
+	OPT_REFINE,
+	OPT_TRACE_STAGES,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -309,6 +325,8 @@ static const struct option long_options[] = {
 	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
+	{ "refine", required_argument, NULL, OPT_REFINE },
+	{ "trace-stages", required_argument, NULL, OPT_TRACE_STAGES },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -327,6 +345,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->encoder = ZS_ENCODER_AUTO;
 	opts->tls_port = -1;
 	opts->clock_fix = true;
+	opts->refine = true;
 }
 
 static bool parse_one(struct zs_options *opts, int opt, const char *arg,
@@ -381,6 +400,20 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			return fail(err, err_len, "--clock-fix: '%s' is not on or off",
 				arg);
 		return true;
+	case OPT_REFINE:
+		if (strcmp(arg, "on") == 0)
+			opts->refine = true;
+		else if (strcmp(arg, "off") == 0)
+			opts->refine = false;
+		else
+			return fail(err, err_len, "--refine: '%s' is not on or off",
+				arg);
+		return true;
+	case OPT_TRACE_STAGES:
+		if (!*arg)
+			return fail(err, err_len, "--trace-stages needs a file");
+		return replace_str(&opts->trace_stages, arg) ||
+			fail(err, err_len, "out of memory");
 	case OPT_CLOCK_BIAS_MS:
 		if (!parse_u32(arg, 0, MAX_CLOCK_BIAS_MS, &opts->clock_bias_ms))
 			return fail(err, err_len,
@@ -500,6 +533,7 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 void zs_options_finish(struct zs_options *opts)
 {
 	free(opts->va_device);
+	free(opts->trace_stages);
 	opts->va_device = NULL;
 	free(opts->qemu_qmp_path);
 	free(opts->qemu_bus_address);

@@ -19,6 +19,7 @@ struct zs_options {
 	enum zs_source_kind source;
 	/* testpattern */
 	uint32_t width, height, fps;
+	uint32_t still_after; /* frames; 0 = moves for ever */
 	/* qemu */
 	char *qemu_qmp_path;
 	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
@@ -53,6 +54,8 @@ struct zs_options {
 	char *va_device; /* --va-device; NULL = first capable render node */
 	uint32_t bitrate_kbps; /* 0 = encoder default */
 	uint32_t max_fps;      /* 0 = no cap */
+	bool refine;           /* sharpen still pictures (default on) */
+	char *trace_stages;    /* --trace-stages FILE; NULL = off */
 
 	bool show_help, show_version;
 };

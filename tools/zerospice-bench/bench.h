@@ -19,6 +19,7 @@ enum zb_probe_kind {
 	ZB_PROBE_KEY,
 	ZB_PROBE_CLICK,
 	ZB_PROBE_BOTH, /* alternate */
+	ZB_PROBE_NONE, /* no input: a still picture stays still */
 };
 
 struct zb_options {
@@ -34,9 +35,11 @@ struct zb_options {
 	int also_pid;
 	enum zb_probe_kind probe;
 	double probe_gap_ms;
-	bool audio;
-	bool no_margins;
-	bool quiet;
+	/* gboolean, not bool: GOption writes an int through the pointer */
+	gboolean audio;
+	gboolean no_margins;
+	gboolean quiet;
+	gboolean psnr; /* --psnr: quality of client 0 against the test pattern */
 };
 
 struct zb_decoded {
@@ -119,6 +122,20 @@ struct zb_probe_state {
 	bool positioned;
 };
 
+/* still.c: --psnr */
+struct zb_still {
+	unsigned timer;
+	bool dirty;
+	int64_t since_us;       /* the last new frame was shown */
+	uint64_t periods;       /* new frames shown (each starts a period) */
+	uint64_t margins_at, bytes_at;
+	uint64_t frames_after, bytes_after; /* received since since_us */
+	double still_s;
+	guint first_sample;     /* of the last period */
+	GArray *samples;        /* struct zb_psnr_sample */
+	uint64_t failed;        /* pictures without a readable stamp */
+};
+
 struct zb_bench {
 	struct zb_options opt;
 	GMainLoop *loop;
@@ -152,8 +169,10 @@ struct zb_bench {
 
 	struct zb_samples margins_ms;
 	uint64_t margins_total;
+	uint64_t frames_received; /* stream frames spice-gtk logged, late or not */
 
 	struct zb_probe_state probe;
+	struct zb_still still;
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;
@@ -164,6 +183,15 @@ double zb_self_cpu_s(void);
 void zb_loadavg(char *buf, size_t len);
 /* bench.c: runs the benchmark; returns the exit status. */
 int zb_run(struct zb_bench *b);
+uint64_t zb_client_display_bytes(struct zb_client *c);
+/* still.c */
+void zb_still_init(struct zb_bench *b);
+void zb_still_finish(struct zb_bench *b);
+void zb_still_new_frame(struct zb_bench *b, struct zb_client *c, int64_t now);
+void zb_still_invalidate(struct zb_bench *b, struct zb_client *c);
+void zb_still_end(struct zb_bench *b);
+void zb_still_json(struct zb_bench *b, FILE *f);
+void zb_still_summary(struct zb_bench *b, FILE *out);
 /* report.c */
 double zb_client_fps(const struct zb_bench *b, const struct zb_client *c);
 bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len);

@@ -178,7 +178,8 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fprintf(f, "  \"input_to_display_ms\": {\"kind\": \"%s\", \"sent\": %" PRIu64
 		   ", \"answered\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"all\": ",
 		b->opt.probe == ZB_PROBE_KEY ? "key" :
-		b->opt.probe == ZB_PROBE_CLICK ? "click" : "both",
+		b->opt.probe == ZB_PROBE_CLICK ? "click" :
+		b->opt.probe == ZB_PROBE_NONE ? "none" : "both",
 		p->sent, p->answered, p->lost);
 	dist(f, &p->ms, true);
 	fputs(", \"key\": ", f);
@@ -186,6 +187,8 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fputs(", \"click\": ", f);
 	dist(f, &p->click_ms, false);
 	fputs("},\n", f);
+
+	zb_still_json(b, f);
 
 	/* clients */
 	fputs("  \"clients\": [\n", f);
@@ -285,6 +288,7 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 			b->also_name, b->opt.also_pid,
 			(b->also_end.cpu_s - b->also_start.cpu_s) / secs,
 			b->also_end.rss_kib);
+	zb_still_summary(b, out);
 	fprintf(out, "harness: %.2f cores (stamp reading %.2f)\n",
 		(b->self_cpu_end_s - b->self_cpu_start_s) / secs,
 		(double)(b->stamp_cpu_end_ns - b->stamp_cpu_start_ns) / 1e9 / secs);
