@@ -542,12 +542,17 @@ static void pump_resync(struct relay *r, bool *progress)
 	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
 	if (r->server_fd < 0 || buf_space(&r->s2c) < sizeof(msg))
 		return;
-	size_t n = zs_relay_take_resync(&r->parser, zs_relay_mm_time_now(), msg);
+	uint32_t now = zs_relay_mm_time_now();
+	size_t n = zs_relay_take_resync(&r->parser, now, msg);
 	if (n) {
 		memcpy(r->s2c.data + r->s2c.end, msg, n);
 		r->s2c.end += n;
 		*progress = true;
 	}
+	/* the relay's GSource wakes itself for the next periodic one */
+	int32_t wait = zs_relay_resync_wait_ms(&r->parser, now);
+	g_source_set_ready_time(&r->source, wait < 0 ? -1 :
+		g_get_monotonic_time() + (int64_t)wait * 1000);
 }
 
 static void relay_pump(struct relay *r)
@@ -611,6 +616,7 @@ static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix)
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);
 	r->s2c.data = g_malloc(RELAY_BUF_BYTES);
 	zs_relay_parser_init(&r->parser, f->cfg.clock_fix, f->cfg.clock_bias_ms);
+	zs_relay_set_resync_period(&r->parser, f->cfg.clock_resync_ms);
 	peer_name(fd, peer, sizeof(peer));
 	snprintf(r->name, sizeof(r->name), "%s client %s", ssl ? "TLS" : "plain",
 		peer);

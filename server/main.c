@@ -276,6 +276,7 @@ static int run(struct app *app)
 		.tls_only = o->tls_only,
 		.clock_fix = o->clock_fix,
 		.clock_bias_ms = o->clock_bias_ms,
+		.clock_resync_ms = o->clock_resync_ms,
 	};
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));

@@ -26,6 +26,8 @@
 /* SPICE_MAX_PASSWORD_LENGTH in spice-protocol */
 #define MAX_TICKET_BYTES 60
 #define MAX_CLOCK_BIAS_MS 1000
+#define DEFAULT_CLOCK_RESYNC_MS 1000
+#define MAX_CLOCK_RESYNC_MS 600000
 
 static const char usage[] =
 	"Usage: zerospice [OPTION]...\n"
@@ -70,6 +72,11 @@ static const char usage[] =
 	"                          clock, 400 ms behind)\n"
 	"  --clock-bias-ms N       with --clock-fix, set the client clock N ms behind\n"
 	"                          (0..1000, default 0)\n"
+	"  --clock-resync-ms N     with --clock-fix, send the clock again every N ms\n"
+	"                          (after N/4 and N/2 first), so that a first clock\n"
+	"                          message that queued behind a keyframe on a slow\n"
+	"                          link does not hold every frame; 0 sends it once\n"
+	"                          (default 1000)\n"
 	"\n"
 	"  SASL and seamless migration are not supported.\n"
 	"\n"
@@ -296,6 +303,7 @@ enum {
 	OPT_TLS_ONLY,
 	OPT_CLOCK_FIX,
 	OPT_CLOCK_BIAS_MS,
+	OPT_CLOCK_RESYNC_MS,
 	OPT_CODEC,
 	OPT_ENCODER,
 	OPT_VA_DEVICE,
@@ -320,6 +328,7 @@ static const struct option long_options[] = {
 	{ "tls-only", no_argument, NULL, OPT_TLS_ONLY },
 	{ "clock-fix", required_argument, NULL, OPT_CLOCK_FIX },
 	{ "clock-bias-ms", required_argument, NULL, OPT_CLOCK_BIAS_MS },
+	{ "clock-resync-ms", required_argument, NULL, OPT_CLOCK_RESYNC_MS },
 	{ "codec", required_argument, NULL, OPT_CODEC },
 	{ "encoder", required_argument, NULL, OPT_ENCODER },
 	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
@@ -346,6 +355,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->tls_port = -1;
 	opts->clock_fix = true;
 	opts->refine = true;
+	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
 }
 
 static bool parse_one(struct zs_options *opts, int opt, const char *arg,
@@ -414,6 +424,13 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			return fail(err, err_len, "--trace-stages needs a file");
 		return replace_str(&opts->trace_stages, arg) ||
 			fail(err, err_len, "out of memory");
+	case OPT_CLOCK_RESYNC_MS:
+		if (!parse_u32(arg, 0, MAX_CLOCK_RESYNC_MS, &opts->clock_resync_ms) ||
+			(opts->clock_resync_ms && opts->clock_resync_ms < 100))
+			return fail(err, err_len,
+				"--clock-resync-ms: '%s' is not 0 or 100..%u", arg,
+				MAX_CLOCK_RESYNC_MS);
+		return true;
 	case OPT_CLOCK_BIAS_MS:
 		if (!parse_u32(arg, 0, MAX_CLOCK_BIAS_MS, &opts->clock_bias_ms))
 			return fail(err, err_len,

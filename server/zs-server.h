@@ -48,6 +48,7 @@ struct zs_options {
 	/* the main-channel clock relay (shared/DESIGN.md §4) */
 	bool clock_fix;         /* default on */
 	uint32_t clock_bias_ms; /* client clock this far behind ours */
+	uint32_t clock_resync_ms; /* the clock again every N ms; 0 = once */
 
 	enum zs_codec codec; /* ZS_CODEC_NONE = auto */
 	enum zs_encoder_backend encoder;
