@@ -192,8 +192,17 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 				start_client(b, c->index + 1);
 		}
 	}
+	int64_t prev_us = c->last_shown_us;
+	c->last_shown_us = now;
 	if (!measuring(b, now))
 		return;
+	if (prev_us && prev_us >= b->measure_start_us) {
+		double gap_ms = (double)(now - prev_us) / 1000.0;
+		if (gap_ms > ZB_STALL_MS)
+			c->stalls++;
+		if (gap_ms > c->max_gap_ms)
+			c->max_gap_ms = gap_ms;
+	}
 	c->shown_measured++;
 	if (!first)
 		c->skipped_measured += zb_frames_skipped(prev, id);

@@ -14,6 +14,7 @@
 #include "stats.h"
 
 #define ZB_DECODED_RING 512
+#define ZB_STALL_MS 250
 
 enum zb_probe_kind {
 	ZB_PROBE_KEY,
@@ -93,6 +94,10 @@ struct zb_client {
 	bool have_last;
 	uint32_t last_id;
 	uint64_t shown_total, shown_measured, skipped_measured;
+	/* gaps between new pictures longer than ZB_STALL_MS while measuring */
+	int64_t last_shown_us;
+	uint64_t stalls;
+	double max_gap_ms;
 	uint64_t foreign_clock;
 	int64_t first_frame_us;
 	struct zb_samples lat_shown_ms, lat_decoded_ms, sched_ms;

@@ -207,6 +207,9 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 			c->shown_measured, c->skipped_measured, c->decoded_measured,
 			c->bytes_measured);
 		num(f, (double)c->bytes_measured * 8 / 1000 / secs);
+		fprintf(f, ", \"stalls\": %" PRIu64 ", \"stall_ms\": %d"
+			   ", \"max_gap_ms\": ", c->stalls, ZB_STALL_MS);
+		num(f, c->max_gap_ms);
 		fprintf(f, ",\n     \"stamp_clock\": \"%s\", \"one_way_ms\": ",
 			host_clock(c) ? "host" : c->foreign_clock ? "foreign" : "none");
 		struct zb_samples empty;
@@ -256,9 +259,11 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 	for (int i = 0; i < b->opt.clients; i++) {
 		struct zb_client *c = &b->clients[i];
 		fprintf(out, "client %d: %dx%d  %.1f fps  %" PRIu64 " shown  %" PRIu64
-			     " dropped  %.0f kbit/s%s\n",
+			     " dropped  %.0f kbit/s  %" PRIu64 " stalls > %d ms (longest "
+			     "%.0f ms)%s\n",
 			i, c->width, c->height, zb_client_fps(b, c), c->shown_measured,
 			c->skipped_measured, (double)c->bytes_measured * 8 / 1000 / secs,
+			c->stalls, ZB_STALL_MS, c->max_gap_ms,
 			c->closed ? "  (disconnected)" : "");
 		if (i > 0 && b->opt.clients > 4)
 			continue;
