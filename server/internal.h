@@ -76,6 +76,8 @@ struct zs_pipeline_config {
 	void *need_frame_data;
 	/* re-encode a still picture at rising quality (refine.c) */
 	bool refine;
+	/* --trace-stages (borrowed; NULL: off) */
+	struct zs_trace *trace;
 };
 
 struct zs_pipeline_stats {
@@ -100,6 +102,25 @@ void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
 	bool visible);
 void zs_pipeline_get_stats(const struct zs_pipeline *p,
 	struct zs_pipeline_stats *stats);
+
+/* ---- trace.c: --trace-stages, one line per frame sent ---- */
+
+struct zs_trace;
+/* Times in CLOCK_MONOTONIC us (0: unknown). */
+struct zs_trace_frame {
+	uint64_t id, capture_us;
+	int64_t in_us;      /* the pipeline got the frame from the source */
+	int64_t submit_us;  /* handed to the encoder thread */
+	uint64_t enc_start_us, enc_end_us;
+	int64_t queued_us;  /* the DATA message queued for spice-server */
+	int64_t read_us;    /* spice-server had read all of it */
+	size_t bytes;
+	bool keyframe;
+	unsigned refine_level;
+};
+struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len);
+void zs_trace_close(struct zs_trace *t);
+void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr);
 
 /* ---- refine.c: sharpening a still picture (main thread) ---- */
 

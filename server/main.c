@@ -25,6 +25,7 @@ struct app {
 	struct zs_pipeline *pipeline;
 	struct zs_source *source;
 	struct zs_front *front;
+	struct zs_trace *trace; /* --trace-stages */
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
 	 * new one shows black at the last picture's size until QEMU's first */
@@ -304,6 +305,13 @@ static int run(struct app *app)
 	zs_front_set_display(app->front, app->display);
 
 	zs_encoder_set_va_device(o->va_device);
+	if (o->trace_stages) {
+		app->trace = zs_trace_open(o->trace_stages, err, sizeof(err));
+		if (!app->trace) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
 	struct zs_pipeline_config pcfg = {
 		.backend = o->encoder,
 		.forced_codec = o->codec,
@@ -315,6 +323,7 @@ static int run(struct app *app)
 		.need_frame = on_need_frame,
 		.need_frame_data = app,
 		.refine = o->refine,
+		.trace = app->trace,
 	};
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));
@@ -385,6 +394,7 @@ int main(int argc, char **argv)
 	}
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
+	zs_trace_close(app.trace);
 	zs_source_destroy(app.source);
 	zs_display_destroy(app.display);
 	g_main_loop_unref(app.loop);

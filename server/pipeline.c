@@ -26,6 +26,7 @@ struct job {
 	enum zs_codec codec;
 	bool force_keyframe;
 	unsigned refine_level;
+	int64_t in_us, submit_us;
 };
 
 struct result {
@@ -35,6 +36,7 @@ struct result {
 	bool create_failed;
 	char *encoder_desc; /* set when a new encoder was made */
 	unsigned refine_level;
+	int64_t in_us, submit_us;
 };
 
 struct zs_pipeline {
@@ -49,6 +51,9 @@ struct zs_pipeline {
 	uint32_t format_width, format_height;
 	struct zs_frame *pending;
 	unsigned pending_level; /* refine level for pending */
+	int64_t pending_in_us;
+	struct zs_trace_frame trace_last; /* queued, not yet read */
+	bool trace_waiting;
 	struct zs_refine *refine;
 	bool busy;
 	bool frame_requested;
@@ -134,6 +139,8 @@ static gpointer worker_main(gpointer data)
 		struct result *res = g_new0(struct result, 1);
 		res->codec = job.codec;
 		res->refine_level = job.refine_level;
+		res->in_us = job.in_us;
+		res->submit_us = job.submit_us;
 		if (worker_ensure_encoder(p, &job, res)) {
 			bool fresh = res->encoder_desc != NULL;
 			/* -ENOTSUP: this encoder has no such control; the frame
@@ -280,6 +287,30 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 	return true;
 }
 
+/* --trace-stages: the frame went to spice-server's queue; its line is
+ * written once spice-server has read it (zs_pipeline_drained). */
+static void trace_queued(struct zs_pipeline *p, const struct result *res)
+{
+	if (!p->cfg.trace)
+		return;
+	if (p->trace_waiting) /* never read: dropped unsent */
+		zs_trace_write(p->cfg.trace, &p->trace_last);
+	const struct zs_access_unit *au = res->au;
+	p->trace_last = (struct zs_trace_frame){
+		.id = au->frame_id,
+		.capture_us = au->capture_us,
+		.in_us = res->in_us,
+		.submit_us = res->submit_us,
+		.enc_start_us = au->encode_start_us,
+		.enc_end_us = au->encode_end_us,
+		.queued_us = g_get_monotonic_time(),
+		.bytes = au->size,
+		.keyframe = au->keyframe,
+		.refine_level = res->refine_level,
+	};
+	p->trace_waiting = true;
+}
+
 static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 {
 	struct zs_pipeline *p = data;
@@ -304,6 +335,8 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 		} else {
 			bool sent = handle_access_unit(p, res->au,
 				res->refine_level);
+			if (sent)
+				trace_queued(p, res);
 			zs_refine_frame_done(p->refine, res->refine_level,
 				sent, res->au->size);
 		}
@@ -350,6 +383,8 @@ static void try_submit(struct zs_pipeline *p)
 	p->job.codec = p->codec;
 	p->job.force_keyframe = p->need_keyframe || p->need_format;
 	p->job.refine_level = p->pending_level;
+	p->job.in_us = p->pending_in_us;
+	p->job.submit_us = now;
 	p->has_job = true;
 	g_cond_signal(&p->cond);
 	g_mutex_unlock(&p->lock);
@@ -377,6 +412,7 @@ void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
 	 * frames, and the next client must still get a picture. */
 	p->pending = frame;
 	p->pending_level = zs_refine_frame_in(p->refine);
+	p->pending_in_us = g_get_monotonic_time();
 	try_submit(p);
 }
 
@@ -400,6 +436,11 @@ void zs_pipeline_start_stop(struct zs_pipeline *p, uint32_t codec_mask)
 
 void zs_pipeline_drained(struct zs_pipeline *p)
 {
+	if (p->trace_waiting) {
+		p->trace_last.read_us = g_get_monotonic_time();
+		zs_trace_write(p->cfg.trace, &p->trace_last);
+		p->trace_waiting = false;
+	}
 	try_submit(p);
 }
 

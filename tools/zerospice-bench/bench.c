@@ -224,6 +224,11 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 		zb_samples_add(&c->hold_ms, hold_ms);
 	}
 
+	if (c->index == 0) {
+		struct zb_shown_rec rec = { id, capture_us,
+			arrived ? d.arrival_us : 0, decoded ? d.decoded_us : 0, now };
+		zb_budget_shown(b, &rec);
+	}
 	int64_t lat_us = now - (int64_t)capture_us;
 	if (lat_us < -FOREIGN_CLOCK_US / 1000 || lat_us > FOREIGN_CLOCK_US) {
 		c->foreign_clock++;
@@ -721,6 +726,7 @@ int zb_run(struct zb_bench *b)
 	}
 
 	zb_still_init(b);
+	zb_budget_init(b);
 	start_client(b, 0);
 	g_timeout_add(250, on_tick, b);
 	g_main_loop_run(b->loop);

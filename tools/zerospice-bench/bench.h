@@ -41,6 +41,7 @@ struct zb_options {
 	gboolean no_margins;
 	gboolean quiet;
 	gboolean psnr; /* --psnr: quality of client 0 against the test pattern */
+	char *trace_path; /* --trace-stages: zerospice's stage trace */
 };
 
 struct zb_decoded {
@@ -127,6 +128,14 @@ struct zb_probe_state {
 	bool positioned;
 };
 
+/* A frame client 0 showed, for the latency budget (CLOCK_MONOTONIC us;
+ * 0: unknown). */
+struct zb_shown_rec {
+	uint32_t id;
+	uint64_t capture_us;
+	int64_t arrival_us, decoded_us, shown_us;
+};
+
 /* still.c: --psnr */
 struct zb_still {
 	unsigned timer;
@@ -178,6 +187,9 @@ struct zb_bench {
 
 	struct zb_probe_state probe;
 	struct zb_still still;
+	GArray *shown_log;          /* struct zb_shown_rec, with --trace-stages */
+	struct zb_samples *budget;  /* per stage (budget.c) */
+	uint64_t budget_joined;
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;
@@ -197,6 +209,12 @@ void zb_still_invalidate(struct zb_bench *b, struct zb_client *c);
 void zb_still_end(struct zb_bench *b);
 void zb_still_json(struct zb_bench *b, FILE *f);
 void zb_still_summary(struct zb_bench *b, FILE *out);
+/* budget.c */
+void zb_budget_init(struct zb_bench *b);
+void zb_budget_shown(struct zb_bench *b, const struct zb_shown_rec *rec);
+bool zb_budget_join(struct zb_bench *b, char *err, size_t len);
+void zb_budget_json(struct zb_bench *b, FILE *f);
+void zb_budget_summary(struct zb_bench *b, FILE *out);
 /* report.c */
 double zb_client_fps(const struct zb_bench *b, const struct zb_client *c);
 bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len);

@@ -121,6 +121,9 @@ int main(int argc, char **argv)
 		  "zerospice's test pattern only: PSNR of client 0's picture "
 		  "against the source picture over time, and the frames and "
 		  "bytes received after the picture went still", NULL },
+		{ "trace-stages", 0, 0, G_OPTION_ARG_FILENAME, &o->trace_path,
+		  "zerospice's --trace-stages file (same host): join it with "
+		  "what client 0 saw into a latency budget per stage", "FILE" },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
 		  "no progress line", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version",
@@ -202,6 +205,10 @@ int main(int argc, char **argv)
 	int rc = zb_run(b);
 	if (rc == 0) {
 		char msg[512];
+		if (!zb_budget_join(b, msg, sizeof(msg))) {
+			g_printerr("zerospice-bench: %s\n", msg);
+			rc = 1;
+		}
 		zb_print_summary(b, stdout);
 		if (o->json_path && !zb_write_json(b, o->json_path, msg, sizeof(msg))) {
 			g_printerr("zerospice-bench: %s\n", msg);

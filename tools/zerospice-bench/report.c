@@ -189,6 +189,7 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fputs("},\n", f);
 
 	zb_still_json(b, f);
+	zb_budget_json(b, f);
 
 	/* clients */
 	fputs("  \"clients\": [\n", f);
@@ -294,6 +295,7 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 			(b->also_end.cpu_s - b->also_start.cpu_s) / secs,
 			b->also_end.rss_kib);
 	zb_still_summary(b, out);
+	zb_budget_summary(b, out);
 	fprintf(out, "harness: %.2f cores (stamp reading %.2f)\n",
 		(b->self_cpu_end_s - b->self_cpu_start_s) / secs,
 		(double)(b->stamp_cpu_end_ns - b->stamp_cpu_start_ns) / 1e9 / secs);

@@ -4,7 +4,9 @@
  * moment the last new frame was shown: the start of the still period, when
  * a server that refines still pictures (zerospice --refine) sends a few more
  * frames of the same picture. Those frames are counted (spice-gtk's
- * "video margin" lines, one per stream frame received) with their bytes. */
+ * "video margin" lines, one per stream frame received) with their bytes.
+ * A picture is measured once it has stood PSNR_EVERY_MS, and again each
+ * time it changes without a new frame id (a refined frame). */
 #include <inttypes.h>
 #include <math.h>
 
@@ -30,11 +32,14 @@ static gboolean on_psnr_timer(gpointer data)
 		s->timer = 0;
 		return G_SOURCE_REMOVE;
 	}
+	int64_t now = g_get_monotonic_time();
+	/* only a picture that stood PSNR_EVERY_MS: while it moves, the
+	 * comparison (tens of ms of CPU) would cost the client its frames */
 	if (!s->dirty || !c->have_primary || !s->since_us ||
+	    now - s->since_us < PSNR_EVERY_MS * 1000 ||
 	    s->samples->len >= PSNR_MAX_SAMPLES)
 		return G_SOURCE_CONTINUE;
 	s->dirty = false;
-	int64_t now = g_get_monotonic_time();
 	struct zs_image img = { c->px, (uint32_t)c->width, (uint32_t)c->height,
 		(uint32_t)c->stride, 4 };
 	struct zs_psnr q;
