@@ -143,7 +143,10 @@ struct zb_still {
 	int64_t since_us;       /* the last new frame was shown */
 	uint64_t periods;       /* new frames shown (each starts a period) */
 	uint64_t margins_at, bytes_at;
-	uint64_t frames_after, bytes_after; /* received since since_us */
+	/* frames received since the still picture arrived; bytes since it
+	 * was shown (refined frames that came while it was being decoded and
+	 * shown are not in bytes_after) */
+	uint64_t frames_after, bytes_after;
 	double still_s;
 	guint first_sample;     /* of the last period */
 	GArray *samples;        /* struct zb_psnr_sample */
