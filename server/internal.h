@@ -113,7 +113,6 @@ struct zs_trace_frame {
 	int64_t submit_us;  /* handed to the encoder thread */
 	uint64_t enc_start_us, enc_end_us;
 	int64_t queued_us;  /* the DATA message queued for spice-server */
-	int64_t read_us;    /* spice-server had read all of it */
 	size_t bytes;
 	bool keyframe;
 	unsigned refine_level;

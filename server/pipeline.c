@@ -52,8 +52,7 @@ struct zs_pipeline {
 	struct zs_frame *pending;
 	unsigned pending_level; /* refine level for pending */
 	int64_t pending_in_us;
-	struct zs_trace_frame trace_last; /* queued, not yet read */
-	bool trace_waiting;
+
 	struct zs_refine *refine;
 	bool busy;
 	bool frame_requested;
@@ -287,16 +286,16 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 	return true;
 }
 
-/* --trace-stages: the frame went to spice-server's queue; its line is
- * written once spice-server has read it (zs_pipeline_drained). */
+/* --trace-stages: the frame went to spice-server's queue. (When
+ * spice-server has read it is not traced: it asks for a message's last
+ * bytes only when it looks for the next one, often after the client has
+ * the frame.) */
 static void trace_queued(struct zs_pipeline *p, const struct result *res)
 {
 	if (!p->cfg.trace)
 		return;
-	if (p->trace_waiting) /* never read: dropped unsent */
-		zs_trace_write(p->cfg.trace, &p->trace_last);
 	const struct zs_access_unit *au = res->au;
-	p->trace_last = (struct zs_trace_frame){
+	struct zs_trace_frame fr = {
 		.id = au->frame_id,
 		.capture_us = au->capture_us,
 		.in_us = res->in_us,
@@ -308,7 +307,7 @@ static void trace_queued(struct zs_pipeline *p, const struct result *res)
 		.keyframe = au->keyframe,
 		.refine_level = res->refine_level,
 	};
-	p->trace_waiting = true;
+	zs_trace_write(p->cfg.trace, &fr);
 }
 
 static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
@@ -436,11 +435,6 @@ void zs_pipeline_start_stop(struct zs_pipeline *p, uint32_t codec_mask)
 
 void zs_pipeline_drained(struct zs_pipeline *p)
 {
-	if (p->trace_waiting) {
-		p->trace_last.read_us = g_get_monotonic_time();
-		zs_trace_write(p->cfg.trace, &p->trace_last);
-		p->trace_waiting = false;
-	}
 	try_submit(p);
 }
 

@@ -26,7 +26,7 @@ struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len)
 	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	fprintf(f, "# zerospice stage trace 1: CLOCK_MONOTONIC us; frame capture "
-		"in submit enc_start enc_end queued read bytes key refine\n");
+		"in submit enc_start enc_end queued bytes key refine\n");
 	struct zs_trace *t = g_new0(struct zs_trace, 1);
 	t->f = f;
 	return t;
@@ -47,9 +47,9 @@ void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr)
 	if (!t || t->failed)
 		return;
 	if (fprintf(t->f, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %"
-		    PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %zu %d %u\n",
+		    PRIu64 " %" PRIu64 " %" PRId64 " %zu %d %u\n",
 		    fr->id, fr->capture_us, fr->in_us, fr->submit_us,
-		    fr->enc_start_us, fr->enc_end_us, fr->queued_us, fr->read_us,
+		    fr->enc_start_us, fr->enc_end_us, fr->queued_us,
 		    fr->bytes, fr->keyframe ? 1 : 0, fr->refine_level) < 0) {
 		/* once: a full disk must not flood the log */
 		g_warning("--trace-stages: writing failed: %s; tracing stops",

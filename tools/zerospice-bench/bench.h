@@ -193,6 +193,8 @@ struct zb_bench {
 	GArray *shown_log;          /* struct zb_shown_rec, with --trace-stages */
 	struct zb_samples *budget;  /* per stage (budget.c) */
 	uint64_t budget_joined;
+	/* from zerospice's trace: every frame sent, and the refined ones */
+	uint64_t trace_frames, trace_bytes, refine_frames, refine_bytes;
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;

@@ -1,8 +1,7 @@
 /* zerospice-bench --trace-stages FILE: the latency budget of each frame,
  * stage by stage. zerospice --trace-stages FILE writes one line per frame
  * it sent (capture, pipeline in, handed to the encoder thread, encode
- * start and end, queued for spice-server, read by spice-server; same host,
- * CLOCK_MONOTONIC); the bench knows when client 0 received (spice-gtk's
+ * start and end, queued for spice-server; same host, CLOCK_MONOTONIC); the bench knows when client 0 received (spice-gtk's
  * video margin line), decoded and showed each frame. Joined by frame id and
  * capture time (the test pattern stamps both). */
 #include <errno.h>
@@ -24,9 +23,6 @@ enum {
 	ST_DECODE,   /* -> decoded (includes spice-gtk's hold) */
 	ST_SHOW,     /* -> in the client surface */
 	ST_TOTAL,    /* capture -> shown */
-	ST_SERVER,   /* queued -> our queue drained: spice-server asked for
-	              * the bytes after the frame (not on the path: it can
-	              * come after the client has the frame) */
 	N_STAGES,
 };
 
@@ -34,12 +30,14 @@ static const char *const stage_names[N_STAGES] = {
 	"source_to_pipeline", "wait_for_encoder", "to_encoder_thread",
 	"encode", "back_to_main_loop", "queued_to_client",
 	"client_decode_and_hold", "decoded_to_shown", "capture_to_shown",
-	"queued_to_drained",
 };
 
 struct trace_line {
 	uint64_t id, capture, enc_start, enc_end;
-	int64_t in, submit, queued, read;
+	int64_t in, submit, queued;
+	size_t bytes;
+	int key;
+	unsigned refine;
 };
 
 void zb_budget_init(struct zb_bench *b)
@@ -80,10 +78,17 @@ bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 	while (fgets(line, sizeof(line), f)) {
 		struct trace_line t;
 		if (line[0] == '#' || sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNd64
-			    " %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64,
-			    &t.id, &t.capture, &t.in, &t.submit, &t.enc_start,
-			    &t.enc_end, &t.queued, &t.read) != 8)
+			    " %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNd64
+			    " %zu %d %u", &t.id, &t.capture, &t.in, &t.submit,
+			    &t.enc_start, &t.enc_end, &t.queued, &t.bytes,
+			    &t.key, &t.refine) != 10)
 			continue;
+		b->trace_frames++;
+		b->trace_bytes += t.bytes;
+		if (t.refine) {
+			b->refine_frames++;
+			b->refine_bytes += t.bytes;
+		}
 		gint64 key = (gint64)(t.id & 0xffffffffu);
 		if (g_hash_table_contains(by_id, &key))
 			continue;
@@ -107,7 +112,6 @@ bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 		add_ms(&s[ST_HANDOFF], t->submit, (int64_t)t->enc_start);
 		add_ms(&s[ST_ENCODE], (int64_t)t->enc_start, (int64_t)t->enc_end);
 		add_ms(&s[ST_RETURN], (int64_t)t->enc_end, t->queued);
-		add_ms(&s[ST_SERVER], t->queued, t->read);
 		add_ms(&s[ST_NETWORK], t->queued, r->arrival_us);
 		add_ms(&s[ST_DECODE], r->arrival_us, r->decoded_us);
 		add_ms(&s[ST_SHOW], r->decoded_us, r->shown_us);
@@ -129,8 +133,11 @@ void zb_budget_json(struct zb_bench *b, FILE *f)
 {
 	if (!b->opt.trace_path)
 		return;
-	fprintf(f, "  \"budget_ms\": {\"frames_joined\": %" PRIu64 ", \"stages\": [",
-		b->budget_joined);
+	fprintf(f, "  \"budget_ms\": {\"frames_joined\": %" PRIu64
+		", \"server_frames\": %" PRIu64 ", \"server_bytes\": %" PRIu64
+		", \"refine_frames\": %" PRIu64 ", \"refine_bytes\": %" PRIu64
+		", \"stages\": [", b->budget_joined, b->trace_frames, b->trace_bytes,
+		b->refine_frames, b->refine_bytes);
 	for (int i = 0; i < N_STAGES; i++) {
 		struct zb_samples *s = &b->budget[i];
 		fprintf(f, "%s\n    {\"stage\": \"%s\", \"n\": %zu, \"p50\": ",
@@ -147,6 +154,9 @@ void zb_budget_summary(struct zb_bench *b, FILE *out)
 {
 	if (!b->opt.trace_path)
 		return;
+	fprintf(out, "server trace: %" PRIu64 " frames sent, %" PRIu64 " bytes; "
+		"%" PRIu64 " refinement frames, %" PRIu64 " bytes\n",
+		b->trace_frames, b->trace_bytes, b->refine_frames, b->refine_bytes);
 	fprintf(out, "latency budget (%" PRIu64 " frames joined with the server's "
 		"trace), p50 / p95 ms:\n", b->budget_joined);
 	for (int i = 0; i < N_STAGES; i++) {
