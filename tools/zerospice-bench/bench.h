@@ -136,7 +136,14 @@ struct zb_shown_rec {
 	int64_t arrival_us, decoded_us, shown_us;
 };
 
-/* still.c: --psnr */
+/* still.c: --psnr; one measured picture */
+struct zb_psnr_sample {
+	double t_s;      /* since the bench started */
+	double still_ms; /* since the still period began */
+	double db;       /* luma, whole picture */
+	double text_db, rgb_db;
+};
+
 struct zb_still {
 	unsigned timer;
 	bool dirty;

@@ -16,13 +16,6 @@
 #define PSNR_EVERY_MS 50
 #define PSNR_MAX_SAMPLES 4096
 
-struct zb_psnr_sample {
-	double t_s;      /* since the bench started */
-	double still_ms; /* since the still period began */
-	double db;     /* luma, whole picture */
-	double text_db, rgb_db;
-};
-
 static gboolean on_psnr_timer(gpointer data)
 {
 	struct zb_bench *b = data;
