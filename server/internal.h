@@ -127,6 +127,7 @@ struct zs_refine;
 struct zs_refine_stats {
 	uint64_t frames, bytes; /* refinement frames encoded */
 	uint64_t completed;     /* still periods refined to the top level */
+	uint64_t skipped;       /* still periods after too small a change */
 };
 
 /* request asks the source for its current picture again; without it (or
@@ -135,8 +136,9 @@ struct zs_refine *zs_refine_create(bool enabled, uint32_t fps,
 	void (*request)(void *data), void *data);
 void zs_refine_destroy(struct zs_refine *r);
 /* A source frame reaches the pipeline: the refine level to encode it at
- * (0 for a change). */
-unsigned zs_refine_frame_in(struct zs_refine *r);
+ * (0 for a change). changed: the fraction of the picture its damage
+ * covers (1 for a whole new picture). */
+unsigned zs_refine_frame_in(struct zs_refine *r, double changed);
 /* The frame encoded at `level` was handed to spice-server (sent) or
  * dropped; bytes is its size. */
 void zs_refine_frame_done(struct zs_refine *r, unsigned level, bool sent,

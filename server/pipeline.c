@@ -391,6 +391,17 @@ static void try_submit(struct zs_pipeline *p)
 	p->busy = true;
 }
 
+/* How much of the picture a frame's damage covers (1: all, or unknown). */
+static double changed_fraction(const struct zs_frame *f)
+{
+	if (f->n_damage == 0 || !f->width || !f->height)
+		return 1.0;
+	double area = 0;
+	for (int i = 0; i < f->n_damage; i++)
+		area += (double)f->damage[i].width * f->damage[i].height;
+	return MIN(1.0, area / ((double)f->width * f->height));
+}
+
 static void refine_request(void *data)
 {
 	struct zs_pipeline *p = data;
@@ -410,7 +421,10 @@ void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
 	/* Kept even while no client watches: a static desktop sends no new
 	 * frames, and the next client must still get a picture. */
 	p->pending = frame;
-	p->pending_level = zs_refine_frame_in(p->refine);
+	/* a keyframe is a whole new picture for the client that gets it */
+	p->pending_level = zs_refine_frame_in(p->refine,
+		p->need_keyframe || p->need_format ? 1.0 :
+			changed_fraction(frame));
 	p->pending_in_us = g_get_monotonic_time();
 	try_submit(p);
 }

@@ -9,7 +9,11 @@
  * nothing more until the next change: a bounded cost per still period.
  *
  * A frame that arrives while no refine frame was asked for is a change: it
- * is encoded at level 0 and restarts the wait. A frame asked for that never
+ * is encoded at level 0 and restarts the wait. Changes too small to matter
+ * (under MIN_CHANGED of the picture in all since the last refinement: a
+ * blinking cursor, a typed letter, which the rate control codes well among
+ * skipped blocks) are not refined: that would re-encode the whole picture
+ * six times per blink. A frame asked for that never
  * comes (a source without request_frame) is given up after
  * REQUEST_TIMEOUT_MS. */
 #define G_LOG_DOMAIN "zerospice-refine"
@@ -20,6 +24,7 @@
 #define STILL_DELAY_MS 100
 #define REQUEST_TIMEOUT_MS 1000
 #define MIN_STEP_MS 10
+#define MIN_CHANGED (1.0 / 16)
 
 enum refine_state {
 	REFINE_IDLE,      /* nothing to do: no picture, or refined already */
@@ -36,6 +41,8 @@ struct zs_refine {
 
 	enum refine_state state;
 	unsigned level; /* of the requested / encoding picture */
+	double changed; /* fraction of the picture changed since the last
+	                 * refinement (sums of damage, may exceed 1) */
 	GSource *timer;
 	struct zs_refine_stats stats;
 };
@@ -55,6 +62,11 @@ static gboolean on_timer(gpointer data)
 	}
 	if (r->state != REFINE_WAITING)
 		return G_SOURCE_REMOVE;
+	if (r->level == 0 && r->changed < MIN_CHANGED) {
+		r->state = REFINE_IDLE;
+		r->stats.skipped++;
+		return G_SOURCE_REMOVE;
+	}
 	r->state = REFINE_REQUESTED;
 	r->level++;
 	set_timer(r, REQUEST_TIMEOUT_MS);
@@ -98,7 +110,7 @@ void zs_refine_destroy(struct zs_refine *r)
 	g_free(r);
 }
 
-unsigned zs_refine_frame_in(struct zs_refine *r)
+unsigned zs_refine_frame_in(struct zs_refine *r, double changed)
 {
 	if (!r->enabled)
 		return 0;
@@ -108,6 +120,7 @@ unsigned zs_refine_frame_in(struct zs_refine *r)
 		return r->level;
 	}
 	/* a change (or a picture someone else asked for) */
+	r->changed += changed;
 	cancel_timer(r);
 	r->state = REFINE_IDLE;
 	r->level = 0;
@@ -139,6 +152,7 @@ void zs_refine_frame_done(struct zs_refine *r, unsigned level, bool sent,
 		return;
 	if (level >= ZS_ENCODER_REFINE_MAX) {
 		r->state = REFINE_IDLE;
+		r->changed = 0;
 		r->stats.completed++;
 		g_info("refine: done after %u frames", level);
 		return;
@@ -150,6 +164,7 @@ void zs_refine_frame_done(struct zs_refine *r, unsigned level, bool sent,
 void zs_refine_stop(struct zs_refine *r)
 {
 	cancel_timer(r);
+	r->changed = 1.0; /* the next client starts from a keyframe */
 	r->state = REFINE_IDLE;
 	r->level = 0;
 }
