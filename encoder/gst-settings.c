@@ -7,6 +7,10 @@
 
 #include "gst-settings.h"
 
+/* x264 CRF: near-lossless on desktop content once a still picture had the
+ * bits (refinement); moving content stays under the VBV ceiling. */
+#define CRF_QUALITY 18
+
 void zs_gst_set_enum(GstElement *element, const char *property,
 	const char *nick)
 {
@@ -30,7 +34,14 @@ void zs_gst_configure(GstElement *e, const char *name,
 	if (strcmp(name, "x264enc") == 0) {
 		zs_gst_set_enum(e, "tune", "zerolatency");
 		zs_gst_set_enum(e, "speed-preset", "ultrafast");
-		zs_gst_set_enum(e, "pass", "cbr");
+		/* Capped CRF: quality CRF_QUALITY, the bitrate as the VBV
+		 * ceiling. x264 cannot change an average-bitrate target after
+		 * it started (x264_ratecontrol_init_reconfigure keeps it), but
+		 * it takes a new VBV ceiling from the next frame: refinement
+		 * and a keyframe's budget raise the ceiling, and CRF decides
+		 * how much of it a picture needs (little once it is sharp). */
+		zs_gst_set_enum(e, "pass", "qual");
+		g_object_set(e, "quantizer", (guint)CRF_QUALITY, NULL);
 		/* scenecut=0: otherwise x264 inserts IDRs on moving content and
 		 * the GOP is no longer "infinite, IDR on request".
 		 * Sliced threads (zerolatency's choice; up to 4): one frame in

@@ -697,7 +697,7 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	/* A keyframe asked for costs a whole picture: under a one-frame VBV
 	 * x264's sliced threads split the budget by the previous (P) frame's
 	 * row costs and starve the lower slices (QP 51, grey on a busy
-	 * screen). Give it a refine level's budget for that frame. */
+	 * screen). Raise the ceiling to a refine level's for that frame. */
 	bool boost = force_keyframe && g->base.refine_level < KEYFRAME_BOOST;
 	if (boost)
 		zs_gst_set_bitrate(g->encoder, g->element_name,
