@@ -44,6 +44,12 @@ struct tp_source {
 	int64_t next_us; /* CLOCK_MONOTONIC deadline of the next tick */
 	uint64_t next_id;
 	struct zs_input_state input;
+	/* still mode: no new frame after this id (0: never still); a frame
+	 * asked for again, or after input, repeats last_id/last_capture_us
+	 * with the input drawn */
+	uint64_t still_after;
+	uint64_t last_id, last_capture_us;
+	GSource *repeat; /* idle: render the still picture once */
 };
 
 static const struct zs_source_impl tp_source_impl;
@@ -63,10 +69,50 @@ static gboolean tick_dispatch(GSource *source, GSourceFunc callback,
 
 static GSourceFuncs tick_funcs = { .dispatch = tick_dispatch };
 
+static bool tp_source_emit(struct tp_source *s, uint64_t id,
+	uint64_t capture_us)
+{
+	struct zs_frame *frame = zs_testpattern_render(s->tp, id, capture_us);
+	if (!frame)
+		return false; /* every buffer is held */
+	s->last_id = id;
+	s->last_capture_us = capture_us;
+	if (s->base.events.frame)
+		s->base.events.frame(s->base.events_data, frame);
+	else
+		zs_frame_release(frame);
+	return true;
+}
+
+static gboolean tp_source_repeat(gpointer data)
+{
+	struct tp_source *s = data;
+	if (!tp_source_emit(s, s->last_id, s->last_capture_us))
+		return G_SOURCE_CONTINUE; /* a buffer frees up soon */
+	g_source_unref(s->repeat);
+	s->repeat = NULL;
+	return G_SOURCE_REMOVE;
+}
+
+static void tp_source_schedule_repeat(struct tp_source *s)
+{
+	if (s->repeat || !s->last_id)
+		return;
+	s->repeat = g_timeout_source_new(1);
+	g_source_set_callback(s->repeat, tp_source_repeat, s, NULL);
+	g_source_attach(s->repeat, g_source_get_context(s->timer));
+}
+
 static gboolean tp_source_tick(gpointer data)
 {
 	struct tp_source *s = data;
 	int64_t now = g_get_monotonic_time();
+
+	if (s->still_after && s->next_id > s->still_after) {
+		/* still: the timer sleeps until the source is destroyed */
+		g_source_set_ready_time(s->timer, -1);
+		return G_SOURCE_CONTINUE;
+	}
 
 	/* Deadlines follow a fixed grid from the start, so rounding of the
 	 * poll timeout does not accumulate into drift; missed ticks are
@@ -76,21 +122,39 @@ static gboolean tp_source_tick(gpointer data)
 		s->next_us += ((now - s->next_us) / s->interval_us + 1) * s->interval_us;
 	g_source_set_ready_time(s->timer, s->next_us);
 
-	struct zs_frame *frame = zs_testpattern_render(s->tp, s->next_id,
-		(uint64_t)now);
-	if (!frame)
-		return G_SOURCE_CONTINUE; /* every buffer is held: skip the tick */
-	s->next_id++;
-	if (s->base.events.frame)
-		s->base.events.frame(s->base.events_data, frame);
-	else
-		zs_frame_release(frame);
+	if (tp_source_emit(s, s->next_id, (uint64_t)now))
+		s->next_id++;
+	/* else every buffer is held: skip the tick */
 	return G_SOURCE_CONTINUE;
+}
+
+static bool tp_source_is_still(const struct tp_source *s)
+{
+	return s->still_after && s->next_id > s->still_after;
 }
 
 static void tp_source_show_input(struct tp_source *s)
 {
 	zs_testpattern_set_input(s->tp, &s->input);
+	/* a still picture changes only when the input drawn on it does */
+	if (tp_source_is_still(s))
+		tp_source_schedule_repeat(s);
+}
+
+static void tp_source_request_frame(struct zs_source *src)
+{
+	struct tp_source *s = tp_source_from(src);
+	/* moving: the next tick comes anyway */
+	if (s && tp_source_is_still(s))
+		tp_source_schedule_repeat(s);
+}
+
+void zs_testpattern_source_set_still_after(struct zs_source *src,
+	uint64_t frames)
+{
+	struct tp_source *s = tp_source_from(src);
+	if (s)
+		s->still_after = frames;
 }
 
 static void tp_source_destroy(struct zs_source *src)
@@ -101,6 +165,10 @@ static void tp_source_destroy(struct zs_source *src)
 	if (s->timer) {
 		g_source_destroy(s->timer);
 		g_source_unref(s->timer);
+	}
+	if (s->repeat) {
+		g_source_destroy(s->repeat);
+		g_source_unref(s->repeat);
 	}
 	/* Frames still held by consumers keep the pool alive until released. */
 	zs_testpattern_destroy(s->tp);
@@ -162,6 +230,7 @@ static const struct zs_source_impl tp_source_impl = {
 	.key = tp_source_key,
 	.pointer_abs = tp_source_pointer_abs,
 	.pointer_rel = tp_source_pointer_rel,
+	.request_frame = tp_source_request_frame,
 };
 
 /* A classic arrow pointer for clients in absolute mouse mode, which show

@@ -341,6 +341,14 @@ static void buffer_release(struct zs_frame *frame, void *data)
 	tp_unref(tp);
 }
 
+struct zs_rect zs_testpattern_stamp_area(void)
+{
+	/* both stamps with their quiet zones, which touch */
+	struct zs_rect top = stamp_rect(STAMP_Y), bottom = stamp_rect(INPUT_STAMP_Y);
+	return (struct zs_rect){ top.x, top.y, top.width,
+		bottom.y + bottom.height - top.y };
+}
+
 struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 	int n_buffers)
 {

@@ -184,3 +184,32 @@ void zs_source_pointer_rel(struct zs_source *src, int32_t dx, int32_t dy,
  * `fps`, shows input it receives. Frames ids start at 1. */
 struct zs_source *zs_testpattern_source_create(uint32_t width, uint32_t height,
 	uint32_t fps, const struct zs_source_events *events, void *data);
+
+/* Still mode: after frame `frames` the test pattern stops moving; input
+ * still redraws it, and request_frame repeats the last picture (same id
+ * and capture time, so the same pixels). 0 (the default) never stops. */
+void zs_testpattern_source_set_still_after(struct zs_source *src,
+	uint64_t frames);
+
+/* Where the test pattern draws its two stamps (black and white cells with
+ * their white quiet zones): sharp-edged achromatic content, like text. */
+struct zs_rect zs_testpattern_stamp_area(void);
+
+/* PSNR in dB, capped at 100 for identical pictures, after matching the
+ * source's levels to the picture's (a least-squares gain and offset per
+ * channel: the client's RGB <-> YUV conversions shift levels, e.g. white
+ * 255 comes back as 253, whatever the bitrate). text_db: R, G, B over the
+ * stamp area (inset by 8 pixels), sharp black and white edges that only
+ * the codec's loss blurs: the measure of text sharpness. y_db (BT.709
+ * luma) and rgb_db over every pixel: both capped near 40 and 33 dB on
+ * this pattern by 4:2:0 chroma on its saturated coloured edges. */
+struct zs_psnr {
+	double y_db, rgb_db;
+	double text_db;
+};
+/* The PSNR of a screenshot of the test pattern against the picture the
+ * test pattern draws for the frame and input stamps found in it. Returns
+ * 0, -ENOENT when no frame stamp is found, -EINVAL for a size the test
+ * pattern cannot draw, other negative errnos on failure. */
+int zs_testpattern_psnr(const struct zs_image *img, struct zs_psnr *psnr,
+	uint32_t *frame_id);

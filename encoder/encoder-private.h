@@ -2,7 +2,9 @@
  * Not a public header: only the encoder sources include it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "zs-encoder.h"
 
@@ -25,6 +27,12 @@ struct zs_encoder_impl {
 	int (*encode)(struct zs_encoder *enc, const struct zs_frame *frame,
 		bool force_keyframe, struct zs_access_unit **out);
 	void (*destroy)(struct zs_encoder *enc);
+	/* Optional: applies enc->refine_level (already set, within
+	 * 0..ZS_ENCODER_REFINE_MAX) to the frames that follow. NULL: the
+	 * backend reads refine_level in encode, or cannot refine. */
+	int (*set_refine)(struct zs_encoder *enc);
+	/* true when encode honours refine_level without a set_refine hook */
+	bool reads_refine_level;
 };
 
 struct zs_encoder {
@@ -34,7 +42,16 @@ struct zs_encoder {
 	char description[128];
 	/* Set by the backend after each encode. */
 	uint64_t cpu_pixel_bytes;
+	/* zs_encoder_set_refine()'s level */
+	unsigned refine_level;
 };
+
+/* Bit budget factor of a refine level: 4^level. */
+static inline uint32_t zs_encoder_refine_factor(unsigned level)
+{
+	return 1u << (2 * (level > ZS_ENCODER_REFINE_MAX ?
+		ZS_ENCODER_REFINE_MAX : level));
+}
 
 /* A backend as the dispatcher sees it (one per enum zs_encoder_backend
  * value other than AUTO). */

@@ -323,6 +323,33 @@ int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	return 0;
 }
 
+int zs_encoder_set_refine(struct zs_encoder *enc, unsigned level)
+{
+	if (!enc)
+		return -EINVAL;
+	if (level > ZS_ENCODER_REFINE_MAX)
+		level = ZS_ENCODER_REFINE_MAX;
+	if (!enc->impl->set_refine && !enc->impl->reads_refine_level)
+		return level ? -ENOTSUP : 0;
+	if (level == enc->refine_level)
+		return 0;
+	unsigned old = enc->refine_level;
+	enc->refine_level = level;
+	if (enc->impl->set_refine) {
+		int ret = enc->impl->set_refine(enc);
+		if (ret < 0) {
+			enc->refine_level = old;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+unsigned zs_encoder_refine_level(const struct zs_encoder *enc)
+{
+	return enc ? enc->refine_level : 0;
+}
+
 void zs_access_unit_free(struct zs_access_unit *au)
 {
 	if (!au)

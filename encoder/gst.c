@@ -20,6 +20,7 @@
 #include <gst/video/video.h>
 
 #include "encoder-private.h"
+#include "gst-settings.h"
 #include "zs-dmabuf.h"
 
 /* How long encode() waits for the encoder's output before giving up; the
@@ -28,9 +29,6 @@
 #define PULL_TIMEOUT_NS (2 * GST_SECOND)
 #define FIRST_PULL_TIMEOUT_NS (10 * GST_SECOND)
 #define PULL_SLICE_NS (10 * GST_MSECOND)
-#define JPEG_QUALITY 80
-/* "Never" for GOP lengths: x264's own X264_KEYINT_MAX_INFINITE. */
-#define INFINITE_GOP (1 << 30)
 
 /* Candidates per codec, best first. */
 static const char *const candidates[ZS_CODEC_COUNT][3] = {
@@ -202,6 +200,9 @@ struct gst_encoder {
 
 static const struct zs_encoder_impl gst_impl;
 
+/* The refine level whose budget a requested keyframe gets. */
+#define KEYFRAME_BOOST 1
+
 static struct gst_encoder *gst_encoder_from(struct zs_encoder *enc)
 {
 	g_assert(enc->impl == &gst_impl);
@@ -292,78 +293,6 @@ static void fail(struct gst_encoder *g)
 			g->base.description);
 }
 
-static void set_enum(GstElement *element, const char *property,
-	const char *nick)
-{
-	/* By nick: enum values are not part of the plugins' API. */
-	gst_util_set_object_arg(G_OBJECT(element), property, nick);
-}
-
-static unsigned vbv_ms(const struct zs_encoder_config *cfg)
-{
-	/* About two frames: the rate controller may not smooth over more
-	 * than that without adding latency. */
-	return (2000 + cfg->fps - 1) / cfg->fps;
-}
-
-static void configure_encoder(GstElement *e, const char *name,
-	const struct zs_encoder_config *cfg)
-{
-	unsigned kbps = cfg->bitrate_kbps;
-	int threads = (int)MIN(g_get_num_processors(), 16u);
-
-	if (strcmp(name, "x264enc") == 0) {
-		set_enum(e, "tune", "zerolatency");
-		set_enum(e, "speed-preset", "ultrafast");
-		set_enum(e, "pass", "cbr");
-		/* scenecut=0: otherwise x264 inserts IDRs on moving content and
-		 * the GOP is no longer "infinite, IDR on request".
-		 * One thread, no sliced threads: with zerolatency's sliced
-		 * threads, an IDR forced after the encoder sat idle (a client
-		 * joining a still QEMU screen) decoded with its lower slice
-		 * grey in avdec_h264. ultrafast on one core still does ~9 ms
-		 * per 720p frame. */
-		g_object_set(e, "bframes", 0u, "key-int-max", (guint)INFINITE_GOP,
-			"byte-stream", TRUE, "aud", FALSE,
-			"bitrate", MIN(kbps, 2048000u),
-			"vbv-buf-capacity", vbv_ms(cfg),
-			"option-string", "scenecut=0:sliced-threads=0:threads=1", NULL);
-	} else if (strcmp(name, "openh264enc") == 0) {
-		set_enum(e, "rate-control", "bitrate");
-		set_enum(e, "complexity", "low");
-		g_object_set(e, "bitrate", kbps * 1000u,
-			"gop-size", (guint)INFINITE_GOP,
-			"enable-frame-skip", FALSE,
-			"scene-change-detection", FALSE, NULL);
-	} else if (strcmp(name, "vp8enc") == 0 || strcmp(name, "vp9enc") == 0) {
-		bool vp9 = strcmp(name, "vp9enc") == 0;
-		set_enum(e, "end-usage", "cbr");
-		set_enum(e, "keyframe-mode", "disabled");
-		set_enum(e, "error-resilient", "default");
-		/* cpu-used 8: fast in realtime mode for both (VP8 goes to 16
-		 * but loses visibly). VP8 gets one thread: its row threads
-		 * spin-wait, and on a shared 2-core machine two threads cost
-		 * more CPU and wall time than one (measured: 19 vs 13 ms CPU
-		 * per 720p frame); VP9's row-mt does not have that problem. */
-		g_object_set(e, "deadline", (gint64)1, "lag-in-frames", 0,
-			"cpu-used", 8, "keyframe-max-dist", INFINITE_GOP,
-			"target-bitrate", (gint)MIN(kbps, (unsigned)G_MAXINT / 1000u) * 1000,
-			"dropframe-threshold", 0, "threads", vp9 ? threads : 1,
-			"buffer-size", (gint)(2 * vbv_ms(cfg)),
-			"buffer-initial-size", (gint)vbv_ms(cfg),
-			"buffer-optimal-size", (gint)vbv_ms(cfg), NULL);
-		if (vp9)
-			g_object_set(e, "row-mt", TRUE, NULL);
-	} else if (strcmp(name, "x265enc") == 0) {
-		set_enum(e, "tune", "zerolatency");
-		set_enum(e, "speed-preset", "ultrafast");
-		g_object_set(e, "key-int-max", INFINITE_GOP,
-			"bitrate", MIN(kbps, 102400u),
-			"option-string", "scenecut=0:bframes=0", NULL);
-	} else if (strcmp(name, "jpegenc") == 0) {
-		g_object_set(e, "quality", JPEG_QUALITY, NULL);
-	}
-}
 
 static GstElement *make(const char *factory, char *err, size_t err_len)
 {
@@ -443,7 +372,7 @@ static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
 			"1:4:0:0", NULL);
 	g_object_set(raw_filter, "caps", caps, NULL);
 	gst_caps_unref(caps);
-	configure_encoder(g->encoder, g->element_name, cfg);
+	zs_gst_configure(g->encoder, g->element_name, cfg);
 	if (parser) {
 		/* -1: SPS/PPS (VPS) in front of every IDR, so a client that
 		 * joins at a forced keyframe can decode. */
@@ -793,6 +722,14 @@ static int copy_output(struct gst_encoder *g, GstSample *sample,
 	return 0;
 }
 
+static int gst_set_refine(struct zs_encoder *enc)
+{
+	struct gst_encoder *g = gst_encoder_from(enc);
+	return zs_gst_set_bitrate(g->encoder, g->element_name,
+		(uint64_t)g->base.config.bitrate_kbps *
+		zs_encoder_refine_factor(g->base.refine_level));
+}
+
 static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	bool force_keyframe, struct zs_access_unit **out)
 {
@@ -829,9 +766,19 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 
 	flip = !frame->y0_top;
 	if (flip != g->flipping) {
-		set_enum(g->flip, "video-direction", flip ? "vert" : "identity");
+		zs_gst_set_enum(g->flip, "video-direction",
+			flip ? "vert" : "identity");
 		g->flipping = flip;
 	}
+	/* A keyframe asked for costs a whole picture: under a one-frame VBV
+	 * x264's sliced threads split the budget by the previous (P) frame's
+	 * row costs and starve the lower slices (QP 51, grey on a busy
+	 * screen). Raise the ceiling to a refine level's for that frame. */
+	bool boost = force_keyframe && g->base.refine_level < KEYFRAME_BOOST;
+	if (boost)
+		zs_gst_set_bitrate(g->encoder, g->element_name,
+			(uint64_t)g->base.config.bitrate_kbps *
+			zs_encoder_refine_factor(KEYFRAME_BOOST));
 	if (force_keyframe) {
 		GstEvent *event = gst_video_event_new_downstream_force_key_unit(
 			pts, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE,
@@ -859,6 +806,10 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	}
 	ret = copy_output(g, sample, pts, out);
 	gst_sample_unref(sample);
+	if (boost)
+		zs_gst_set_bitrate(g->encoder, g->element_name,
+			(uint64_t)g->base.config.bitrate_kbps *
+			zs_encoder_refine_factor(g->base.refine_level));
 	if (!wait_unmapped(g)) {
 		g_warning("%s: frame %" G_GUINT64_FORMAT " still held by the "
 			"pipeline after encoding", g->base.description, frame->id);
@@ -881,6 +832,7 @@ static const struct zs_encoder_impl gst_impl = {
 	.name = "gst",
 	.encode = gst_encode,
 	.destroy = gst_destroy,
+	.set_refine = gst_set_refine,
 };
 
 const struct zs_encoder_backend_ops zs_encoder_gst_backend = {

@@ -35,6 +35,8 @@ struct zs_va_encoder {
 	uint16_t idr_pic_id;
 	int cur_recon;
 	bool have_ref;
+	/* the refine level the driver's rate control last heard of */
+	unsigned rc_refine_level;
 
 	/* after a driver failure: the software encoder takes over */
 	struct zs_encoder *fallback;
@@ -62,6 +64,11 @@ void zs_va_add_packed(struct zs_va_encoder *v, struct zs_va_render_list *list,
 /* Rate control, HRD, frame rate and quality level: with every sequence. */
 void zs_va_add_rate_control(struct zs_va_encoder *v,
 	struct zs_va_render_list *list);
+/* A picture's rate control when the refine level changed since the
+ * driver last heard (CBR/VBR; nothing under CQP). */
+void zs_va_add_refine(struct zs_va_encoder *v, struct zs_va_render_list *list);
+/* The slice_qp_delta a refined picture needs under CQP (0 otherwise). */
+int zs_va_refine_qp_delta(const struct zs_va_encoder *v, int pic_init_qp);
 /* Destroys the list's buffers (after zs_va_submit, or instead of it). */
 void zs_va_render_list_release(struct zs_va_encoder *v,
 	struct zs_va_render_list *list);

@@ -87,6 +87,8 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 
 	if (idr)
 		add_sequence(v, &list);
+	else
+		zs_va_add_refine(v, &list);
 
 	pic.CurrPic.picture_id = cur;
 	pic.CurrPic.frame_idx = frame_num;
@@ -139,6 +141,8 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 		.slice_type = idr ? ZS_H264_SLICE_I : ZS_H264_SLICE_P,
 		.frame_num = frame_num,
 		.idr_pic_id = v->idr_pic_id,
+		.slice_qp_delta = (int8_t)zs_va_refine_qp_delta(v,
+			26 + v->pps.pic_init_qp_minus26),
 	};
 	slice.macroblock_address = 0;
 	slice.num_macroblocks = v->sps.width_mbs * v->sps.height_mbs;
@@ -151,7 +155,7 @@ bool zs_va_encode_h264(struct zs_va_encoder *v, bool idr,
 	}
 	if (!idr)
 		slice.RefPicList0[0] = pic.ReferenceFrames[0];
-	slice.slice_qp_delta = 0;
+	slice.slice_qp_delta = sh.slice_qp_delta;
 	slice.disable_deblocking_filter_idc = 0;
 	if (v->choice.packed_headers & VA_ENC_PACKED_HEADER_SLICE) {
 		if (!zs_h264_write_slice_header(&slice_bw, &v->sps, &v->pps, &sh)) {

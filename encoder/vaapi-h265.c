@@ -138,6 +138,8 @@ bool zs_va_encode_h265(struct zs_va_encoder *v, bool idr,
 
 	if (idr)
 		add_sequence(v, &list);
+	else
+		zs_va_add_refine(v, &list);
 
 	pic.decoded_curr_pic.picture_id = cur;
 	pic.decoded_curr_pic.pic_order_cnt = poc;
@@ -176,6 +178,8 @@ bool zs_va_encode_h265(struct zs_va_encoder *v, bool idr,
 		.slice_type = idr ? ZS_H265_SLICE_I : inter_type,
 		.poc_lsb = (uint32_t)poc & ((1u << sps->log2_max_poc_lsb) - 1),
 		.temporal_mvp = !idr && sps->temporal_mvp,
+		.slice_qp_delta = (int8_t)zs_va_refine_qp_delta(v,
+			26 + pps->init_qp_minus26),
 	};
 	slice.slice_segment_address = 0;
 	slice.num_ctu_in_slice = ((sps->width + ctb - 1) / ctb) *

@@ -58,31 +58,46 @@ void zs_va_add_packed(struct zs_va_encoder *v, struct zs_va_render_list *list,
 		zs_bitwriter_bytes(bw));
 }
 
+/* QP ceilings of the refine levels (level 0: the rate control's own). */
+static const uint8_t refine_qp[ZS_ENCODER_REFINE_MAX + 1] = {
+	0, 28, 24, 20, 16, 14, 12,
+};
+
+static void add_rc_params(struct zs_va_encoder *v,
+	struct zs_va_render_list *list)
+{
+	const struct zs_encoder_config *cfg = &v->base.config;
+	unsigned level = v->base.refine_level;
+	/* One frame of VBV: the rate controller may not spread a burst
+	 * over later frames, which would be latency. A refined still
+	 * picture gets a bigger budget and a QP ceiling. */
+	uint64_t bps64 = (uint64_t)cfg->bitrate_kbps * 1000u *
+		zs_encoder_refine_factor(level);
+	uint32_t bps = (uint32_t)MIN(bps64, (uint64_t)UINT32_MAX);
+	VAEncMiscParameterRateControl rc = {
+		.bits_per_second = bps,
+		.target_percentage = v->choice.rc_mode == VA_RC_CBR ? 100 : 90,
+		.window_size = (1000u + cfg->fps - 1) / cfg->fps,
+		.rc_flags.bits.disable_frame_skip = 1,
+		.max_qp = level ? refine_qp[level] : 0,
+	};
+	VAEncMiscParameterHRD hrd = {
+		.buffer_size = bps / cfg->fps,
+		.initial_buffer_fullness = bps / cfg->fps,
+	};
+	zs_va_add_misc(v, list, VAEncMiscParameterTypeRateControl, &rc,
+		sizeof(rc));
+	zs_va_add_misc(v, list, VAEncMiscParameterTypeHRD, &hrd, sizeof(hrd));
+	v->rc_refine_level = level;
+}
+
 void zs_va_add_rate_control(struct zs_va_encoder *v,
 	struct zs_va_render_list *list)
 {
 	const struct zs_encoder_config *cfg = &v->base.config;
 
-	if (v->choice.rc_mode != VA_RC_CQP) {
-		/* One frame of VBV: the rate controller may not spread a
-		 * burst over later frames, which would be latency. */
-		uint32_t bps = cfg->bitrate_kbps * 1000u;
-		VAEncMiscParameterRateControl rc = {
-			.bits_per_second = bps,
-			.target_percentage = v->choice.rc_mode == VA_RC_CBR ?
-				100 : 90,
-			.window_size = (1000u + cfg->fps - 1) / cfg->fps,
-			.rc_flags.bits.disable_frame_skip = 1,
-		};
-		VAEncMiscParameterHRD hrd = {
-			.buffer_size = bps / cfg->fps,
-			.initial_buffer_fullness = bps / cfg->fps,
-		};
-		zs_va_add_misc(v, list, VAEncMiscParameterTypeRateControl, &rc,
-			sizeof(rc));
-		zs_va_add_misc(v, list, VAEncMiscParameterTypeHRD, &hrd,
-			sizeof(hrd));
-	}
+	if (v->choice.rc_mode != VA_RC_CQP)
+		add_rc_params(v, list);
 	VAEncMiscParameterFrameRate fr = { .framerate = cfg->fps };
 	zs_va_add_misc(v, list, VAEncMiscParameterTypeFrameRate, &fr, sizeof(fr));
 	if (v->choice.quality_level) {
@@ -92,6 +107,22 @@ void zs_va_add_rate_control(struct zs_va_encoder *v,
 		zs_va_add_misc(v, list, VAEncMiscParameterTypeQualityLevel, &q,
 			sizeof(q));
 	}
+}
+
+void zs_va_add_refine(struct zs_va_encoder *v, struct zs_va_render_list *list)
+{
+	if (v->choice.rc_mode != VA_RC_CQP &&
+	    v->base.refine_level != v->rc_refine_level)
+		add_rc_params(v, list);
+}
+
+int zs_va_refine_qp_delta(const struct zs_va_encoder *v, int pic_init_qp)
+{
+	unsigned level = v->base.refine_level;
+	if (v->choice.rc_mode != VA_RC_CQP || !level)
+		return 0;
+	int qp = MIN(CQP_QP, (int)refine_qp[MIN(level, ZS_ENCODER_REFINE_MAX)]);
+	return qp - pic_init_qp;
 }
 
 void zs_va_render_list_release(struct zs_va_encoder *v,

@@ -607,6 +607,7 @@ static int vaapi_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	int ret;
 
 	if (v->fallback) {
+		zs_encoder_set_refine(v->fallback, v->base.refine_level);
 		ret = v->fallback->impl->encode(v->fallback, frame,
 			force_keyframe, out);
 		v->base.cpu_pixel_bytes = v->fallback->cpu_pixel_bytes;
@@ -636,6 +637,7 @@ static const struct zs_encoder_impl vaapi_impl = {
 	.name = "vaapi",
 	.encode = vaapi_encode,
 	.destroy = vaapi_destroy,
+	.reads_refine_level = true,
 };
 
 const struct zs_encoder_backend_ops zs_encoder_vaapi_backend = {

@@ -90,6 +90,21 @@ void zs_encoder_destroy(struct zs_encoder *enc);
 int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	bool force_keyframe, struct zs_access_unit **out);
 
+/* Refinement of a still picture: the quality of the frames that follow.
+ * 0 leaves every choice to the rate control (the default); 1 ..
+ * ZS_ENCODER_REFINE_MAX ask for a sharper picture at a higher bit cost:
+ * each level spends about four times the bits of the one below (x264,
+ * VP8/VP9: a higher bitrate target for those frames) or caps the QP lower
+ * (VA-API: a per-picture QP in CQP, a QP ceiling and a higher target under
+ * CBR/VBR). Encoding the same picture again at rising levels refines it
+ * toward near-lossless through the P frames' residual. Returns 0, or
+ * -ENOTSUP when the backend has no such control (frames then come at the
+ * normal quality). Same thread rules as zs_encoder_encode(). */
+#define ZS_ENCODER_REFINE_MAX 6
+int zs_encoder_set_refine(struct zs_encoder *enc, unsigned level);
+/* The refine level zs_encoder_set_refine() last set. */
+unsigned zs_encoder_refine_level(const struct zs_encoder *enc);
+
 /* "gst:x264enc h264 1280x720 @ 6082 kbps", for logs. */
 const char *zs_encoder_describe(const struct zs_encoder *enc);
 

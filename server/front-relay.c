@@ -469,7 +469,12 @@ static void relay_update(struct relay *r, bool more)
 			se |= G_IO_OUT;
 		g_source_modify_unix_fd(&r->source, r->server_tag, se);
 	}
-	g_source_set_ready_time(&r->source, more ? 0 : -1);
+	/* with nothing to do now, the relay's GSource still wakes itself for
+	 * the next periodic clock message */
+	int32_t wait = more ? 0 :
+		zs_relay_resync_wait_ms(&r->parser, zs_relay_mm_time_now());
+	g_source_set_ready_time(&r->source, wait < 0 ? -1 :
+		g_get_monotonic_time() + (int64_t)wait * 1000);
 }
 
 /* Client → c2s buffer. False when the relay was closed. */
@@ -608,7 +613,8 @@ static void pump_resync(struct relay *r, bool *progress)
 	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
 	if (r->server_fd < 0 || buf_space(&r->s2c) < sizeof(msg))
 		return;
-	size_t n = zs_relay_take_resync(&r->parser, zs_relay_mm_time_now(), msg);
+	size_t n = zs_relay_take_resync(&r->parser, zs_relay_mm_time_now(),
+		msg);
 	if (n) {
 		memcpy(r->s2c.data + r->s2c.end, msg, n);
 		r->s2c.end += n;
@@ -713,6 +719,7 @@ void zs_front_relay_start(struct zs_front *f, int fd, SSL *ssl,
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);
 	r->s2c.data = g_malloc(RELAY_BUF_BYTES);
 	zs_relay_parser_init(&r->parser, f->cfg.clock_fix, f->cfg.clock_bias_ms);
+	zs_relay_set_resync_period(&r->parser, f->cfg.clock_resync_ms);
 	zs_front_peer_name(fd, peer, sizeof(peer));
 	snprintf(r->name, sizeof(r->name), "%s client %s", ssl ? "TLS" : "plain",
 		peer);

@@ -30,6 +30,7 @@ struct zs_front_config {
 	/* the main-channel clock relay */
 	bool clock_fix;
 	uint32_t clock_bias_ms;
+	uint32_t clock_resync_ms; /* the clock again every N ms; 0 = once */
 };
 
 struct zs_front;

@@ -188,6 +188,10 @@ struct zs_pipeline_config {
 	 * sends frames continuously anyway). */
 	void (*need_frame)(void *data);
 	void *need_frame_data;
+	/* re-encode a still picture at rising quality (refine.c) */
+	bool refine;
+	/* --trace-stages (borrowed; NULL: off) */
+	struct zs_trace *trace;
 };
 
 struct zs_pipeline_stats {
@@ -196,6 +200,7 @@ struct zs_pipeline_stats {
 	uint64_t frames_dropped; /* encoded frames dropped (forced a keyframe) */
 	uint64_t frames_failed;  /* frames the encoder failed (dropped) */
 	uint64_t keyframes, bytes_sent;
+	uint64_t frames_refined, bytes_refined; /* part of the above */
 };
 
 struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
@@ -212,6 +217,51 @@ void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
 	bool visible);
 void zs_pipeline_get_stats(const struct zs_pipeline *p,
 	struct zs_pipeline_stats *stats);
+
+/* ---- trace.c: --trace-stages, one line per frame sent ---- */
+
+struct zs_trace;
+/* Times in CLOCK_MONOTONIC us (0: unknown). */
+struct zs_trace_frame {
+	uint64_t id, capture_us;
+	int64_t in_us;      /* the pipeline got the frame from the source */
+	int64_t submit_us;  /* handed to the encoder thread */
+	uint64_t enc_start_us, enc_end_us;
+	int64_t queued_us;  /* the DATA message queued for spice-server */
+	size_t bytes;
+	bool keyframe;
+	unsigned refine_level;
+};
+struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len);
+void zs_trace_close(struct zs_trace *t);
+void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr);
+
+/* ---- refine.c: sharpening a still picture (main thread) ---- */
+
+struct zs_refine;
+struct zs_refine_stats {
+	uint64_t frames, bytes; /* refinement frames encoded */
+	uint64_t completed;     /* still periods refined to the top level */
+	uint64_t skipped;       /* still periods after too small a change */
+};
+
+/* request asks the source for its current picture again; without it (or
+ * with enabled false) nothing is refined. fps paces the steps. */
+struct zs_refine *zs_refine_create(bool enabled, uint32_t fps,
+	void (*request)(void *data), void *data);
+void zs_refine_destroy(struct zs_refine *r);
+/* A source frame reaches the pipeline: the refine level to encode it at
+ * (0 for a change). changed: the fraction of the picture its damage
+ * covers (1 for a whole new picture). */
+unsigned zs_refine_frame_in(struct zs_refine *r, double changed);
+/* The frame encoded at `level` was handed to spice-server (sent) or
+ * dropped; bytes is its size. */
+void zs_refine_frame_done(struct zs_refine *r, unsigned level, bool sent,
+	size_t bytes);
+/* No client watches: nothing to refine until the next frame. */
+void zs_refine_stop(struct zs_refine *r);
+void zs_refine_get_stats(const struct zs_refine *r,
+	struct zs_refine_stats *stats);
 
 /* ---- listen.c: the listening sockets ---- */
 

@@ -27,6 +27,7 @@ struct app {
 	struct zs_source *source;
 	struct zs_front *front;
 	struct zs_session *session;
+	struct zs_trace *trace; /* --trace-stages */
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
 	 * new one shows black at the last picture's size until QEMU's first */
@@ -276,9 +277,12 @@ static struct zs_source *create_source(struct app *app, char *err,
 {
 	const struct zs_options *o = &app->opts;
 	switch (o->source) {
-	case ZS_SOURCE_TESTPATTERN:
-		return zs_testpattern_source_create(o->width, o->height, o->fps,
-			&source_events, app);
+	case ZS_SOURCE_TESTPATTERN: {
+		struct zs_source *src = zs_testpattern_source_create(o->width,
+			o->height, o->fps, &source_events, app);
+		zs_testpattern_source_set_still_after(src, o->still_after);
+		return src;
+	}
 	case ZS_SOURCE_QEMU: {
 		struct zs_qemu_options qo = {
 			.qmp_path = o->qemu_qmp_path,
@@ -328,6 +332,7 @@ static int run(struct app *app)
 		.tls_only = o->tls_only,
 		.clock_fix = o->clock_fix,
 		.clock_bias_ms = o->clock_bias_ms,
+		.clock_resync_ms = o->clock_resync_ms,
 	};
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));
@@ -356,6 +361,13 @@ static int run(struct app *app)
 	zs_session_set_display(app->session, app->display);
 
 	zs_encoder_set_va_device(o->va_device);
+	if (o->trace_stages) {
+		app->trace = zs_trace_open(o->trace_stages, err, sizeof(err));
+		if (!app->trace) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
 	struct zs_pipeline_config pcfg = {
 		.backend = o->encoder,
 		.forced_codec = o->codec,
@@ -366,6 +378,8 @@ static int run(struct app *app)
 		.max_fps = o->max_fps,
 		.need_frame = on_need_frame,
 		.need_frame_data = app,
+		.refine = o->refine,
+		.trace = app->trace,
 	};
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));
@@ -447,6 +461,7 @@ int main(int argc, char **argv)
 	}
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
+	zs_trace_close(app.trace);
 	zs_source_destroy(app.source);
 	zs_ticket_bind(NULL, NULL);
 	zs_session_destroy(app.session);

@@ -27,6 +27,8 @@
 #define MAX_TICKET_EXPIRY_S (366u * 24 * 3600)
 #define MAX_CLOCK_BIAS_MS 1000
 #define DEFAULT_SOCKET_MODE 0600
+#define DEFAULT_CLOCK_RESYNC_MS 1000
+#define MAX_CLOCK_RESYNC_MS 600000
 
 static const char usage[] =
 	"Usage: zerospice [OPTION]...\n"
@@ -34,8 +36,10 @@ static const char usage[] =
 	"encoded video stream.\n"
 	"\n"
 	"Source:\n"
-	"  --source testpattern[,size=WxH][,fps=N]\n"
-	"                          animated test pattern (default; 1280x720, 60 fps)\n"
+	"  --source testpattern[,size=WxH][,fps=N][,still-after=N]\n"
+	"                          animated test pattern (default; 1280x720, 60 fps);\n"
+	"                          still-after=N stops the motion after frame N\n"
+	"                          (input still redraws it)\n"
 	"  --source qemu,qmp=PATH  attach to QEMU started with -display dbus,p2p=yes\n"
 	"                          and -qmp unix:PATH,server=on,wait=off\n"
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
@@ -85,6 +89,11 @@ static const char usage[] =
 	"                          clock, 400 ms behind)\n"
 	"  --clock-bias-ms N       with --clock-fix, set the client clock N ms behind\n"
 	"                          (0..1000, default 0)\n"
+	"  --clock-resync-ms N     with --clock-fix, send the clock again every N ms\n"
+	"                          (after N/4 and N/2 first), so that a first clock\n"
+	"                          message that queued behind a keyframe on a slow\n"
+	"                          link does not hold every frame; 0 sends it once\n"
+	"                          (default 1000)\n"
 	"\n"
 	"  SIGHUP reads the ticket file and the TLS files again; clients already\n"
 	"  connected stay. SASL and seamless migration are not supported.\n"
@@ -100,6 +109,13 @@ static const char usage[] =
 	"                          /dev/dri/renderD* whose driver can encode)\n"
 	"  --bitrate KBPS          target bitrate (default: scaled to size and fps)\n"
 	"  --max-fps N             cap the encoded frame rate\n"
+	"  --refine on|off         when the picture goes still, re-encode it at\n"
+	"                          rising quality, a few frames, until it is\n"
+	"                          near-lossless (default on)\n"
+	"  --trace-stages FILE     append one line per frame with its time at each\n"
+	"                          stage (capture, pipeline in, encoder thread,\n"
+	"                          encode start/end, queued for spice-server),\n"
+	"                          CLOCK_MONOTONIC microseconds\n"
 	"\n"
 	"  --version               print the version and exit\n"
 	"  --help                  print this help and exit\n"
@@ -205,6 +221,12 @@ static bool parse_source(struct zs_options *opts, const char *arg, char *err,
 			if (!parse_u32(val, 1, MAX_FPS, &opts->fps))
 				ok = fail(err, err_len,
 					"--source: fps '%s' is not 1..%u", val, MAX_FPS);
+		} else if (opts->source == ZS_SOURCE_TESTPATTERN &&
+			strcmp(key, "still-after") == 0) {
+			if (!parse_u32(val, 0, UINT32_MAX, &opts->still_after))
+				ok = fail(err, err_len,
+					"--source: still-after '%s' is not a frame count",
+					val);
 		} else if (opts->source == ZS_SOURCE_QEMU && strcmp(key, "qmp") == 0) {
 			qemu_targets++;
 			if (!*val || !replace_str(&opts->qemu_qmp_path, val))
@@ -304,11 +326,14 @@ enum {
 	OPT_ALLOW_PLAIN,
 	OPT_CLOCK_FIX,
 	OPT_CLOCK_BIAS_MS,
+	OPT_CLOCK_RESYNC_MS,
 	OPT_CODEC,
 	OPT_ENCODER,
 	OPT_VA_DEVICE,
 	OPT_BITRATE,
 	OPT_MAX_FPS,
+	OPT_REFINE,
+	OPT_TRACE_STAGES,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -330,11 +355,14 @@ static const struct option long_options[] = {
 	{ "allow-plain", no_argument, NULL, OPT_ALLOW_PLAIN },
 	{ "clock-fix", required_argument, NULL, OPT_CLOCK_FIX },
 	{ "clock-bias-ms", required_argument, NULL, OPT_CLOCK_BIAS_MS },
+	{ "clock-resync-ms", required_argument, NULL, OPT_CLOCK_RESYNC_MS },
 	{ "codec", required_argument, NULL, OPT_CODEC },
 	{ "encoder", required_argument, NULL, OPT_ENCODER },
 	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
+	{ "refine", required_argument, NULL, OPT_REFINE },
+	{ "trace-stages", required_argument, NULL, OPT_TRACE_STAGES },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -354,6 +382,8 @@ static void set_defaults(struct zs_options *opts)
 	opts->tls_port = -1;
 	opts->clock_fix = true;
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
+	opts->refine = true;
+	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
 }
 
 /* Octal permission bits, 0..0777. */
@@ -441,6 +471,27 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 		else
 			return fail(err, err_len, "--clock-fix: '%s' is not on or off",
 				arg);
+		return true;
+	case OPT_REFINE:
+		if (strcmp(arg, "on") == 0)
+			opts->refine = true;
+		else if (strcmp(arg, "off") == 0)
+			opts->refine = false;
+		else
+			return fail(err, err_len, "--refine: '%s' is not on or off",
+				arg);
+		return true;
+	case OPT_TRACE_STAGES:
+		if (!*arg)
+			return fail(err, err_len, "--trace-stages needs a file");
+		return replace_str(&opts->trace_stages, arg) ||
+			fail(err, err_len, "out of memory");
+	case OPT_CLOCK_RESYNC_MS:
+		if (!parse_u32(arg, 0, MAX_CLOCK_RESYNC_MS, &opts->clock_resync_ms) ||
+			(opts->clock_resync_ms && opts->clock_resync_ms < 100))
+			return fail(err, err_len,
+				"--clock-resync-ms: '%s' is not 0 or 100..%u", arg,
+				MAX_CLOCK_RESYNC_MS);
 		return true;
 	case OPT_CLOCK_BIAS_MS:
 		if (!parse_u32(arg, 0, MAX_CLOCK_BIAS_MS, &opts->clock_bias_ms))
@@ -580,6 +631,7 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 void zs_options_finish(struct zs_options *opts)
 {
 	free(opts->va_device);
+	free(opts->trace_stages);
 	opts->va_device = NULL;
 	free(opts->qemu_qmp_path);
 	free(opts->qemu_bus_address);

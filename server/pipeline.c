@@ -34,6 +34,8 @@ struct job {
 	struct zs_frame *frame;
 	enum zs_codec codec;
 	bool force_keyframe;
+	unsigned refine_level;
+	int64_t in_us, submit_us;
 };
 
 struct result {
@@ -41,6 +43,8 @@ struct result {
 	enum zs_codec codec;
 	int err; /* negative errno when the frame could not be encoded */
 	char *encoder_desc; /* set when a new encoder was made */
+	unsigned refine_level;
+	int64_t in_us, submit_us;
 };
 
 struct zs_pipeline {
@@ -54,6 +58,10 @@ struct zs_pipeline {
 	bool need_format, need_keyframe, cursor_dirty;
 	uint32_t format_width, format_height;
 	struct zs_frame *pending;
+	unsigned pending_level; /* refine level for pending */
+	int64_t pending_in_us;
+
+	struct zs_refine *refine;
 	bool busy;
 	bool frame_requested;
 	int64_t next_submit_us;
@@ -140,8 +148,14 @@ static gpointer worker_main(gpointer data)
 
 		struct result *res = g_new0(struct result, 1);
 		res->codec = job.codec;
+		res->refine_level = job.refine_level;
+		res->in_us = job.in_us;
+		res->submit_us = job.submit_us;
 		if (worker_ensure_encoder(p, &job, res)) {
 			bool fresh = res->encoder_desc != NULL;
+			/* -ENOTSUP: this encoder has no such control; the frame
+			 * comes at its normal quality */
+			zs_encoder_set_refine(p->enc, job.refine_level);
 			res->err = zs_encoder_encode(p->enc, job.frame,
 				job.force_keyframe || fresh, &res->au);
 			if (res->err < 0) {
@@ -275,13 +289,15 @@ static void queue_cursor(struct zs_pipeline *p)
 	p->cursor_dirty = false;
 }
 
-static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
+/* Queues the frame for the clients; false when it was dropped. */
+static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
+	unsigned refine_level)
 {
 	p->stats.frames_encoded++;
 	if (au->codec != p->codec) {
 		/* encoded for a codec no longer wanted */
 		p->need_keyframe = true;
-		return;
+		return false;
 	}
 	if (zs_display_drop_unsent(p->display) > 0) {
 		p->stats.frames_dropped++;
@@ -294,7 +310,7 @@ static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
 		/* the client could not decode it: wait for the keyframe */
 		p->stats.frames_dropped++;
 		p->need_keyframe = true;
-		return;
+		return false;
 	}
 	if (new_stream)
 		queue_format_and_cursor(p, au->width, au->height);
@@ -305,12 +321,12 @@ static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
 			  "stream device's limit; dropped", au->frame_id, au->size);
 		p->stats.frames_dropped++;
 		p->need_keyframe = true;
-		return;
+		return false;
 	}
 	uint8_t *msg = malloc(ZS_STREAM_HEADER_BYTES + au->size);
 	if (!msg) {
 		p->need_keyframe = true;
-		return;
+		return false;
 	}
 	zs_stream_put_header(msg, STREAM_TYPE_DATA, (uint32_t)au->size);
 	memcpy(msg + ZS_STREAM_HEADER_BYTES, au->data, au->size);
@@ -322,6 +338,35 @@ static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
 	}
 	p->stats.frames_sent++;
 	p->stats.bytes_sent += au->size;
+	if (refine_level) {
+		p->stats.frames_refined++;
+		p->stats.bytes_refined += au->size;
+	}
+	return true;
+}
+
+/* --trace-stages: the frame went to spice-server's queue. (When
+ * spice-server has read it is not traced: it asks for a message's last
+ * bytes only when it looks for the next one, often after the client has
+ * the frame.) */
+static void trace_queued(struct zs_pipeline *p, const struct result *res)
+{
+	if (!p->cfg.trace)
+		return;
+	const struct zs_access_unit *au = res->au;
+	struct zs_trace_frame fr = {
+		.id = au->frame_id,
+		.capture_us = au->capture_us,
+		.in_us = res->in_us,
+		.submit_us = res->submit_us,
+		.enc_start_us = au->encode_start_us,
+		.enc_end_us = au->encode_end_us,
+		.queued_us = g_get_monotonic_time(),
+		.bytes = au->size,
+		.keyframe = au->keyframe,
+		.refine_level = res->refine_level,
+	};
+	zs_trace_write(p->cfg.trace, &fr);
 }
 
 static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
@@ -340,11 +385,18 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 			frame_failed(p, res->codec);
 		} else if (!res->au) {
 			p->need_keyframe = true;
+			zs_refine_frame_done(p->refine, res->refine_level,
+				false, 0);
 		} else {
 			if (res->codec > ZS_CODEC_NONE &&
 			    res->codec < ZS_CODEC_COUNT)
 				p->fails[res->codec] = 0;
-			handle_access_unit(p, res->au);
+			bool sent = handle_access_unit(p, res->au,
+				res->refine_level);
+			if (sent)
+				trace_queued(p, res);
+			zs_refine_frame_done(p->refine, res->refine_level,
+				sent, res->au->size);
 		}
 		free_result(res);
 	}
@@ -388,11 +440,32 @@ static void try_submit(struct zs_pipeline *p)
 	p->job.frame = p->pending;
 	p->job.codec = p->codec;
 	p->job.force_keyframe = p->need_keyframe || p->need_format;
+	p->job.refine_level = p->pending_level;
+	p->job.in_us = p->pending_in_us;
+	p->job.submit_us = now;
 	p->has_job = true;
 	g_cond_signal(&p->cond);
 	g_mutex_unlock(&p->lock);
 	p->pending = NULL;
 	p->busy = true;
+}
+
+/* How much of the picture a frame's damage covers (1: all, or unknown). */
+static double changed_fraction(const struct zs_frame *f)
+{
+	if (f->n_damage == 0 || !f->width || !f->height)
+		return 1.0;
+	double area = 0;
+	for (int i = 0; i < f->n_damage; i++)
+		area += (double)f->damage[i].width * f->damage[i].height;
+	return MIN(1.0, area / ((double)f->width * f->height));
+}
+
+static void refine_request(void *data)
+{
+	struct zs_pipeline *p = data;
+	if (p->codec != ZS_CODEC_NONE && p->cfg.need_frame)
+		p->cfg.need_frame(p->cfg.need_frame_data);
 }
 
 void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
@@ -407,6 +480,11 @@ void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
 	/* Kept even while no client watches: a static desktop sends no new
 	 * frames, and the next client must still get a picture. */
 	p->pending = frame;
+	/* a keyframe is a whole new picture for the client that gets it */
+	p->pending_level = zs_refine_frame_in(p->refine,
+		p->need_keyframe || p->need_format ? 1.0 :
+			changed_fraction(frame));
+	p->pending_in_us = g_get_monotonic_time();
 	try_submit(p);
 }
 
@@ -414,8 +492,10 @@ void zs_pipeline_start_stop(struct zs_pipeline *p, uint32_t codec_mask)
 {
 	p->client_mask = codec_mask;
 	choose_codec(p);
-	if (codec_mask == 0)
+	if (codec_mask == 0) {
 		g_message("no client is watching: streaming stopped");
+		zs_refine_stop(p->refine);
+	}
 	/* a client joined (or the set changed): a new stream with FORMAT,
 	 * cursor and a keyframe */
 	if (zs_display_drop_unsent(p->display) > 0)
@@ -515,6 +595,7 @@ struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 	g_source_set_callback(p->wake_source, G_SOURCE_FUNC(on_results), p,
 		NULL);
 	g_source_attach(p->wake_source, g_main_context_get_thread_default());
+	p->refine = zs_refine_create(cfg->refine, cfg->fps, refine_request, p);
 	p->thread = g_thread_new("zs-encode", worker_main, p);
 
 	GString *names = g_string_new(NULL);
@@ -556,6 +637,7 @@ void zs_pipeline_destroy(struct zs_pipeline *p)
 		g_source_unref(p->aside_timer);
 	}
 	close(p->wake_fd);
+	zs_refine_destroy(p->refine);
 	zs_frame_release(p->pending);
 	free(p->cursor_msg);
 	g_mutex_clear(&p->lock);

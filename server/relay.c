@@ -112,9 +112,25 @@ void zs_relay_parser_init(struct zs_relay_parser *p, bool rewrite_clock,
 	p->hdr_need = ZS_RELAY_LINK_HEADER_BYTES;
 }
 
+void zs_relay_set_resync_period(struct zs_relay_parser *p, uint32_t period_ms)
+{
+	p->resync_period_ms = period_ms;
+}
+
+int32_t zs_relay_resync_wait_ms(const struct zs_relay_parser *p,
+	uint32_t now_ms)
+{
+	if (p->resync_state != RESYNC_DONE || !p->resync_period_ms)
+		return -1;
+	int32_t wait = (int32_t)(p->next_resync_ms - now_ms);
+	return wait > 0 ? wait : 0;
+}
+
 size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
 	uint8_t out[ZS_RELAY_RESYNC_BYTES])
 {
+	if (zs_relay_resync_wait_ms(p, now_ms) == 0)
+		p->resync_state = RESYNC_DUE;
 	if (p->resync_state != RESYNC_DUE || p->s2c_state != S2C_MSG_HEADER ||
 		p->hdr_have != 0)
 		return 0;
@@ -125,6 +141,11 @@ size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
 	put_le32(out + 6, t);
 	p->resync_state = RESYNC_DONE;
 	p->resyncs++;
+	/* soon after the first (the link may still be busy with the first
+	 * keyframe), then at the period */
+	uint32_t period = p->resync_period_ms;
+	p->next_resync_ms = now_ms + (p->resyncs == 1 ? period / 4 :
+		p->resyncs == 2 ? period / 2 : period);
 	p->last_new_mm_time = t;
 	return ZS_RELAY_RESYNC_BYTES;
 }

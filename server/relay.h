@@ -99,8 +99,11 @@ struct zs_relay_parser {
 	size_t held_have;
 
 	/* The one message the relay adds (mini-header sessions only): the
-	 * clock again, once the client has handled MAIN_INIT. */
+	 * clock again, once the client has handled MAIN_INIT, and then every
+	 * resync_period_ms (0: only that once). */
 	int resync_state;
+	uint32_t resync_period_ms;
+	uint32_t next_resync_ms;
 
 	/* counters, for logs and tests */
 	uint64_t messages, rewrites, resyncs, hidden_channels;
@@ -152,6 +155,21 @@ bool zs_relay_channel_hidden(uint8_t channel_type, uint8_t channel_id);
  * headers carry serials the relay would have to renumber. */
 size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
 	uint8_t out[ZS_RELAY_RESYNC_BYTES]);
+
+/* A clock message is only as right as the path it took was empty: the
+ * first one, sent while the first keyframe fills a narrow link, reaches the
+ * client that much late and sets its clock behind for good (each frame is
+ * then held that long). So the relay sends the clock again after
+ * period/4, period/2, then every period ms; a later one that does not
+ * queue sets it right (spice-gtk takes every MULTI_MEDIA_TIME as its
+ * clock; a jump back or over 500 ms only makes it reschedule queued
+ * frames). Call after zs_relay_parser_init; 0 (the default) sends the
+ * one resync only. */
+void zs_relay_set_resync_period(struct zs_relay_parser *p, uint32_t period_ms);
+/* Milliseconds until the next periodic resync is due (0: due now), or -1
+ * when none is planned or one waits for a message boundary. */
+int32_t zs_relay_resync_wait_ms(const struct zs_relay_parser *p,
+	uint32_t now_ms);
 
 /* True when spice-server's side is followed message by message (a main
  * channel, link accepted); false while linking or when bytes just pass. */

@@ -19,6 +19,7 @@ struct zs_options {
 	enum zs_source_kind source;
 	/* testpattern */
 	uint32_t width, height, fps;
+	uint32_t still_after; /* frames; 0 = moves for ever */
 	/* qemu */
 	char *qemu_qmp_path;
 	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
@@ -55,12 +56,15 @@ struct zs_options {
 	/* the main-channel clock relay (shared/DESIGN.md §4) */
 	bool clock_fix;         /* default on */
 	uint32_t clock_bias_ms; /* client clock this far behind ours */
+	uint32_t clock_resync_ms; /* the clock again every N ms; 0 = once */
 
 	enum zs_codec codec; /* ZS_CODEC_NONE = auto */
 	enum zs_encoder_backend encoder;
 	char *va_device; /* --va-device; NULL = first capable render node */
 	uint32_t bitrate_kbps; /* 0 = encoder default */
 	uint32_t max_fps;      /* 0 = no cap */
+	bool refine;           /* sharpen still pictures (default on) */
+	char *trace_stages;    /* --trace-stages FILE; NULL = off */
 
 	bool show_help, show_version;
 };

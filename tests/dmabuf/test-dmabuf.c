@@ -3,6 +3,7 @@
 #include <drm_fourcc.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -581,4 +582,63 @@ Test(testpattern_source, wrappers_accept_null_and_bad_args_are_refused)
 	zs_source_destroy(&bare);
 	cr_assert_null(zs_testpattern_source_create(640, 480, 0, NULL, NULL));
 	cr_assert_null(zs_testpattern_source_create(100, 100, 30, NULL, NULL));
+}
+
+/* zs_testpattern_psnr: the picture the stamps name is drawn again, so an
+ * exact copy measures 100 dB, a disturbed one less, and levels shifted as
+ * the clients' colour conversions shift them (white 255 -> 253) cost
+ * nothing; a picture without a stamp is -ENOENT. */
+Test(testpattern, psnr_of_a_screenshot_against_its_source)
+{
+	enum { TW = 640, TH = 360 };
+	struct zs_testpattern *tp = zs_testpattern_create(TW, TH, 1);
+	cr_assert_not_null(tp);
+	struct zs_frame *f = zs_testpattern_render(tp, 77, 123456789);
+	cr_assert_not_null(f);
+	struct zs_frame_map map;
+	cr_assert_eq(zs_frame_map(f, &map), 0);
+	uint8_t *rgb = malloc((size_t)TW * TH * 3);
+	cr_assert_not_null(rgb);
+	for (uint32_t y = 0; y < TH; y++)
+		for (uint32_t x = 0; x < TW; x++) {
+			const uint8_t *s = map.pixels + (size_t)y * map.stride + x * 4;
+			uint8_t *d = rgb + ((size_t)y * TW + x) * 3;
+			d[0] = s[2];
+			d[1] = s[1];
+			d[2] = s[0];
+		}
+	zs_frame_unmap(&map);
+	zs_frame_release(f);
+	zs_testpattern_destroy(tp);
+
+	struct zs_image img = { rgb, TW, TH, TW * 3, 3 };
+	struct zs_psnr q;
+	uint32_t id = 0;
+	cr_assert_eq(zs_testpattern_psnr(&img, &q, &id), 0);
+	cr_expect_eq(id, 77);
+	cr_expect_geq(q.y_db, 99.0);
+	cr_expect_geq(q.rgb_db, 99.0);
+	cr_expect_geq(q.text_db, 99.0);
+
+	/* levels as the decoders map them: still (near) perfect */
+	for (size_t i = 0; i < (size_t)TW * TH * 3; i++)
+		rgb[i] = (uint8_t)(rgb[i] * 253 / 255);
+	cr_assert_eq(zs_testpattern_psnr(&img, &q, &id), 0);
+	cr_expect_gt(q.y_db, 50.0, "level-shifted: %.2f dB", q.y_db);
+
+	/* noise outside the stamps: a finite, lower figure */
+	for (size_t i = 0; i < (size_t)TW * TH * 3; i += 7) {
+		size_t px = i / 3;
+		if (px % TW > 500 || px / TW > 250)
+			rgb[i] = (uint8_t)(rgb[i] ^ 0x10);
+	}
+	cr_assert_eq(zs_testpattern_psnr(&img, &q, &id), 0);
+	cr_expect_lt(q.y_db, 45.0, "noisy: %.2f dB", q.y_db);
+	cr_expect_gt(q.y_db, 20.0, "noisy: %.2f dB", q.y_db);
+
+	/* no stamp at all */
+	memset(rgb, 0x40, (size_t)TW * TH * 3);
+	cr_expect_eq(zs_testpattern_psnr(&img, &q, &id), -ENOENT);
+	cr_expect_eq(zs_testpattern_psnr(NULL, &q, &id), -EINVAL);
+	free(rgb);
 }

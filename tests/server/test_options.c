@@ -69,6 +69,31 @@ Test(options, tls_and_clock_options_are_parsed)
 	cr_expect_not_null(strstr(zs_options_usage(), "--tls-port"));
 }
 
+Test(options, refine_still_resync_and_trace_options)
+{
+	struct zs_options o;
+	char err[256] = "";
+	cr_assert(parse(&o, err, sizeof(err), NULL), "%s", err);
+	cr_expect(o.refine, "refinement is on by default");
+	cr_expect_eq(o.still_after, 0);
+	cr_expect_eq(o.clock_resync_ms, 1000);
+	cr_expect_null(o.trace_stages);
+	zs_options_finish(&o);
+	const char *args[] = { "--source", "testpattern,still-after=120",
+		"--refine", "off", "--clock-resync-ms", "0", "--trace-stages",
+		"/tmp/t.txt", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_eq(o.still_after, 120);
+	cr_expect_not(o.refine);
+	cr_expect_eq(o.clock_resync_ms, 0);
+	cr_expect_str_eq(o.trace_stages, "/tmp/t.txt");
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--refine on|off"));
+	cr_expect_not_null(strstr(zs_options_usage(), "still-after=N"));
+	cr_expect_not_null(strstr(zs_options_usage(), "--clock-resync-ms"));
+	cr_expect_not_null(strstr(zs_options_usage(), "--trace-stages"));
+}
+
 Test(options, full_command_line_is_parsed)
 {
 	struct zs_options o;
@@ -217,6 +242,12 @@ static const struct bad_case bad_cases[] = {
 	{ { "--socket-mode", "", NULL }, "--socket-mode" },
 	{ { "--qemu-uid", "nobody", NULL }, "--qemu-uid" },
 	{ { "--qemu-uid", "4294967295", NULL }, "--qemu-uid" },
+	{ { "--clock-resync-ms", "50", NULL }, "--clock-resync-ms" },
+	{ { "--clock-resync-ms", "x", NULL }, "--clock-resync-ms" },
+	{ { "--refine", "maybe", NULL }, "--refine" },
+	{ { "--trace-stages", "", NULL }, "--trace-stages" },
+	{ { "--source", "testpattern,still-after=-1", NULL }, "still-after" },
+	{ { "--source", "qemu,qmp=/a,still-after=3", NULL }, "unknown key" },
 };
 
 Test(options, vm_source_needs_a_ticket_socket_mode_and_qemu_uid)

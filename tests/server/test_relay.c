@@ -591,6 +591,50 @@ Test(relay, resync_follows_the_clients_first_message_on_a_boundary)
 	cr_assert_eq(p.resyncs, 1);
 }
 
+Test(relay, periodic_resync_after_a_quarter_a_half_then_each_period)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, c = { .len = 0 };
+	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 0);
+	zs_relay_set_resync_period(&p, 1000);
+	link_client(&p, true);
+	server_session(&s, true, &init_at, &mm_at);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS), -1);
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	zs_test_msg_header(&c, true, 1, SPICE_MSGC_MAIN_ATTACH_CHANNELS, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS), 250);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 249, msg), 0);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 250, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(le32_at(msg + 6), NOW_MS + 250);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS + 250), 500);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 800, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS + 800), 1000);
+	/* due, but spice-server is in the middle of a message: it waits
+	 * for the boundary and no timer is needed meanwhile */
+	struct zs_test_bytes half = { .len = 0 };
+	zs_test_msg_header(&half, true, 1, SPICE_MSG_MAIN_AGENT_DATA, 8);
+	cr_assert_eq(feed_s2c(&p, half.data, half.len, NOW_MS + 1800,
+		err, sizeof(err)), ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 1800, msg), 0);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS + 1800), -1);
+	uint8_t body[8] = { 0 };
+	cr_assert_eq(feed_s2c(&p, body, sizeof(body), NOW_MS + 1810,
+		err, sizeof(err)), ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 1810, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(le32_at(msg + 6), NOW_MS + 1810);
+	cr_assert_eq(p.resyncs, 4);
+}
+
 Test(relay, no_resync_with_full_headers)
 {
 	struct zs_relay_parser p;

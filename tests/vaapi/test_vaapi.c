@@ -749,6 +749,49 @@ Test(vaapi, cbr_vbr_and_cqp_streams_all_decode)
 	cr_expect_eq(fake_stats()->check_failures, 0);
 }
 
+/* Refinement (zs_encoder_set_refine) in every rate-control mode: a
+ * per-picture rate-control buffer with a QP ceiling (CBR, VBR) or a
+ * slice_qp_delta (CQP) that our packed slice header carries too; the
+ * stream still decodes and the driver sees nothing wrong. */
+Test(vaapi, refined_pictures_decode_in_every_rate_control_mode)
+{
+	static const char *const modes[] = { NULL, "vbr", "cqp" };
+
+	require_fake();
+	for (size_t i = 0; i < 3; i++) {
+		struct picture p;
+		struct zs_encoder *enc;
+		struct zs_access_unit *aus[4];
+		struct decoded dec;
+
+		if (modes[i])
+			setenv("ZS_FAKE_VA_RC", modes[i], 1);
+		else
+			unsetenv("ZS_FAKE_VA_RC");
+		enc = create(ZS_ENCODER_VAAPI, 64, 48, DRM_FORMAT_XRGB8888);
+		picture_init(&p, 64, 48, DRM_FORMAT_XRGB8888,
+			DRM_FORMAT_MOD_LINEAR, 5, false);
+		aus[0] = encode(enc, &p, 1, false, true);
+		cr_assert_eq(zs_encoder_set_refine(enc, 2), 0);
+		aus[1] = encode(enc, &p, 2, false, true);
+		cr_assert_eq(zs_encoder_set_refine(enc, ZS_ENCODER_REFINE_MAX), 0);
+		aus[2] = encode(enc, &p, 3, false, true);
+		cr_assert_eq(zs_encoder_set_refine(enc, 0), 0);
+		aus[3] = encode(enc, &p, 4, false, true);
+		decode(aus, 4, &dec);
+		cr_expect_eq(dec.n, 4, "%s", zs_encoder_describe(enc));
+		if (dec.n == 4)
+			expect_matches(&dec.frames[3], &p, modes[i] ? modes[i] : "cbr");
+		decoded_free(&dec);
+		for (int k = 0; k < 4; k++)
+			zs_access_unit_free(aus[k]);
+		zs_encoder_destroy(enc);
+		picture_finish(&p);
+	}
+	unsetenv("ZS_FAKE_VA_RC");
+	cr_expect_eq(fake_stats()->check_failures, 0);
+}
+
 /* The driver side of import validation: libva hands our descriptors to the
  * driver, which must refuse bad ones without crashing. */
 Test(vaapi, fake_driver_refuses_bad_descriptors)

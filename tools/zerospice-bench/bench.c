@@ -192,8 +192,17 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 				start_client(b, c->index + 1);
 		}
 	}
+	int64_t prev_us = c->last_shown_us;
+	c->last_shown_us = now;
 	if (!measuring(b, now))
 		return;
+	if (prev_us && prev_us >= b->measure_start_us) {
+		double gap_ms = (double)(now - prev_us) / 1000.0;
+		if (gap_ms > ZB_STALL_MS)
+			c->stalls++;
+		if (gap_ms > c->max_gap_ms)
+			c->max_gap_ms = gap_ms;
+	}
 	c->shown_measured++;
 	if (!first)
 		c->skipped_measured += zb_frames_skipped(prev, id);
@@ -215,6 +224,11 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 		zb_samples_add(&c->hold_ms, hold_ms);
 	}
 
+	if (c->index == 0) {
+		struct zb_shown_rec rec = { id, capture_us,
+			arrived ? d.arrival_us : 0, decoded ? d.decoded_us : 0, now };
+		zb_budget_shown(b, &rec);
+	}
 	int64_t lat_us = now - (int64_t)capture_us;
 	if (lat_us < -FOREIGN_CLOCK_US / 1000 || lat_us > FOREIGN_CLOCK_US) {
 		c->foreign_clock++;
@@ -249,8 +263,10 @@ static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h,
 		uint32_t id;
 		uint64_t capture_us;
 		if (zb_stamp_read_frame(&c->frame_rd, &img, full, &id, &capture_us)) {
-			if (!c->have_last || id != c->last_id)
+			if (!c->have_last || id != c->last_id) {
 				frame_shown(c, id, capture_us, now);
+				zb_still_new_frame(b, c, now);
+			}
 		} else if (full) {
 			c->last_full_search_us = now;
 		}
@@ -264,6 +280,7 @@ static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h,
 			probe_check(b, c, now);
 		}
 	}
+	zb_still_invalidate(b, c);
 	atomic_fetch_add(&b->stamp_cpu_ns, thread_cpu_ns() - t);
 }
 
@@ -330,7 +347,7 @@ static gboolean on_probe_timer(gpointer data)
 	struct zb_client *c = &b->clients[0];
 	int64_t now = g_get_monotonic_time();
 	p->timer = 0;
-	if (b->finished)
+	if (b->finished || b->opt.probe == ZB_PROBE_NONE)
 		return G_SOURCE_REMOVE;
 	if (p->waiting) {
 		/* timed out: count it and move on */
@@ -380,10 +397,33 @@ static void schedule_probe(struct zb_bench *b, double gap_ms)
 
 /* ---- spice-gtk's own view of the schedule: "video margin: N" ---- */
 
+static void add_arrival(struct zb_bench *b, int64_t now, long margin)
+{
+	b->frames_received++;
+	if (b->opt.clients == 1 && margin > INT32_MIN && margin < INT32_MAX) {
+		struct zb_client *c = &b->clients[0];
+		g_mutex_lock(&c->lock);
+		if (c->arr_head - c->arr_tail == ZB_ARRIVALS)
+			c->arr_tail++;
+		c->arrivals[c->arr_head++ % ZB_ARRIVALS] =
+			(struct zb_arrival){ now, (int32_t)margin };
+		g_mutex_unlock(&c->lock);
+	}
+}
+
 static void on_spice_debug(const gchar *domain, GLogLevelFlags level,
 	const gchar *message, gpointer data)
 {
 	struct zb_bench *b = data;
+	int64_t now = g_get_monotonic_time();
+	const char *late = strstr(message, "stream data too late by ");
+	if (late) {
+		/* a frame that came after its mm_time has no margin line */
+		long ms = strtol(late + strlen("stream data too late by "), NULL,
+			10);
+		add_arrival(b, now, ms > 0 ? -ms : 0);
+		return;
+	}
 	const char *m = strstr(message, "video margin: ");
 	if (!m)
 		return;
@@ -393,19 +433,10 @@ static void on_spice_debug(const gchar *domain, GLogLevelFlags level,
 	 * number */
 	if (end == m + strlen("video margin: ") || *end != '\0')
 		return;
-	int64_t now = g_get_monotonic_time();
 	b->margins_total++;
 	if (measuring(b, now))
 		zb_samples_add(&b->margins_ms, (double)v);
-	if (b->opt.clients == 1 && v > INT32_MIN && v < INT32_MAX) {
-		struct zb_client *c = &b->clients[0];
-		g_mutex_lock(&c->lock);
-		if (c->arr_head - c->arr_tail == ZB_ARRIVALS)
-			c->arr_tail++;
-		c->arrivals[c->arr_head++ % ZB_ARRIVALS] =
-			(struct zb_arrival){ now, (int32_t)v };
-		g_mutex_unlock(&c->lock);
-	}
+	add_arrival(b, now, v);
 }
 
 /* spice-gtk's info messages go to stdout by default: keep stdout for the
@@ -471,7 +502,7 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel,
 	}
 }
 
-static uint64_t display_bytes(struct zb_client *c)
+uint64_t zb_client_display_bytes(struct zb_client *c)
 {
 	uint64_t sum = 0;
 	for (guint i = 0; i < c->display_channels->len; i++) {
@@ -508,7 +539,7 @@ static void sample_bytes(struct zb_bench *b, int64_t now)
 {
 	for (int i = 0; i < b->n_started; i++) {
 		struct zb_client *c = &b->clients[i];
-		uint64_t v = display_bytes(c);
+		uint64_t v = zb_client_display_bytes(c);
 		uint64_t d = v >= c->bytes_last ? v - c->bytes_last : 0;
 		c->bytes_last = v;
 		if (measuring(b, now)) {
@@ -578,6 +609,7 @@ static void finish(struct zb_bench *b, int64_t now)
 	sample_bytes(b, now);
 	sample_server(b, now);
 	b->measure_end_us = now;
+	zb_still_end(b);
 	b->finished = true;
 	b->self_cpu_end_s = zb_self_cpu_s();
 	b->stamp_cpu_end_ns = atomic_load(&b->stamp_cpu_ns);
@@ -693,12 +725,17 @@ int zb_run(struct zb_bench *b)
 		b->srv_last_ok = true;
 	}
 
+	zb_still_init(b);
+	zb_budget_init(b);
 	start_client(b, 0);
 	g_timeout_add(250, on_tick, b);
 	g_main_loop_run(b->loop);
 
 	if (b->probe.timer)
 		g_source_remove(b->probe.timer);
+	if (b->still.timer)
+		g_source_remove(b->still.timer);
+	b->still.timer = 0;
 	for (int i = 0; i < b->n_started; i++) {
 		SpiceSession *s = b->clients[i].session;
 		if (s)

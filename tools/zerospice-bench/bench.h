@@ -14,11 +14,13 @@
 #include "stats.h"
 
 #define ZB_DECODED_RING 512
+#define ZB_STALL_MS 250
 
 enum zb_probe_kind {
 	ZB_PROBE_KEY,
 	ZB_PROBE_CLICK,
 	ZB_PROBE_BOTH, /* alternate */
+	ZB_PROBE_NONE, /* no input: a still picture stays still */
 };
 
 struct zb_options {
@@ -34,9 +36,12 @@ struct zb_options {
 	int also_pid;
 	enum zb_probe_kind probe;
 	double probe_gap_ms;
-	bool audio;
-	bool no_margins;
-	bool quiet;
+	/* gboolean, not bool: GOption writes an int through the pointer */
+	gboolean audio;
+	gboolean no_margins;
+	gboolean quiet;
+	gboolean psnr; /* --psnr: quality of client 0 against the test pattern */
+	char *trace_path; /* --trace-stages: zerospice's stage trace */
 };
 
 struct zb_decoded {
@@ -90,6 +95,10 @@ struct zb_client {
 	bool have_last;
 	uint32_t last_id;
 	uint64_t shown_total, shown_measured, skipped_measured;
+	/* gaps between new pictures longer than ZB_STALL_MS while measuring */
+	int64_t last_shown_us;
+	uint64_t stalls;
+	double max_gap_ms;
 	uint64_t foreign_clock;
 	int64_t first_frame_us;
 	struct zb_samples lat_shown_ms, lat_decoded_ms, sched_ms;
@@ -117,6 +126,38 @@ struct zb_probe_state {
 	struct zb_samples key_ms, click_ms;
 	unsigned timer;
 	bool positioned;
+};
+
+/* A frame client 0 showed, for the latency budget (CLOCK_MONOTONIC us;
+ * 0: unknown). */
+struct zb_shown_rec {
+	uint32_t id;
+	uint64_t capture_us;
+	int64_t arrival_us, decoded_us, shown_us;
+};
+
+/* still.c: --psnr; one measured picture */
+struct zb_psnr_sample {
+	double t_s;      /* since the bench started */
+	double still_ms; /* since the still period began */
+	double db;       /* luma, whole picture */
+	double text_db, rgb_db;
+};
+
+struct zb_still {
+	unsigned timer;
+	bool dirty;
+	int64_t since_us;       /* the last new frame was shown */
+	uint64_t periods;       /* new frames shown (each starts a period) */
+	uint64_t margins_at, bytes_at;
+	/* frames received since the still picture arrived; bytes since it
+	 * was shown (refined frames that came while it was being decoded and
+	 * shown are not in bytes_after) */
+	uint64_t frames_after, bytes_after;
+	double still_s;
+	guint first_sample;     /* of the last period */
+	GArray *samples;        /* struct zb_psnr_sample */
+	uint64_t failed;        /* pictures without a readable stamp */
 };
 
 struct zb_bench {
@@ -152,8 +193,15 @@ struct zb_bench {
 
 	struct zb_samples margins_ms;
 	uint64_t margins_total;
+	uint64_t frames_received; /* stream frames spice-gtk logged, late or not */
 
 	struct zb_probe_state probe;
+	struct zb_still still;
+	GArray *shown_log;          /* struct zb_shown_rec, with --trace-stages */
+	struct zb_samples *budget;  /* per stage (budget.c) */
+	uint64_t budget_joined;
+	/* from zerospice's trace: every frame sent, and the refined ones */
+	uint64_t trace_frames, trace_bytes, refine_frames, refine_bytes;
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;
@@ -164,6 +212,21 @@ double zb_self_cpu_s(void);
 void zb_loadavg(char *buf, size_t len);
 /* bench.c: runs the benchmark; returns the exit status. */
 int zb_run(struct zb_bench *b);
+uint64_t zb_client_display_bytes(struct zb_client *c);
+/* still.c */
+void zb_still_init(struct zb_bench *b);
+void zb_still_finish(struct zb_bench *b);
+void zb_still_new_frame(struct zb_bench *b, struct zb_client *c, int64_t now);
+void zb_still_invalidate(struct zb_bench *b, struct zb_client *c);
+void zb_still_end(struct zb_bench *b);
+void zb_still_json(struct zb_bench *b, FILE *f);
+void zb_still_summary(struct zb_bench *b, FILE *out);
+/* budget.c */
+void zb_budget_init(struct zb_bench *b);
+void zb_budget_shown(struct zb_bench *b, const struct zb_shown_rec *rec);
+bool zb_budget_join(struct zb_bench *b, char *err, size_t len);
+void zb_budget_json(struct zb_bench *b, FILE *f);
+void zb_budget_summary(struct zb_bench *b, FILE *out);
 /* report.c */
 double zb_client_fps(const struct zb_bench *b, const struct zb_client *c);
 bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len);

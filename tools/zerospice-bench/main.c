@@ -108,7 +108,8 @@ int main(int argc, char **argv)
 		  "another process to report CPU and memory for (e.g. the QEMU "
 		  "behind zerospice)", "PID" },
 		{ "probe", 0, 0, G_OPTION_ARG_STRING, &probe,
-		  "input-to-display probe: key (default), click or both", "KIND" },
+		  "input-to-display probe: key (default), click, both or none",
+		  "KIND" },
 		{ "probe-gap-ms", 0, 0, G_OPTION_ARG_DOUBLE, &o->probe_gap_ms,
 		  "mean pause between probes (default 100)", "MS" },
 		{ "audio", 0, 0, G_OPTION_ARG_NONE, &o->audio,
@@ -116,6 +117,13 @@ int main(int argc, char **argv)
 		{ "no-margins", 0, 0, G_OPTION_ARG_NONE, &o->no_margins,
 		  "do not turn on spice-gtk debug logging to read its video margins",
 		  NULL },
+		{ "psnr", 0, 0, G_OPTION_ARG_NONE, &o->psnr,
+		  "zerospice's test pattern only: PSNR of client 0's picture "
+		  "against the source picture over time, and the frames and "
+		  "bytes received after the picture went still", NULL },
+		{ "trace-stages", 0, 0, G_OPTION_ARG_FILENAME, &o->trace_path,
+		  "zerospice's --trace-stages file (same host): join it with "
+		  "what client 0 saw into a latency budget per stage", "FILE" },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
 		  "no progress line", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version",
@@ -157,8 +165,10 @@ int main(int argc, char **argv)
 			o->probe = ZB_PROBE_CLICK;
 		else if (!strcmp(probe, "both"))
 			o->probe = ZB_PROBE_BOTH;
+		else if (!strcmp(probe, "none"))
+			o->probe = ZB_PROBE_NONE;
 		else
-			bad = "--probe must be key, click or both";
+			bad = "--probe must be key, click, both or none";
 	}
 	if (!bad && o->plot_path && !g_str_has_suffix(o->plot_path, ".svg") &&
 	    !g_str_has_suffix(o->plot_path, ".png"))
@@ -195,6 +205,10 @@ int main(int argc, char **argv)
 	int rc = zb_run(b);
 	if (rc == 0) {
 		char msg[512];
+		if (!zb_budget_join(b, msg, sizeof(msg))) {
+			g_printerr("zerospice-bench: %s\n", msg);
+			rc = 1;
+		}
 		zb_print_summary(b, stdout);
 		if (o->json_path && !zb_write_json(b, o->json_path, msg, sizeof(msg))) {
 			g_printerr("zerospice-bench: %s\n", msg);

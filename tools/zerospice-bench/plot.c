@@ -14,6 +14,7 @@
 
 #define PAGE_W 1100
 #define PAGE_H 760
+#define PAGE_H_PSNR 1100 /* a fifth panel: PSNR over time */
 #define PANEL_W 480
 #define PANEL_H 260
 
@@ -116,6 +117,36 @@ static void series(const struct panel *p, const struct zb_windows *w, size_t n,
 	fputs("'/>\n", p->f);
 }
 
+/* --psnr: client 0's picture quality against time since it stood still
+ * (the last still period), luma and whole-picture RGB. */
+static void psnr_panel(struct zb_bench *b, FILE *f)
+{
+	const struct zb_still *s = &b->still;
+	if (!s->samples)
+		return;
+	double tmax = 1000;
+	for (guint i = s->first_sample; i < s->samples->len; i++)
+		tmax = fmax(tmax, g_array_index(s->samples, struct zb_psnr_sample,
+			i).still_ms * 1.05);
+	struct panel p;
+	panel_begin(&p, f, 20, 740, "Still picture: PSNR after the last change",
+		"ms still", "dB", 0, tmax, 20, 50);
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' "
+			   "points='", colours[k]);
+		for (guint i = s->first_sample; i < s->samples->len; i++) {
+			const struct zb_psnr_sample *q = &g_array_index(s->samples,
+				struct zb_psnr_sample, i);
+			double v = k == 0 ? q->db : q->rgb_db;
+			fprintf(f, "%.1f,%.1f ", px(&p, q->still_ms),
+				py(&p, clampd(v, p.y0, p.y1)));
+		}
+		fputs("'/>\n", f);
+	}
+	legend(&p, 0, colours[0], "luma (levels matched)");
+	legend(&p, 1, colours[1], "RGB (4:2:0 caps it)");
+}
+
 static bool write_svg(struct zb_bench *b, FILE *f)
 {
 	struct zb_client *c0 = &b->clients[0];
@@ -127,7 +158,7 @@ static bool write_svg(struct zb_bench *b, FILE *f)
 		   "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
 		   "font-family='sans-serif' font-size='13'>\n"
 		   "<rect width='100%%' height='100%%' fill='white'/>\n",
-		PAGE_W, PAGE_H);
+		PAGE_W, b->opt.psnr ? PAGE_H_PSNR : PAGE_H);
 	fprintf(f, "<text x='20' y='24' font-size='16' font-weight='bold'>"
 		   "zerospice-bench %s</text>\n",
 		b->opt.label ? b->opt.label : b->opt.uri);
@@ -211,6 +242,8 @@ static bool write_svg(struct zb_bench *b, FILE *f)
 		snprintf(t, sizeof(t), "server CPU (top = 1 core)");
 		legend(&p, 1, colours[1], t);
 	}
+	if (b->opt.psnr)
+		psnr_panel(b, f);
 	fputs("</svg>\n", f);
 	return !ferror(f);
 }

@@ -178,7 +178,8 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fprintf(f, "  \"input_to_display_ms\": {\"kind\": \"%s\", \"sent\": %" PRIu64
 		   ", \"answered\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"all\": ",
 		b->opt.probe == ZB_PROBE_KEY ? "key" :
-		b->opt.probe == ZB_PROBE_CLICK ? "click" : "both",
+		b->opt.probe == ZB_PROBE_CLICK ? "click" :
+		b->opt.probe == ZB_PROBE_NONE ? "none" : "both",
 		p->sent, p->answered, p->lost);
 	dist(f, &p->ms, true);
 	fputs(", \"key\": ", f);
@@ -186,6 +187,9 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fputs(", \"click\": ", f);
 	dist(f, &p->click_ms, false);
 	fputs("},\n", f);
+
+	zb_still_json(b, f);
+	zb_budget_json(b, f);
 
 	/* clients */
 	fputs("  \"clients\": [\n", f);
@@ -204,6 +208,9 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 			c->shown_measured, c->skipped_measured, c->decoded_measured,
 			c->bytes_measured);
 		num(f, (double)c->bytes_measured * 8 / 1000 / secs);
+		fprintf(f, ", \"stalls\": %" PRIu64 ", \"stall_ms\": %d"
+			   ", \"max_gap_ms\": ", c->stalls, ZB_STALL_MS);
+		num(f, c->max_gap_ms);
 		fprintf(f, ",\n     \"stamp_clock\": \"%s\", \"one_way_ms\": ",
 			host_clock(c) ? "host" : c->foreign_clock ? "foreign" : "none");
 		struct zb_samples empty;
@@ -253,9 +260,11 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 	for (int i = 0; i < b->opt.clients; i++) {
 		struct zb_client *c = &b->clients[i];
 		fprintf(out, "client %d: %dx%d  %.1f fps  %" PRIu64 " shown  %" PRIu64
-			     " dropped  %.0f kbit/s%s\n",
+			     " dropped  %.0f kbit/s  %" PRIu64 " stalls > %d ms (longest "
+			     "%.0f ms)%s\n",
 			i, c->width, c->height, zb_client_fps(b, c), c->shown_measured,
 			c->skipped_measured, (double)c->bytes_measured * 8 / 1000 / secs,
+			c->stalls, ZB_STALL_MS, c->max_gap_ms,
 			c->closed ? "  (disconnected)" : "");
 		if (i > 0 && b->opt.clients > 4)
 			continue;
@@ -285,6 +294,8 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 			b->also_name, b->opt.also_pid,
 			(b->also_end.cpu_s - b->also_start.cpu_s) / secs,
 			b->also_end.rss_kib);
+	zb_still_summary(b, out);
+	zb_budget_summary(b, out);
 	fprintf(out, "harness: %.2f cores (stamp reading %.2f)\n",
 		(b->self_cpu_end_s - b->self_cpu_start_s) / secs,
 		(double)(b->stamp_cpu_end_ns - b->stamp_cpu_start_ns) / 1e9 / secs);

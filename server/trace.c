@@ -1,0 +1,59 @@
+/* --trace-stages: one line per frame sent, with its time at each stage of
+ * the server (CLOCK_MONOTONIC microseconds, the clock the test pattern
+ * stamps into its pictures), for zerospice-bench to join with what the
+ * client saw (--trace-stages there too) into a latency budget. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "internal.h"
+
+struct zs_trace {
+	FILE *f;
+	bool failed;
+};
+
+struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "we");
+	if (!f) {
+		snprintf(err, err_len, "--trace-stages %s: %s", path,
+			g_strerror(errno));
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	fprintf(f, "# zerospice stage trace 1: CLOCK_MONOTONIC us; frame capture "
+		"in submit enc_start enc_end queued bytes key refine\n");
+	struct zs_trace *t = g_new0(struct zs_trace, 1);
+	t->f = f;
+	return t;
+}
+
+void zs_trace_close(struct zs_trace *t)
+{
+	if (!t)
+		return;
+	if (fclose(t->f) != 0 && !t->failed)
+		g_warning("--trace-stages: closing the file: %s",
+			g_strerror(errno));
+	g_free(t);
+}
+
+void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr)
+{
+	if (!t || t->failed)
+		return;
+	if (fprintf(t->f, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %"
+		    PRIu64 " %" PRIu64 " %" PRId64 " %zu %d %u\n",
+		    fr->id, fr->capture_us, fr->in_us, fr->submit_us,
+		    fr->enc_start_us, fr->enc_end_us, fr->queued_us,
+		    fr->bytes, fr->keyframe ? 1 : 0, fr->refine_level) < 0) {
+		/* once: a full disk must not flood the log */
+		g_warning("--trace-stages: writing failed: %s; tracing stops",
+			g_strerror(errno));
+		t->failed = true;
+	}
+}
