@@ -99,7 +99,7 @@ stop_zerospice
 # A bad certificate chain or a key that does not match the certificate:
 # zerospice refuses to start, saying which file is wrong.
 # refuses_tls_dir DIR WHAT: zerospice exits non-zero at once with an error
-# that contains WHAT.
+# that matches WHAT (an extended regular expression).
 refuses_tls_dir() {
 	local rc
 	timeout 20 "$ZEROSPICE" --listen 127.0.0.1:0 --source testpattern \
@@ -107,18 +107,19 @@ refuses_tls_dir() {
 	rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
 		fail "zerospice started (status $rc) with $1: $(cat "$TMP/bad-tls.log")"
-	grep -q "$2" "$TMP/bad-tls.log" ||
+	grep -Eq "$2" "$TMP/bad-tls.log" ||
 		fail "zerospice did not say '$2' for $1: $(cat "$TMP/bad-tls.log")"
 }
 mkdir -p "$TMP/badchain" "$TMP/badkey"
 # the server certificate signed by another CA than the one clients trust
 cp "$TMP/pki/server-cert.pem" "$TMP/pki/server-key.pem" "$TMP/badchain/"
 cp "$TMP/other/ca-cert.pem" "$TMP/badchain/"
-refuses_tls_dir "$TMP/badchain" "does not chain to the CA"
+refuses_tls_dir "$TMP/badchain" "server-cert.pem does not chain to the CA"
 # the right CA and certificate, another certificate's key
 cp "$TMP/pki/ca-cert.pem" "$TMP/pki/server-cert.pem" "$TMP/badkey/"
 cp "$TMP/other/server-key.pem" "$TMP/badkey/"
-refuses_tls_dir "$TMP/badkey" "does not match the certificate"
+# (OpenSSL may already refuse it while loading the key)
+refuses_tls_dir "$TMP/badkey" "server-key.pem.*(does not match the certificate|key values mismatch)"
 
 # --tls-only: plain connections are refused (told to use TLS); a client that
 # knows both ports switches to TLS on its own
