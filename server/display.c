@@ -137,7 +137,10 @@ static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 	size_t done = 0;
 	if (!d->in_wakeup) {
 		if (!g_queue_is_empty(&d->out) && !d->read_idle)
-			d->read_idle = g_idle_add(wakeup_from_loop, d);
+			/* default priority: a frame must not wait behind
+			 * idle work */
+			d->read_idle = g_idle_add_full(G_PRIORITY_DEFAULT,
+				wakeup_from_loop, d, NULL);
 		return 0;
 	}
 	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
