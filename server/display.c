@@ -37,6 +37,8 @@ struct zs_display {
 	bool port_added;
 	bool watched;      /* the last START_STOP named codecs */
 	guint renew_idle;  /* renew_stream_device() is due */
+	bool in_wakeup;    /* spice-server reads from inside our wakeup */
+	guint read_idle;   /* wakeup_from_loop() is due */
 	struct zs_stream_reader stream_reader;
 	GQueue out; /* struct out_msg, head is being read */
 	size_t out_bytes;
@@ -113,6 +115,26 @@ static int port_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
 
 bool zs_display_test_stall_reads;
 
+/* spice-server 0.15.1 also reads the device from inside its own teardown:
+ * when a channel client disconnects, RedChannelClient::disconnect() clears
+ * its pipe; freeing a StreamDataItem there lets the stream device's flow
+ * control resume and read at once (stream_queue_stat -> wakeup), and the
+ * frame read is pushed into the very pipe std::list::clear() is walking.
+ * The new node is lost (the frame's queue count never returns to 0: the
+ * device stops reading for good, every later client gets no picture), or
+ * the list is corrupted (malloc aborts, crashes). So we hand out bytes only
+ * when spice-server reads from inside our own wakeup; a read from anywhere
+ * else gets nothing now, and a wakeup from the main loop follows. */
+static gboolean wakeup_from_loop(gpointer data)
+{
+	struct zs_display *d = data;
+	d->read_idle = 0;
+	d->in_wakeup = true;
+	spice_server_char_device_wakeup(&d->port);
+	d->in_wakeup = false;
+	return G_SOURCE_REMOVE;
+}
+
 static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
 	struct zs_display *d = DISPLAY_OF(sin, port);
@@ -120,6 +142,14 @@ static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 
 	if (zs_display_test_stall_reads)
 		return 0;
+	if (!d->in_wakeup) {
+		if (!g_queue_is_empty(&d->out) && !d->read_idle)
+			/* default priority: a frame must not wait behind
+			 * idle work */
+			d->read_idle = g_idle_add_full(G_PRIORITY_DEFAULT,
+				wakeup_from_loop, d, NULL);
+		return 0;
+	}
 	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
 		struct out_msg *m = g_queue_peek_head(&d->out);
 		size_t n = MIN(m->len - m->pos, (size_t)len - done);
@@ -198,7 +228,10 @@ void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	m->type = type;
 	g_queue_push_tail(&d->out, m);
 	d->out_bytes += len;
+	bool nested = d->in_wakeup; /* queued from inside a wakeup */
+	d->in_wakeup = true;
 	spice_server_char_device_wakeup(&d->port);
+	d->in_wakeup = nested;
 }
 
 bool zs_display_busy(const struct zs_display *d)
@@ -228,14 +261,12 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 	return dropped;
 }
 
-/* spice-server 0.15.1 can keep one stream frame alive after every client
- * it was queued for has gone (seen after clients that answer nonsense:
- * tests/abuse/hostile-client.sh). Its stream device then counts a queue
- * that never empties and stops reading us for good: every later client
- * connects and gets no picture. So whenever the last client stops
- * watching, the stream device (and the stream channel spice-server makes
- * for it) is created afresh: nothing a client left behind in spice-server
- * outlives its session. */
+/* A backstop for port_read()'s rule (see wakeup_from_loop): should
+ * spice-server 0.15.1 still lose a stream frame some other way, its stream
+ * device counts a queue that never empties and stops reading us for good.
+ * So whenever the last client stops watching, the stream device (and the
+ * stream channel spice-server makes for it) is created afresh: nothing a
+ * client left behind in spice-server outlives its session. */
 static gboolean renew_stream_device(gpointer data)
 {
 	struct zs_display *d = data;
@@ -631,6 +662,8 @@ void zs_display_destroy(struct zs_display *d)
 		return;
 	if (d->renew_idle)
 		g_source_remove(d->renew_idle);
+	if (d->read_idle)
+		g_source_remove(d->read_idle);
 	zs_agent_bridge_destroy(d->agent);
 	if (d->port_added) {
 		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);

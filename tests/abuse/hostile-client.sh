@@ -24,6 +24,32 @@ fds_before=$(zs_fd_count)
 rss_before=$(zs_rss_kib)
 log "before: $fds_before fds, RSS $rss_before KiB"
 
+# The stub QXL's display:1 and cursor:1 are not offered: a link to either
+# is refused with CHANNEL_NOT_AVAILABLE before spice-server sees it, and a
+# link to display:0 is not.
+link_error() { # TYPE ID: the error code of zerospice's link reply
+	python3 - "$ZS_PORT" "$1" "$2" <<'PY'
+import socket, struct, sys
+port, ctype, cid = (int(a) for a in sys.argv[1:])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+mess = struct.pack("<IBBIII", 0, ctype, cid, 1, 0, 18) + struct.pack("<I", 1 << 3)
+s.sendall(struct.pack("<4sIII", b"REDQ", 2, 2, len(mess)) + mess)
+reply = b""
+while len(reply) < 20:
+    chunk = s.recv(20 - len(reply))
+    if not chunk:
+        break
+    reply += chunk
+print(struct.unpack_from("<I", reply, 16)[0] if len(reply) == 20 else "none")
+PY
+}
+for ch in "2 1" "4 1"; do
+	e=$(link_error $ch)
+	[ "$e" = 9 ] || fail "a link to channel ${ch/ /:} got link error '$e', not 9 (CHANNEL_NOT_AVAILABLE)"
+done
+e=$(link_error 2 0)
+[ "$e" != 9 ] || fail "a link to display:0 was refused as not available"
+
 python3 "$(dirname "$0")/hostile-relay.py" --target-port "$ZS_PORT" \
 	--max-seconds $((sessions * (session_s + 2) + 30)) \
 	>"$TMP/relay.out" 2>"$TMP/relay.log" &

@@ -91,6 +91,10 @@ if command -v remote-viewer >/dev/null && command -v Xvfb >/dev/null; then
 	log "remote-viewer over TLS: video margin max $max ms"
 	[ "$max" -lt 50 ] || fail "clock fix over TLS: video margin $max ms"
 	kill "$EXTRA_PIDS"; wait "$EXTRA_PIDS" 2>/dev/null; EXTRA_PIDS=
+	# let spice-server finish with the channels the viewer dropped: a
+	# link still being read at shutdown is never freed by spice-server
+	# (LeakSanitizer saw it once)
+	sleep 2
 else
 	log "remote-viewer or Xvfb missing: TLS checked with spicy-screenshot only"
 fi
@@ -99,7 +103,7 @@ stop_zerospice
 # A bad certificate chain or a key that does not match the certificate:
 # zerospice refuses to start, saying which file is wrong.
 # refuses_tls_dir DIR WHAT: zerospice exits non-zero at once with an error
-# that contains WHAT.
+# that matches WHAT (an extended regular expression).
 refuses_tls_dir() {
 	local rc
 	timeout 20 "$ZEROSPICE" --listen 127.0.0.1:0 --source testpattern \
@@ -107,18 +111,19 @@ refuses_tls_dir() {
 	rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
 		fail "zerospice started (status $rc) with $1: $(cat "$TMP/bad-tls.log")"
-	grep -q "$2" "$TMP/bad-tls.log" ||
+	grep -Eq "$2" "$TMP/bad-tls.log" ||
 		fail "zerospice did not say '$2' for $1: $(cat "$TMP/bad-tls.log")"
 }
 mkdir -p "$TMP/badchain" "$TMP/badkey"
 # the server certificate signed by another CA than the one clients trust
 cp "$TMP/pki/server-cert.pem" "$TMP/pki/server-key.pem" "$TMP/badchain/"
 cp "$TMP/other/ca-cert.pem" "$TMP/badchain/"
-refuses_tls_dir "$TMP/badchain" "does not chain to the CA"
+refuses_tls_dir "$TMP/badchain" "server-cert.pem does not chain to the CA"
 # the right CA and certificate, another certificate's key
 cp "$TMP/pki/ca-cert.pem" "$TMP/pki/server-cert.pem" "$TMP/badkey/"
 cp "$TMP/other/server-key.pem" "$TMP/badkey/"
-refuses_tls_dir "$TMP/badkey" "does not match the certificate"
+# (OpenSSL may already refuse it while loading the key)
+refuses_tls_dir "$TMP/badkey" "server-key.pem.*(does not match the certificate|key values mismatch)"
 
 # --tls-only: plain connections are refused (told to use TLS); a client that
 # knows both ports switches to TLS on its own
