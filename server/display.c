@@ -35,6 +35,8 @@ struct zs_display {
 
 	SpiceCharDeviceInstance port;
 	bool port_added;
+	bool watched;      /* the last START_STOP named codecs */
+	guint renew_idle;  /* renew_stream_device() is due */
 	struct zs_stream_reader stream_reader;
 	GQueue out; /* struct out_msg, head is being read */
 	size_t out_bytes;
@@ -58,6 +60,8 @@ struct zs_display {
 
 /* ---- stream-device port ---- */
 
+static gboolean renew_stream_device(gpointer data);
+
 static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 {
 	struct zs_display *d = data;
@@ -68,6 +72,12 @@ static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 			g_warning("stream device: truncated START_STOP ignored");
 			return;
 		}
+		/* renew once per time it was watched (the device's own
+		 * START_STOPs at open and close name no codecs either); not
+		 * from here: spice-server is calling us */
+		if (mask == 0 && d->watched && !d->renew_idle)
+			d->renew_idle = g_idle_add(renew_stream_device, d);
+		d->watched = mask != 0;
 		d->events->start_stop(d->events_data, mask);
 		break;
 	}
@@ -216,6 +226,43 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 		l = next;
 	}
 	return dropped;
+}
+
+/* spice-server 0.15.1 can keep one stream frame alive after every client
+ * it was queued for has gone (seen after clients that answer nonsense:
+ * tests/abuse/hostile-client.sh). Its stream device then counts a queue
+ * that never empties and stops reading us for good: every later client
+ * connects and gets no picture. So whenever the last client stops
+ * watching, the stream device (and the stream channel spice-server makes
+ * for it) is created afresh: nothing a client left behind in spice-server
+ * outlives its session. */
+static gboolean renew_stream_device(gpointer data)
+{
+	struct zs_display *d = data;
+	d->renew_idle = 0;
+	if (d->watched || !d->port_added)
+		return G_SOURCE_REMOVE;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
+	spice_server_remove_interface(&d->port.base);
+	d->port_added = false;
+	/* what the old device had not read belongs to no one now */
+	struct out_msg *m;
+	while ((m = g_queue_pop_head(&d->out))) {
+		free(m->data);
+		g_free(m);
+	}
+	d->out_bytes = 0;
+	zs_stream_reader_finish(&d->stream_reader);
+	zs_stream_reader_init(&d->stream_reader);
+	if (spice_server_add_interface(d->server, &d->port.base) != 0) {
+		g_warning("spice-server refused the stream device again: no "
+			"client can get a picture until restart");
+		return G_SOURCE_REMOVE;
+	}
+	d->port_added = true;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
+	g_info("stream device renewed: no client is watching");
+	return G_SOURCE_REMOVE;
 }
 
 /* ---- vdagent device (agent-bridge.c): mouse here, the rest to the
@@ -527,10 +574,9 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	}
 	/* zerospice owns the listening sockets: spice-server keeps its default
 	 * of none (port -1). */
-	if (config->ticket)
-		spice_server_set_ticket(d->server, config->ticket, 0, 0, 0);
-	else
-		spice_server_set_noauth(d->server);
+	/* until zs_display_set_ticket: no client reaches spice-server before
+	 * main binds the ticket (server/ticket.c) */
+	spice_server_set_noauth(d->server);
 	spice_server_set_agent_mouse(d->server, 1);
 	spice_server_set_name(d->server, "zerospice");
 	if (spice_server_init(d->server, zs_spice_core_get(
@@ -583,6 +629,8 @@ void zs_display_destroy(struct zs_display *d)
 {
 	if (!d)
 		return;
+	if (d->renew_idle)
+		g_source_remove(d->renew_idle);
 	zs_agent_bridge_destroy(d->agent);
 	if (d->port_added) {
 		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
@@ -600,6 +648,20 @@ void zs_display_destroy(struct zs_display *d)
 	}
 	zs_stream_reader_finish(&d->stream_reader);
 	g_free(d);
+}
+
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s)
+{
+	if (!text) {
+		spice_server_set_noauth(d->server);
+		return;
+	}
+	/* clients already connected stay (fail_if_connected and
+	 * disconnect_if_connected off) */
+	if (spice_server_set_ticket(d->server, text,
+		    lifetime_s > INT32_MAX ? INT32_MAX : (int)lifetime_s, 0, 0) != 0)
+		g_warning("spice-server refused the new ticket");
 }
 
 bool zs_display_add_client(struct zs_display *d, int fd)

@@ -42,7 +42,6 @@ struct zs_display_events {
 struct zs_agent_bridge_ops;
 
 struct zs_display_config {
-	const char *ticket; /* NULL: no authentication */
 	uint32_t width, height; /* initial stream size */
 	/* The agent bridge's session hooks (monitors config, clipboard; its
 	 * pointer_abs is ignored: the mouse goes to the display events). NULL
@@ -56,6 +55,10 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	size_t err_len);
 void zs_display_destroy(struct zs_display *d);
 
+/* The SPICE ticket clients must give (text NULL: none), valid lifetime_s
+ * seconds (0: no expiry); clients already connected stay. */
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s);
 /* The vdagent char device's bridge, and the SpiceServer (for the session's
  * char devices). */
 struct zs_agent_bridge *zs_display_agent(struct zs_display *d);

@@ -91,8 +91,5 @@ log "the new VM: ${lit:-?} pixels not black"
 [ -n "$lit" ] && [ "$lit" -gt 100 ] || fail "the new VM's picture is black ($lit pixels lit)"
 
 # 5. SIGTERM still ends it cleanly
-kill -TERM "$ZS_PID"
-wait "$ZS_PID"; rc=$?
-ZS_PID=
-[ "$rc" -eq 0 ] || fail "zerospice exited $rc after SIGTERM"
+stop_zerospice
 log "PASS"

@@ -92,6 +92,10 @@ zerospice_alive && fail "zerospice still runs after QEMU died"
 wait "$ZS_PID"; rc=$?
 ZS_PID=
 [ "$rc" -ne 0 ] || fail "zerospice exited 0 after QEMU died"
+# a failure status, but its own: no sanitizer report, leak or critical
+[ "$rc" -eq 1 ] || fail "zerospice exited $rc after QEMU died, not 1"
+! grep -Eq "Sanitizer|runtime error|CRITICAL" "$TMP/zerospice.log" ||
+	fail "zerospice reported an error of its own at exit: $(grep -E "Sanitizer|runtime error|CRITICAL" "$TMP/zerospice.log" | head -n 3)"
 grep -q "error: source ended" "$TMP/zerospice.log" || fail "no message about QEMU: $(tail -n 3 "$TMP/zerospice.log")"
 log "after QEMU died: exit $rc, '$(grep 'source ended' "$TMP/zerospice.log")'"
 log "listener paths over the whole run: $(listener_paths)"

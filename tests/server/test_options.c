@@ -281,46 +281,59 @@ Test(options, loopback_detection)
 	cr_expect_not(zs_host_is_loopback("no-such-host.invalid"));
 }
 
-static char *write_temp(const char *content, size_t len)
+Test(options, ticket_off_loopback_with_tls_refuses_plain_by_default)
 {
-	char *path = strdup("/tmp/zs-ticket-XXXXXX");
-	int fd = mkstemp(path);
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
-	return path;
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--listen", "192.0.2.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect(o.tls_only);
+	cr_expect(o.plain_refused_by_default);
+	zs_options_finish(&o);
+
+	const char *allow[] = { "--listen", "192.0.2.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", "--allow-plain",
+		NULL };
+	cr_assert(parse(&o, err, sizeof(err), allow), "%s", err);
+	cr_expect_not(o.tls_only);
+	zs_options_finish(&o);
+
+	/* loopback keeps plain: the keyboard does not leave the host */
+	const char *lo[] = { "--listen", "127.0.0.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", NULL };
+	cr_assert(parse(&o, err, sizeof(err), lo), "%s", err);
+	cr_expect_not(o.tls_only);
+	zs_options_finish(&o);
+
+	const char *both[] = { "--tls-port", "5901", "--x509-dir", "/pki",
+		"--allow-plain", "--tls-only", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), both));
+	cr_expect_not_null(strstr(err, "contradict"), "%s", err);
+	zs_options_finish(&o);
+
+	const char *no_tls[] = { "--allow-plain", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), no_tls));
+	cr_expect_not_null(strstr(err, "--allow-plain needs --tls-port"), "%s",
+		err);
+	zs_options_finish(&o);
 }
 
-Test(options, ticket_file_first_line_without_newline)
+Test(options, ticket_expiry_needs_a_ticket_file_and_a_range)
 {
+	struct zs_options o;
 	char err[256] = "";
-	char *path = write_temp("s3cret\nsecond line\n", 19);
-	char *ticket = zs_read_ticket_file(path, err, sizeof(err));
-	cr_assert_not_null(ticket, "%s", err);
-	cr_expect_str_eq(ticket, "s3cret");
-	free(ticket);
-	unlink(path);
-	free(path);
-}
-
-Test(options, ticket_file_errors)
-{
-	char err[256] = "";
-	cr_expect_null(zs_read_ticket_file("/nonexistent/ticket", err,
-		sizeof(err)));
-	cr_expect_not_null(strstr(err, "No such file"), "%s", err);
-
-	char *empty = write_temp("\n", 1);
-	cr_expect_null(zs_read_ticket_file(empty, err, sizeof(err)));
-	cr_expect_not_null(strstr(err, "empty"), "%s", err);
-	unlink(empty);
-	free(empty);
-
-	char long_ticket[80];
-	memset(long_ticket, 'x', sizeof(long_ticket));
-	char *too_long = write_temp(long_ticket, sizeof(long_ticket));
-	cr_expect_null(zs_read_ticket_file(too_long, err, sizeof(err)));
-	cr_expect_not_null(strstr(err, "longer"), "%s", err);
-	unlink(too_long);
-	free(too_long);
+	const char *ok[] = { "--ticket-file", "/t", "--ticket-expiry", "30",
+		NULL };
+	cr_assert(parse(&o, err, sizeof(err), ok), "%s", err);
+	cr_expect_eq(o.ticket_expiry_s, 30);
+	zs_options_finish(&o);
+	const char *alone[] = { "--ticket-expiry", "30", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), alone));
+	cr_expect_not_null(strstr(err, "needs --ticket-file"), "%s", err);
+	zs_options_finish(&o);
+	const char *zero[] = { "--ticket-file", "/t", "--ticket-expiry", "0",
+		NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), zero));
+	zs_options_finish(&o);
 }
