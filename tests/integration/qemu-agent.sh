@@ -63,7 +63,7 @@ run() {
 		>"$TMP/qemu.log" 2>&1 &
 	QEMU_PID=$!
 	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
-	start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+	start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 	SPICE_DEBUG=1 DISABLE_GSTVIDEOOVERLAY=1 remote-viewer \
 		"spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer-$mode.log" 2>&1 &
 	RV_PID=$!

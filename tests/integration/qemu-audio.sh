@@ -34,7 +34,7 @@ initrd=$(echo "$out" | sed -n 2p)
 	>"$TMP/qemu.log" 2>&1 &
 EXTRA_PIDS=$!
 log "qemu: $("$QEMU10" --version | head -n 1)"
-start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 for _ in $(seq 1 360); do
 	grep -q "PC speaker" "$TMP/guest.log" 2>/dev/null && break
 	sleep 0.5
@@ -63,7 +63,7 @@ kill $EXTRA_PIDS; wait $EXTRA_PIDS 2>/dev/null
 	-append "console=ttyS0 loglevel=4 zsg.fps=5 zsg.mic=1 snd_intel8x0.ac97_clock=48000" \
 	>"$TMP/qemu-mic.log" 2>&1 &
 EXTRA_PIDS=$!
-start_zerospice --source "qemu,qmp=$TMP/qmp-mic.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp-mic.sock"
 for _ in $(seq 1 360); do
 	grep -q "QEMU starts recording" "$TMP/zerospice.log" && break
 	sleep 0.5
@@ -89,7 +89,7 @@ qemu-system-x86_64 -machine pc,accel=tcg,pcspk-audiodev=snd0 -m 64 -nodefaults \
 	-device VGA -audiodev dbus,id=snd0 -display dbus,p2p=yes,audiodev=snd0 \
 	-qmp "unix:$TMP/qmp72.sock,server=on,wait=off" >"$TMP/qemu72.log" 2>&1 &
 EXTRA_PIDS=$!
-start_zerospice --source "qemu,qmp=$TMP/qmp72.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp72.sock"
 for _ in $(seq 1 40); do
 	grep -q "QEMU audio: off" "$TMP/zerospice.log" && break
 	sleep 0.25

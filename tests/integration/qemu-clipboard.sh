@@ -24,7 +24,7 @@ VNC="/usr/bin/python3 $(dirname "$0")/vnc_clipboard.py $TMP/vnc.sock"
 QEMU_PID=$!
 EXTRA_PIDS="$QEMU_PID"
 
-start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 for _ in $(seq 1 100); do
 	grep -q "QEMU clipboard: registered" "$TMP/zerospice.log" && break
 	sleep 0.1

@@ -28,7 +28,7 @@ qemu-system-x86_64 -machine pc,accel=tcg -m 256 -nodefaults -no-user-config \
 	-append "console=ttyS0 loglevel=4 zsg.follow=1 zsg.fps=20" \
 	>"$TMP/qemu.log" 2>&1 &
 EXTRA_PIDS=$!
-start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 for _ in $(seq 1 360); do
 	grep -q "preferred mode\|at [0-9]* fps" "$TMP/guest.log" 2>/dev/null && break
 	sleep 0.5

@@ -26,7 +26,7 @@ usb_info() {
 QEMU_PID=$!
 EXTRA_PIDS="$QEMU_PID"
 
-start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 for _ in $(seq 1 100); do
 	grep -q "usbredir usbredir0: offered" "$TMP/zerospice.log" && break
 	sleep 0.1
