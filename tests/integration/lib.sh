@@ -49,14 +49,10 @@ stop_zerospice() { zs_stop || fail "$ZS_STOP_ERROR"; }
 
 cleanup() {
 	local rc=$?
-	for pid in $EXTRA_PIDS $XVFB_PID; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in $EXTRA_PIDS $XVFB_PID; do
-		wait "$pid" 2>/dev/null
-	done
 	# A passing script must also shut down cleanly; a failing or skipping
-	# one keeps its own status.
+	# one keeps its own status. zerospice goes first: the peers it serves
+	# (QEMU among EXTRA_PIDS) going away first would end it with status 1
+	# (source ended) by design.
 	if [ -n "$ZS_PID" ]; then
 		if [ "$rc" = 0 ]; then
 			zs_stop || { log "FAIL: $ZS_STOP_ERROR"; dump_logs; rc=1; }
@@ -65,6 +61,12 @@ cleanup() {
 			wait "$ZS_PID" 2>/dev/null
 		fi
 	fi
+	for pid in $EXTRA_PIDS $XVFB_PID; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $EXTRA_PIDS $XVFB_PID; do
+		wait "$pid" 2>/dev/null
+	done
 	rm -rf "$TMP"
 	exit "$rc"
 }
