@@ -530,7 +530,17 @@ void zs_display_destroy(struct zs_display *d)
 
 bool zs_display_add_client(struct zs_display *d, int fd)
 {
-	if (spice_server_add_client(d->server, fd, 0) != 0) {
+	return zs_display_add_client_auth(d, fd, false);
+}
+
+SpiceServer *zs_display_spice_server(struct zs_display *d)
+{
+	return d->server;
+}
+
+bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth)
+{
+	if (spice_server_add_client(d->server, fd, skip_auth) != 0) {
 		/* it fails only before taking the fd over */
 		g_warning("spice-server refused a connection");
 		close(fd);

@@ -168,14 +168,14 @@ err:
 }
 
 /* Gives spice-server a connection; takes ownership of fd. */
-static void hand_off(struct zs_front *f, int fd)
+static void hand_off(struct zs_front *f, int fd, bool skip_auth)
 {
 	if (!f->display) {
 		close(fd);
 		return;
 	}
 	f->stats.handed_off++;
-	zs_display_add_client(f->display, fd);
+	zs_display_add_client_auth(f->display, fd, skip_auth);
 }
 
 /* ---- relays ---- */
@@ -199,6 +199,10 @@ struct relay {
 	GList *node; /* in f->relays */
 	char name[96];
 	bool is_unix;
+	bool skip_auth; /* AddClient from the control API */
+	/* our end toward spice-server: what it sees as the peer address */
+	struct sockaddr_storage server_side;
+	socklen_t server_side_len;
 
 	int client_fd, server_fd;
 	gpointer client_tag, server_tag;
@@ -354,7 +358,11 @@ static bool relay_connect_server(struct relay *r)
 		int one = 1;
 		setsockopt(ours, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (!zs_display_add_client(r->f->display, theirs)) {
+	r->server_side_len = sizeof(r->server_side);
+	if (getsockname(ours, (struct sockaddr *)&r->server_side,
+		    &r->server_side_len) < 0)
+		r->server_side_len = 0;
+	if (!zs_display_add_client_auth(r->f->display, theirs, r->skip_auth)) {
 		close(ours);
 		return false;
 	}
@@ -598,7 +606,8 @@ static GSourceFuncs relay_funcs = {
 	.dispatch = relay_dispatch,
 };
 
-static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix)
+static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix,
+	bool skip_auth)
 {
 	struct relay *r = (struct relay *)g_source_new(&relay_funcs,
 		sizeof(struct relay));
@@ -608,6 +617,7 @@ static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix)
 	r->server_fd = -1;
 	r->ssl = ssl;
 	r->is_unix = is_unix;
+	r->skip_auth = skip_auth;
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);
 	r->s2c.data = g_malloc(RELAY_BUF_BYTES);
 	zs_relay_parser_init(&r->parser, f->cfg.clock_fix, f->cfg.clock_bias_ms);
@@ -632,7 +642,7 @@ struct pending {
 	struct zs_front *f;
 	GList *node; /* in f->pending */
 	int fd;
-	bool is_unix;
+	bool is_unix, skip_auth;
 	guint watch, retry, deadline;
 	unsigned backoff_ms;
 };
@@ -700,7 +710,8 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 	}
 	if (!spice) {
 		/* WebSocket or garbage: spice-server's own handling */
-		hand_off(f, pending_take(pc));
+		bool skip = pc->skip_auth;
+		hand_off(f, pending_take(pc), skip);
 		return G_SOURCE_REMOVE;
 	}
 	if (n < (ssize_t)PEEK_BYTES) {
@@ -711,20 +722,25 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	uint8_t channel_type = buf[ZS_RELAY_LINK_HEADER_BYTES + 4];
-	bool is_unix = pc->is_unix;
+	bool is_unix = pc->is_unix, skip_auth = pc->skip_auth;
 	int cfd = pending_take(pc);
 	if (channel_type == SPICE_CHANNEL_MAIN && f->cfg.clock_fix)
-		relay_start(f, cfd, NULL, is_unix);
+		relay_start(f, cfd, NULL, is_unix, skip_auth);
 	else
-		hand_off(f, cfd);
+		hand_off(f, cfd, skip_auth);
 	return G_SOURCE_REMOVE;
 }
 
 void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix)
 {
+	zs_front_add_fd(f, fd, is_unix, false);
+}
+
+void zs_front_add_fd(struct zs_front *f, int fd, bool is_unix, bool skip_auth)
+{
 	if (!f->cfg.clock_fix && !f->cfg.tls_only) {
 		/* nothing to look at: exactly what spice-server alone does */
-		hand_off(f, fd);
+		hand_off(f, fd, skip_auth);
 		return;
 	}
 	if (f->pending.length >= MAX_PENDING) {
@@ -737,6 +753,7 @@ void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix)
 	pc->f = f;
 	pc->fd = fd;
 	pc->is_unix = is_unix;
+	pc->skip_auth = skip_auth;
 	g_queue_push_tail(&f->pending, pc);
 	pc->node = f->pending.tail;
 	pc->watch = g_unix_fd_add(fd, G_IO_IN, pending_readable, pc);
@@ -756,7 +773,7 @@ void zs_front_accept_tls(struct zs_front *f, int fd)
 		close(fd);
 		return;
 	}
-	relay_start(f, fd, ssl, false);
+	relay_start(f, fd, ssl, false, false);
 }
 
 /* ---- listeners ---- */
@@ -799,12 +816,26 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 		if (!f->tls)
 			goto err;
 	}
-	f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
-		cfg->listen_unix, on_accept_plain, f, bound_desc, desc_len, err,
-		err_len);
+	if (cfg->listen_fd > 0) {
+		/* socket activation: the service manager bound it */
+		f->plain = zs_listener_create_from_fd(cfg->listen_fd,
+			on_accept_plain, f, &f->plain_is_unix, bound_desc, desc_len,
+			err, err_len);
+	} else {
+		f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
+			cfg->listen_unix, on_accept_plain, f, bound_desc, desc_len,
+			err, err_len);
+	}
 	if (!f->plain)
 		goto err;
-	if (f->tls) {
+	if (f->tls && cfg->tls_fd > 0) {
+		bool tls_unix;
+		f->tls_listener = zs_listener_create_from_fd(cfg->tls_fd,
+			on_accept_tls, f, &tls_unix, tls_desc, tls_desc_len, err,
+			err_len);
+		if (!f->tls_listener)
+			goto err;
+	} else if (f->tls) {
 		f->tls_listener = zs_listener_create(cfg->listen_host,
 			(uint16_t)cfg->tls_port, NULL, on_accept_tls, f, tls_desc,
 			tls_desc_len, err, err_len);
@@ -842,4 +873,39 @@ void zs_front_destroy(struct zs_front *f)
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s)
 {
 	*s = f->stats;
+}
+
+/* ---- control API ---- */
+
+bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
+	socklen_t len, char *buf, size_t buf_len)
+{
+	for (GList *l = f->relays.head; l; l = l->next) {
+		const struct relay *r = l->data;
+		if (r->server_side_len && r->server_side_len == len &&
+			memcmp(&r->server_side, sa, len) == 0) {
+			/* "plain client 192.0.2.1:40000" → the address */
+			const char *sp = strrchr(r->name, ' ');
+			g_strlcpy(buf, sp ? sp + 1 : r->name, buf_len);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool zs_front_reload_tls(struct zs_front *f, const char *x509_dir,
+	const char *ciphers, char *err, size_t err_len)
+{
+	if (!f->tls) {
+		snprintf(err, err_len, "TLS is not enabled (--tls-port)");
+		return false;
+	}
+	struct zs_tls *t = zs_tls_create(x509_dir, ciphers, err, err_len);
+	if (!t)
+		return false;
+	/* sessions already running hold their own reference to the old
+	 * context */
+	zs_tls_destroy(f->tls);
+	f->tls = t;
+	return true;
 }
