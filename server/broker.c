@@ -464,10 +464,10 @@ static gboolean on_channel_event_main(gpointer data)
 	gpointer key = GUINT_TO_POINTER(ev->connection_id);
 	struct client *cl = g_hash_table_lookup(b->clients, key);
 	bool changed = false;
-	if (ev->event == SPICE_CHANNEL_EVENT_CONNECTED ||
-		ev->event == SPICE_CHANNEL_EVENT_INITIALIZED) {
-		if (ev->event == SPICE_CHANNEL_EVENT_CONNECTED && !cl &&
-			ev->type == SPICE_CHANNEL_MAIN) {
+	/* spice-server 0.15 reports CONNECTED before the link message (no
+	 * type, no connection id): a channel counts once INITIALIZED */
+	if (ev->event == SPICE_CHANNEL_EVENT_INITIALIZED) {
+		if (!cl && ev->type == SPICE_CHANNEL_MAIN) {
 			cl = g_new0(struct client, 1);
 			cl->id = ev->connection_id;
 			cl->address = peer_address(b, ev);
@@ -476,7 +476,7 @@ static gboolean on_channel_event_main(gpointer data)
 			g_message("client %u connected from %s", cl->id,
 				cl->address);
 		}
-		if (cl && ev->event == SPICE_CHANNEL_EVENT_CONNECTED) {
+		if (cl) {
 			cl->channels++;
 			changed = true;
 		}
