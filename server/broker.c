@@ -556,9 +556,9 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	char *err, size_t err_len)
 {
 	const struct zs_options *o = cfg->opts;
+	err[0] = '\0';
 	if (!o->control_path && !o->dbus_address)
 		return NULL; /* no control API asked for; not an error */
-	err[0] = '\0';
 	struct zs_broker *b = g_new0(struct zs_broker, 1);
 	b->cfg = *cfg;
 	b->cfg.bound = g_strdup(cfg->bound);
