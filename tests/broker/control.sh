@@ -147,30 +147,11 @@ log "Leaving on the control socket: ok"
 
 # ---- on a bus: well-known name, gdbus calls, Leaving seen by dbus-monitor ----
 if command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null && command -v dbus-monitor >/dev/null; then
-	cat >"$TMP/bus.conf" <<'CONF'
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-CONF
-	dbus-daemon --config-file="$TMP/bus.conf" --nofork --print-address=5 \
-		5>"$TMP/bus.addr" 2>"$TMP/dbus.log" &
-	BUS_PID=$!
-	EXTRA_PIDS="$BUS_PID"
-	wait_for 50 test -s "$TMP/bus.addr" || fail "dbus-daemon did not start"
-	BUS=$(head -n 1 "$TMP/bus.addr")
+	start_bus
 	dbus-monitor --address "$BUS" "type='signal',interface='org.zerospice.Server1'" \
 		>"$TMP/dbus-monitor.txt" 2>&1 &
 	DM_PID=$!
-	EXTRA_PIDS="$BUS_PID $DM_PID"
+	EXTRA_PIDS="$EXTRA_PIDS $DM_PID"
 	sleep 0.5
 	# an explicit --source keeps the test pattern; the API goes on the bus
 	start_zerospice --source testpattern,size=640x480 --dbus-address "$BUS"
@@ -183,6 +164,10 @@ CONF
 	out=$(gcall SetTicket x soon 2>&1) && fail "bad expiry accepted over the bus"
 	echo "$out" | grep -q "org.freedesktop.DBus.Error.InvalidArgs" || fail "bus error: $out"
 	gcall SetBitrate 1500 >/dev/null || fail "SetBitrate over the bus"
+	out=$(gcall ConnectionFile "{'bogus': <1>}" 2>&1) && fail "an unknown .vv option was accepted"
+	echo "$out" | grep -q "InvalidArgs.*unknown option bogus" || fail "ConnectionFile error: $out"
+	out=$(gcall ConnectionFile "{'fresh-ticket': <'yes'>}" 2>&1) && fail "a mistyped .vv option was accepted"
+	echo "$out" | grep -q "InvalidArgs" || fail "ConnectionFile type error: $out"
 	vv=$(gcall ConnectionFile "{'fresh-ticket': <true>, 'title': <'vm one'>}") || fail "ConnectionFile over the bus"
 	echo "$vv" | grep -q "password=" || fail "no fresh ticket in $vv"
 	"$ZEROSPICE_CTL" --dbus-address "$BUS" status | grep -q "^size: 640x480" || fail "zerospice-ctl over the bus"

@@ -32,3 +32,15 @@ wait_for() {
 	for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# start_bus: a private dbus-daemon (tests/broker/bus.conf); sets BUS and
+# BUS_PID (added to EXTRA_PIDS).
+start_bus() {
+	need dbus-daemon
+	dbus-daemon --config-file="$(dirname "$0")/bus.conf" --nofork \
+		--print-address=5 5>"$TMP/bus.addr" 2>"$TMP/dbus.log" &
+	BUS_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $BUS_PID"
+	wait_for 50 test -s "$TMP/bus.addr" || fail "dbus-daemon did not start"
+	BUS=$(head -n 1 "$TMP/bus.addr")
+}
