@@ -69,4 +69,23 @@ grep -q "^host=viewer.example$" "$TMP/plain.vv" || fail "host option ignored"
 grep -q "^proxy=http://proxy.example:3128$" "$TMP/plain.vv" || fail "proxy missing"
 grep -q "^password=" "$TMP/plain.vv" && fail "an expired ticket was put in the file"
 grep -q "^delete-this-file" "$TMP/plain.vv" && fail "--keep-file ignored"
+# ReloadCertificates: new files on disk reach new TLS connections; broken
+# files are refused and the certificates in use stay
+tls_ok() { # CA_FILE
+	echo | timeout 10 openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$1" \
+		-verify_return_error >>"$TMP/s_client.log" 2>&1
+}
+cp "$TMP/pki/ca-cert.pem" "$TMP/old-ca.pem"
+tls_ok "$TMP/old-ca.pem" || fail "TLS with the first CA failed"
+make_test_ca "$TMP/pki2" zerospice-vv-2
+cp "$TMP/pki2/ca-cert.pem" "$TMP/pki2/server-cert.pem" "$TMP/pki2/server-key.pem" "$TMP/pki/"
+tls_ok "$TMP/old-ca.pem" || fail "the certificates changed before ReloadCertificates"
+ctl reload-certs || fail "ReloadCertificates"
+tls_ok "$TMP/pki2/ca-cert.pem" || fail "the reloaded certificate is not served"
+tls_ok "$TMP/old-ca.pem" && fail "the old certificate is still served after ReloadCertificates"
+echo garbage >"$TMP/pki/server-key.pem"
+expect_ctl_error "server-key.pem\|key" reload-certs
+tls_ok "$TMP/pki2/ca-cert.pem" || fail "a failed reload dropped the certificates in use"
+kill -0 "$RV_PID" || fail "remote-viewer went away during certificate reloads"
+log "ReloadCertificates: ok"
 log "PASS"
