@@ -45,6 +45,7 @@ struct zs_broker {
 	GHashTable *clients; /* connection id → struct client */
 	guint refresh;
 	uint32_t width, height;
+	enum zs_codec codec; /* as last published */
 };
 
 /* ---- tickets ----
@@ -527,9 +528,24 @@ static gboolean on_refresh(gpointer data)
 	enum zs_codec codec = zs_pipeline_codec(b->cfg.pipeline);
 	zs_control_set_codec(b->control, codec == ZS_CODEC_NONE ? "none" :
 		zs_codec_name(codec));
+	if (codec != b->codec) {
+		b->codec = codec;
+		publish_clients(b); /* each client's codec */
+	}
 	const char *desc = zs_pipeline_encoder_desc(b->cfg.pipeline);
-	if (*desc)
-		zs_control_set_encoder(b->control, desc);
+	if (*desc) {
+		/* "vaapi: …" or "software: …", and why not VA-API */
+		bool va = g_str_has_prefix(desc, "vaapi");
+		enum zs_encoder_backend asked = b->cfg.opts->encoder;
+		char text[320];
+		snprintf(text, sizeof(text), "%s: %s%s", va ? "vaapi" : "software",
+			desc, va ? "" : asked == ZS_ENCODER_SOFTWARE ?
+			" (--encoder software)" :
+			!zs_encoder_probe(ZS_ENCODER_VAAPI) ?
+			" (no VA-API device can encode; the log says why)" :
+			" (VA-API cannot encode this codec at this size)");
+		zs_control_set_encoder(b->control, text);
+	}
 	struct zs_pipeline_stats ps;
 	zs_pipeline_get_stats(b->cfg.pipeline, &ps);
 	GVariantBuilder sb;

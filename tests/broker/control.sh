@@ -60,6 +60,13 @@ ctl status >"$TMP/status"
 grep -Eq "client [0-9]+: 127.0.0.1:[0-9]+, [0-9]+ channels" "$TMP/status" || fail "client entry: $(cat "$TMP/status")"
 channels=$(sed -n 's/.*, \([0-9]*\) channels.*/\1/p' "$TMP/status")
 [ "${channels:-0}" -ge 3 ] || fail "only $channels channels counted"
+wait_for 30 sh -c "'$ZEROSPICE_CTL' --control 'unix:$CONTROL' status | grep -Eq '^encoder: (software|vaapi): '" ||
+	fail "Encoder property: $(ctl status | grep encoder)"
+ctl status >"$TMP/status"
+grep -Eq "^codec: (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "Codec property while streaming: $(grep codec "$TMP/status")"
+grep -Eq ", (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "the client entry has no codec: $(cat "$TMP/status")"
+grep -q "'frames-sent': <uint64 [1-9]" "$TMP/status" || fail "Stats: $(grep stats "$TMP/status")"
+log "while streaming: $(grep -E '^(codec|encoder)' "$TMP/status" | tr '\n' ' ')"
 sleep 2
 ctl expire || fail "ExpireTicket"
 ctl status | grep -q "^ticket: expired" || fail "TicketState not expired"
