@@ -599,8 +599,7 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	if (cfg->initial_ticket) {
 		b->ticket = g_strdup(cfg->initial_ticket);
 		zs_control_set_ticket_info(b->control, "set", 0);
-	} else if (o->listen_host && !o->insecure_no_auth &&
-		!zs_host_is_loopback(o->listen_host)) {
+	} else if (cfg->public_listener && !o->insecure_no_auth) {
 		/* nobody gets in until the broker's SetTicket */
 		if (!op_expire_ticket(b, NULL)) {
 			snprintf(err, err_len, "cannot set an initial ticket");

@@ -21,6 +21,7 @@ struct zs_broker_config {
 	const char *bound;     /* "127.0.0.1:5900" or "unix:/path" */
 	const char *tls_bound; /* "" without TLS */
 	const char *initial_ticket; /* from --ticket-file; NULL: none */
+	bool public_listener; /* not loopback or unix only */
 };
 
 /* Serves the control API (--control, --dbus-address). NULL without error

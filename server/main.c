@@ -278,6 +278,10 @@ static int run(struct app *app)
 	};
 	if (app->activated_tls_fd > 0 && fcfg.tls_port < 0)
 		fcfg.tls_port = 0; /* the TLS socket came from the manager */
+	/* reachable from other hosts: the control API starts with no way in */
+	bool public_listener = app->activated_fd > 0 ?
+		!zs_fd_is_local(app->activated_fd) :
+		o->listen_host && !zs_host_is_loopback(o->listen_host);
 	app->activated_fd = app->activated_tls_fd = 0; /* the front owns them */
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));
@@ -336,6 +340,7 @@ static int run(struct app *app)
 		.bound = bound,
 		.tls_bound = tls_bound,
 		.initial_ticket = initial_ticket,
+		.public_listener = public_listener,
 	};
 	app->broker = zs_broker_create(&bcfg, err, sizeof(err));
 	if (initial_ticket) {
@@ -414,6 +419,20 @@ static int broker_setup(struct app *app)
 	if (app->activated_tls_fd > 0 && !o->x509_dir) {
 		g_critical("socket activation passed a TLS socket, but there is "
 			"no --x509-dir");
+		return EXIT_BAD_OPTIONS;
+	}
+	if (app->activated_fd > 0 && !zs_fd_is_local(app->activated_fd) &&
+		!o->ticket_file && !o->insecure_no_auth && !o->control_path &&
+		!o->dbus_address) {
+		g_critical("refusing the activated socket (not loopback) without "
+			"a password: give --ticket-file PATH, a control API "
+			"(--control, --dbus-address), or --insecure-no-auth");
+		return EXIT_BAD_OPTIONS;
+	}
+	if (app->activated_tls_fd <= 0 && o->tls_port < 0 &&
+		(o->x509_dir || o->tls_only)) {
+		g_critical("--x509-dir and --tls-only need --tls-port PORT or a "
+			"socket named \"tls\" from socket activation");
 		return EXIT_BAD_OPTIONS;
 	}
 	if (o->pidfile) {

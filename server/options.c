@@ -658,7 +658,9 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 			return fail(err, err_len,
 				"--tls-port %d is also the plain --listen port",
 				opts->tls_port);
-	} else if (opts->x509_dir || opts->tls_ciphers || opts->tls_only) {
+	} else if ((opts->x509_dir || opts->tls_ciphers || opts->tls_only) &&
+		!getenv("LISTEN_FDS")) {
+		/* (socket activation may pass the TLS socket: main.c checks) */
 		return fail(err, err_len, "%s needs --tls-port PORT",
 			opts->tls_only ? "--tls-only" : opts->x509_dir ?
 			"--x509-dir" : "--tls-ciphers");

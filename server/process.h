@@ -38,6 +38,9 @@ void zs_ready_fd_signal(int fd);
 bool zs_listen_fds_take(int *plain_fd, int *tls_fd, char *err,
 	size_t err_len);
 
+/* True for a unix socket or one bound to a loopback address. */
+bool zs_fd_is_local(int fd);
+
 /* Installs the stderr log writer: "zerospice: [error: |warning: ]message"
  * lines, or one JSON object per line. */
 void zs_log_setup(bool json);

@@ -198,4 +198,19 @@ if command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null && command -
 else
 	log "dbus-daemon, gdbus or dbus-monitor missing: bus part not run"
 fi
+# ---- a public address with a control API: nobody gets in before SetTicket ----
+rm -f "$CONTROL"
+"$ZEROSPICE" --listen 0.0.0.0:0 --control "unix:$CONTROL" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+ZS_PID=$!
+wait_for 100 grep -q "listening on 0.0.0.0:" "$TMP/zerospice.out" || fail "no public listener: $(cat "$TMP/zerospice.log")"
+ZS_PORT=$(sed -n 's/.*listening on 0\.0\.0\.0:\([0-9]*\).*/\1/p' "$TMP/zerospice.out")
+wait_for 50 test -S "$CONTROL" || fail "no control socket"
+ctl status | grep -q "^ticket: expired" || fail "a public listener did not start locked: $(ctl status | grep ticket)"
+rm -f "$TMP/open.ppm"
+timeout 30 spicy-screenshot -h 127.0.0.1 -p "$ZS_PORT" -o "$TMP/open.ppm" >>"$TMP/spicy.log" 2>&1 &&
+	fail "a public listener let a client in before SetTicket"
+ctl set-ticket pub --expiry +60 || fail "SetTicket on the public listener"
+screenshot_pw "$TMP/pub.ppm" pub || fail "the ticket did not open the public listener"
+kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+log "public listener: locked until SetTicket"
 log "PASS"

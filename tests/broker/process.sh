@@ -65,6 +65,14 @@ ready=$(timeout 20 cat "$TMP/ready.fifo") || fail "no readiness on --ready-fd"
 [ "$ready" = "READY=1" ] || fail "--ready-fd said '$ready'"
 grep -q "listening on 127.0.0.1:" "$TMP/zerospice.out" || fail "ready before listening"
 kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+# a failed start closes the fd without READY=1
+rm -f "$TMP/ready.fifo"; mkfifo "$TMP/ready.fifo"
+"$ZEROSPICE" --listen 127.0.0.1:0 --ticket-file "$TMP/missing" --ready-fd 7 \
+	7>"$TMP/ready.fifo" >/dev/null 2>"$TMP/failed.log" &
+FAILED_PID=$!
+ready=$(timeout 20 cat "$TMP/ready.fifo"); rc=$?
+[ "$rc" = 0 ] && [ -z "$ready" ] || fail "a failed start said '$ready' on --ready-fd (rc $rc)"
+wait "$FAILED_PID"; [ $? = 1 ] || fail "a failed start did not exit 1"
 out=$("$ZEROSPICE" --ready-fd 99 2>&1); rc=$?
 [ "$rc" = 2 ] && echo "$out" | grep -q "not an open file descriptor" || fail "--ready-fd 99: $rc $out"
 log "ready fd: ok"
@@ -123,6 +131,41 @@ grep -q "listening on 127.0.0.1:$ZS_PORT" "$TMP/zerospice.out" ||
 screenshot "$TMP/activated.ppm" || fail "no picture through the activated socket"
 [ "$(ppm_size "$TMP/activated.ppm")" = "1280 720" ] || fail "activated picture size $(ppm_size "$TMP/activated.ppm")"
 kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+# two sockets named spice and tls: TLS served on the second
+if command -v openssl >/dev/null; then
+	make_test_ca "$TMP/pki" zerospice-activation
+	cat >"$TMP/activate2.py" <<'PY'
+import os, socket, sys
+socks = []
+for fd in (3, 4):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    os.dup2(s.fileno(), fd)
+    os.set_inheritable(fd, True)
+    socks.append(s)
+print(socks[0].getsockname()[1], socks[1].getsockname()[1], flush=True)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "2"
+os.environ["LISTEN_FDNAMES"] = "spice:tls"
+os.execv(sys.argv[1], sys.argv[1:])
+PY
+	python3 "$TMP/activate2.py" "$ZEROSPICE" --x509-dir "$TMP/pki" \
+		>"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+	ZS_PID=$!
+	wait_for 100 grep -q "TLS on" "$TMP/zerospice.out" || fail "no TLS from the activated socket: $(cat "$TMP/zerospice.out" "$TMP/zerospice.log")"
+	read -r plain_port tls_port <"$TMP/zerospice.out"
+	grep -q "TLS on 127.0.0.1:$tls_port" "$TMP/zerospice.out" || fail "TLS not on the passed socket: $(cat "$TMP/zerospice.out")"
+	echo | timeout 10 openssl s_client -connect "127.0.0.1:$tls_port" \
+		-CAfile "$TMP/pki/ca-cert.pem" -verify_return_error >"$TMP/s_client.log" 2>&1 ||
+		fail "TLS handshake on the activated socket failed"
+	ZS_PORT=$plain_port
+	screenshot "$TMP/activated2.ppm" || fail "no picture on the activated plain socket"
+	kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+	# a TLS socket without certificates is refused
+	python3 "$TMP/activate2.py" "$ZEROSPICE" >/dev/null 2>"$TMP/notls.log"; rc=$?
+	[ "$rc" = 2 ] && grep -q "no --x509-dir" "$TMP/notls.log" || fail "TLS socket without --x509-dir: $rc $(cat "$TMP/notls.log")"
+fi
 log "socket activation: ok (port $ZS_PORT)"
 
 # ---- --log-format json: every stderr line is a JSON object ----
