@@ -586,10 +586,19 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	snprintf(encoder, sizeof(encoder), "%s",
 		o->encoder == ZS_ENCODER_VAAPI ? "vaapi" :
 		o->encoder == ZS_ENCODER_SOFTWARE ? "software" : "auto");
+	char bus_name[128];
+	if (o->bus_name)
+		snprintf(bus_name, sizeof(bus_name), "%s", o->bus_name);
+	else if (o->console > 0)
+		snprintf(bus_name, sizeof(bus_name), "%s.Console%u",
+			ZS_CONTROL_DEFAULT_BUS_NAME, o->console);
+	else
+		snprintf(bus_name, sizeof(bus_name), "%s",
+			ZS_CONTROL_DEFAULT_BUS_NAME);
 	struct zs_control_config ccfg = {
 		.control_path = o->control_path,
 		.bus_address = o->dbus_address,
-		.bus_name = o->bus_name,
+		.bus_name = bus_name,
 		.source = o->source == ZS_SOURCE_QEMU ? "qemu" : "testpattern",
 		.encoder = encoder,
 	};

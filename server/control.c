@@ -306,7 +306,7 @@ static bool serve_bus(struct zs_control *c, const char *address,
 	g_variant_unref(ret);
 	if (r != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
 		snprintf(err, err_len, "--dbus-address %s: the name %s is taken "
-			"(another zerospice on this VM? see --bus-name)", address,
+			"(another zerospice on this VM or console? see --control-name)", address,
 			name);
 		return false;
 	}

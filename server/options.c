@@ -45,7 +45,7 @@ static const char usage[] =
 	"  --dbus-address ADDR     QEMU's private per-VM D-Bus bus, as libvirt\n"
 	"                          passes it: implies --source qemu,bus=ADDR unless\n"
 	"                          --source is given; the control API is exported\n"
-	"                          on it too (see --bus-name)\n"
+	"                          on it too (see --control-name)\n"
 	"  --console N             QEMU console to show (default 0)\n"
 	"  --reconnect             with qemu,qmp= or bus=: when QEMU goes away,\n"
 	"                          keep serving (clients see black) and attach to\n"
@@ -93,8 +93,9 @@ static const char usage[] =
 	"Broker and service manager:\n"
 	"  --control unix:PATH     serve the control API (D-Bus peer-to-peer,\n"
 	"                          org.zerospice.Server1) on a unix socket, mode 0600\n"
-	"  --bus-name NAME         well-known name on the --dbus-address bus\n"
-	"                          (default org.zerospice.Display)\n"
+	"  --control-name NAME     well-known name of the control API on the\n"
+	"                          --dbus-address bus (default org.zerospice.Display,\n"
+	"                          org.zerospice.Display.ConsoleN for --console N>0)\n"
 	"  --pidfile PATH          write the process id to PATH (created exclusively\n"
 	"                          and locked; removed at exit)\n"
 	"  --ready-fd N            when serving, write \"READY=1\\n\" to fd N and close it\n"
@@ -353,7 +354,7 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "dbus-address", required_argument, NULL, OPT_DBUS_ADDRESS },
-	{ "bus-name", required_argument, NULL, OPT_BUS_NAME },
+	{ "control-name", required_argument, NULL, OPT_BUS_NAME },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
@@ -389,8 +390,8 @@ static bool parse_broker_option(struct zs_options *opts, int opt,
 	case OPT_BUS_NAME:
 		if (!g_dbus_is_name(arg) || g_dbus_is_unique_name(arg))
 			return fail(err, err_len,
-				"--bus-name: '%s' is not a well-known D-Bus name", arg);
-		return set_str(&opts->bus_name, arg, "--bus-name", err, err_len);
+				"--control-name: '%s' is not a well-known D-Bus name", arg);
+		return set_str(&opts->bus_name, arg, "--control-name", err, err_len);
 	case OPT_CONTROL:
 		if (strncmp(arg, "unix:", 5) != 0 || !arg[5])
 			return fail(err, err_len,

@@ -60,8 +60,9 @@ ctl status >"$TMP/status"
 grep -Eq "client [0-9]+: 127.0.0.1:[0-9]+, [0-9]+ channels" "$TMP/status" || fail "client entry: $(cat "$TMP/status")"
 channels=$(sed -n 's/.*, \([0-9]*\) channels.*/\1/p' "$TMP/status")
 [ "${channels:-0}" -ge 3 ] || fail "only $channels channels counted"
-wait_for 30 sh -c "'$ZEROSPICE_CTL' --control 'unix:$CONTROL' status | grep -Eq '^encoder: (software|vaapi): '" ||
-	fail "Encoder property: $(ctl status | grep encoder)"
+wait_for 30 sh -c "'$ZEROSPICE_CTL' --control 'unix:$CONTROL' status | grep -Eq '^codec: [hvm]'" ||
+	fail "Codec property while streaming: $(ctl status | grep codec)"
+ctl status | grep -Eq '^encoder: (software|vaapi): ' || fail "Encoder property: $(ctl status | grep encoder)"
 ctl status >"$TMP/status"
 grep -Eq "^codec: (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "Codec property while streaming: $(grep codec "$TMP/status")"
 grep -Eq ", (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "the client entry has no codec: $(cat "$TMP/status")"
@@ -184,6 +185,14 @@ if command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null && command -
 		>/dev/null 2>"$TMP/second.err"; rc=$?
 	[ "$rc" = 1 ] && grep -q "org.zerospice.Display is taken" "$TMP/second.err" ||
 		fail "a second zerospice on the same name: $rc $(cat "$TMP/second.err")"
+	# another console of the same VM gets its own name
+	"$ZEROSPICE" --listen 127.0.0.1:0 --dbus-address "$BUS" --source testpattern,size=480x272 \
+		--console 1 >"$TMP/c1.out" 2>"$TMP/c1.log" &
+	C1_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $C1_PID"
+	wait_for 100 sh -c "'$ZEROSPICE_CTL' --dbus-address '$BUS' --control-name org.zerospice.Display.Console1 status 2>/dev/null | grep -q '^size: 480x272'" ||
+		fail "no org.zerospice.Display.Console1: $(cat "$TMP/c1.log")"
+	kill "$C1_PID"; wait "$C1_PID"
 	kill -TERM "$ZS_PID"; wait "$ZS_PID"; rc=$?; ZS_PID=
 	[ "$rc" = 0 ] || fail "exit $rc after SIGTERM (bus)"
 	wait_for 50 grep -q "Leaving" "$TMP/dbus-monitor.txt" || fail "dbus-monitor saw no Leaving: $(cat "$TMP/dbus-monitor.txt")"

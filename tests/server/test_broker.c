@@ -166,7 +166,7 @@ Test(broker, a_control_api_allows_a_public_address_without_a_ticket_file)
 	cr_expect_not(parse_args(&o, err, sizeof(err), bad));
 	cr_expect_not_null(strstr(err, "unix:PATH"), "%s", err);
 	zs_options_finish(&o);
-	const char *bad2[] = { "--bus-name", ":1.5", NULL };
+	const char *bad2[] = { "--control-name", ":1.5", NULL };
 	cr_expect_not(parse_args(&o, err, sizeof(err), bad2));
 	zs_options_finish(&o);
 	const char *bad3[] = { "--log-format", "xml", NULL };

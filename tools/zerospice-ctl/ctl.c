@@ -21,7 +21,7 @@
 
 static const char usage[] =
 	"Usage: zerospice-ctl (--control unix:PATH | --dbus-address ADDR\n"
-	"                      [--bus-name NAME]) COMMAND [ARGS]\n"
+	"                      [--control-name NAME]) COMMAND [ARGS]\n"
 	"Control a running zerospice through its control API.\n"
 	"\n"
 	"Commands:\n"
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
 			control = argv[++i];
 		else if (strcmp(a, "--dbus-address") == 0)
 			address = argv[++i];
-		else if (strcmp(a, "--bus-name") == 0)
+		else if (strcmp(a, "--control-name") == 0)
 			name = argv[++i];
 		else
 			return die_usage("unknown option '%s'", a);
