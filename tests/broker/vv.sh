@@ -88,4 +88,27 @@ expect_ctl_error "server-key.pem\|key" reload-certs
 tls_ok "$TMP/pki2/ca-cert.pem" || fail "a failed reload dropped the certificates in use"
 kill -0 "$RV_PID" || fail "remote-viewer went away during certificate reloads"
 log "ReloadCertificates: ok"
+
+# Proxmox's pattern end to end: a one-time ticket in a .vv file whose
+# proxy= is an HTTP CONNECT proxy; remote-viewer goes through it
+kill "$RV_PID"; wait "$RV_PID" 2>/dev/null
+python3 "$(dirname "$0")/connect-proxy.py" "$TMP/cproxy.port" "$TMP/cproxy.log" 90 &
+CPROXY_PID=$!
+EXTRA_PIDS="$CPROXY_PID"
+wait_for 100 test -s "$TMP/cproxy.port" || fail "the CONNECT proxy did not start"
+ctl vv --fresh-ticket --lifetime 30 --proxy "http://127.0.0.1:$(cat "$TMP/cproxy.port")" \
+	-o "$TMP/proxied.vv" || fail "vv with a proxy"
+DISABLE_GSTVIDEOOVERLAY=1 remote-viewer "$TMP/proxied.vv" >"$TMP/remote-viewer2.log" 2>&1 &
+RV_PID=$!
+EXTRA_PIDS="$CPROXY_PID $RV_PID"
+found=
+for _ in $(seq 1 80); do
+	grab "$TMP/root2.ppm"
+	if [ -n "$(stamp_field "$TMP/root2.ppm" frame_id)" ]; then found=1; break; fi
+	kill -0 "$RV_PID" 2>/dev/null || fail "remote-viewer exited (proxy)"
+	sleep 0.5
+done
+[ -n "$found" ] || fail "remote-viewer shows no desktop through the proxy= of the .vv file"
+grep -q "^CONNECT 127.0.0.1:$TLS_PORT$" "$TMP/cproxy.log" || fail "remote-viewer did not go through the proxy: $(cat "$TMP/cproxy.log")"
+log "through an HTTP CONNECT proxy: $(sort -u "$TMP/cproxy.log" | tr '\n' ' ')"
 log "PASS"
