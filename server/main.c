@@ -257,7 +257,7 @@ static int run(struct app *app)
 	if (o->ticket_file) {
 		ticket = zs_read_ticket_file(o->ticket_file, err, sizeof(err));
 		if (!ticket) {
-			fprintf(stderr, "zerospice: error: %s\n", err);
+			g_critical("%s", err);
 			return EXIT_FAILURE;
 		}
 	}
@@ -286,7 +286,7 @@ static int run(struct app *app)
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));
 	if (!app->front) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		g_critical("%s", err);
 		free(ticket);
 		return EXIT_FAILURE;
 	}
@@ -301,7 +301,7 @@ static int run(struct app *app)
 	/* kept for the control API until it exists */
 	char *initial_ticket = ticket;
 	if (!app->display) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		g_critical("%s", err);
 		goto err_ticket;
 	}
 	zs_front_set_display(app->front, app->display);
@@ -321,13 +321,13 @@ static int run(struct app *app)
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));
 	if (!app->pipeline) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		g_critical("%s", err);
 		goto err_ticket;
 	}
 
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		g_critical("%s", err);
 		goto err_ticket;
 	}
 
@@ -348,7 +348,7 @@ static int run(struct app *app)
 		free(initial_ticket);
 	}
 	if (!app->broker && err[0]) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		g_critical("%s", err);
 		return EXIT_FAILURE;
 	}
 
