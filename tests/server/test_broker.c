@@ -61,7 +61,7 @@ Test(broker, vv_file_escapes_the_ca_and_reads_back)
 		.password = "s3cret",
 		.ca_pem = pem,
 		.host_subject = "C=FR,O=Example\\, Inc,CN=node1",
-		.title = " vm one",
+		.title = " vm one \t",
 		.proxy = "http://node1.example:3128",
 		.delete_this_file = true,
 	};
@@ -75,7 +75,7 @@ Test(broker, vv_file_escapes_the_ca_and_reads_back)
 	char *ca = g_key_file_get_string(kf, "virt-viewer", "ca", NULL);
 	cr_expect_str_eq(ca, pem);
 	char *title = g_key_file_get_string(kf, "virt-viewer", "title", NULL);
-	cr_expect_str_eq(title, " vm one");
+	cr_expect_str_eq(title, " vm one \t");
 	char *subj = g_key_file_get_string(kf, "virt-viewer", "host-subject", NULL);
 	cr_expect_str_eq(subj, "C=FR,O=Example\\, Inc,CN=node1");
 	cr_expect_eq(g_key_file_get_integer(kf, "virt-viewer", "tls-port", NULL),
