@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *value = malloc(size + 1);
 	if (!value)
 		return 0;
-	memcpy(value, data, size);
+	if (size)
+		memcpy(value, data, size);
 	value[size] = '\0'; /* a C string: stops at the first NUL */
 	char *esc = zs_vv_escape(value);
 	if (!esc)
