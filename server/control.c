@@ -279,6 +279,14 @@ static bool serve_socket(struct zs_control *c, const char *path, char *err,
 
 /* ---- the VM's bus ---- */
 
+static void on_bus_closed(GDBusConnection *conn, gboolean remote_peer_vanished,
+	GError *error, gpointer data)
+{
+	g_warning("control: the --dbus-address bus closed (%s); the control API "
+		"is now only on --control, if given",
+		error ? error->message : "no reason given");
+}
+
 static bool serve_bus(struct zs_control *c, const char *address,
 	const char *name, char *err, size_t err_len)
 {
@@ -289,6 +297,7 @@ static bool serve_bus(struct zs_control *c, const char *address,
 	if (!c->bus)
 		goto err;
 	g_dbus_connection_set_exit_on_close(c->bus, FALSE);
+	g_signal_connect(c->bus, "closed", G_CALLBACK(on_bus_closed), c);
 	if (!g_dbus_interface_skeleton_export(
 		    G_DBUS_INTERFACE_SKELETON(c->skeleton), c->bus, ZS_CONTROL_PATH,
 		    &error))
@@ -408,6 +417,7 @@ void zs_control_destroy(struct zs_control *c)
 		c->peers = g_list_delete_link(c->peers, c->peers);
 	}
 	if (c->bus) {
+		g_signal_handlers_disconnect_by_data(c->bus, c);
 		g_dbus_connection_close_sync(c->bus, NULL, NULL);
 		g_object_unref(c->bus);
 	}
