@@ -146,8 +146,7 @@ static bool op_reload_certificates(void *data, GError **error)
 			"TLS is not enabled (no --x509-dir)");
 		return false;
 	}
-	if (!zs_front_reload_tls(b->cfg.front, b->cfg.opts->x509_dir,
-		    b->cfg.opts->tls_ciphers, err, sizeof(err))) {
+	if (!zs_front_reload_tls(b->cfg.front, err, sizeof(err))) {
 		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_FAILED, "%s", err);
 		return false;
 	}
@@ -171,10 +170,15 @@ static bool op_add_client(void *data, int fd, bool skip_auth, GError **error)
 			"AddClient: not a connected socket: %s", g_strerror(e));
 		return false;
 	}
-	g_message("control: AddClient (%s socket%s)",
-		ss.ss_family == AF_UNIX ? "unix" : "TCP",
+	bool is_unix = ss.ss_family == AF_UNIX;
+	g_message("control: AddClient (%s socket%s)", is_unix ? "unix" : "TCP",
 		skip_auth ? ", without the ticket" : "");
-	zs_front_add_fd(b->cfg.front, fd, ss.ss_family == AF_UNIX, skip_auth);
+	if (skip_auth)
+		/* straight to spice-server: the front's ticket checks and clock
+		 * relay are for connections that log in */
+		zs_display_add_client_auth(b->cfg.display, fd, true);
+	else
+		zs_front_accept_plain(b->cfg.front, fd, is_unix);
 	return true;
 }
 

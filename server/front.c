@@ -168,14 +168,14 @@ err:
 }
 
 /* Gives spice-server a connection; takes ownership of fd. */
-static void hand_off(struct zs_front *f, int fd, bool skip_auth)
+static void hand_off(struct zs_front *f, int fd)
 {
 	if (!f->display) {
 		close(fd);
 		return;
 	}
 	f->stats.handed_off++;
-	zs_display_add_client_auth(f->display, fd, skip_auth);
+	zs_display_add_client(f->display, fd);
 }
 
 /* ---- relays ---- */
@@ -199,8 +199,7 @@ struct relay {
 	GList *node; /* in f->relays */
 	char name[96];
 	bool is_unix;
-	bool skip_auth; /* AddClient from the control API */
-	/* our end toward spice-server: what it sees as the peer address */
+	/* our end toward spice-server: what it reports as the peer address */
 	struct sockaddr_storage server_side;
 	socklen_t server_side_len;
 
@@ -362,7 +361,7 @@ static bool relay_connect_server(struct relay *r)
 	if (getsockname(ours, (struct sockaddr *)&r->server_side,
 		    &r->server_side_len) < 0)
 		r->server_side_len = 0;
-	if (!zs_display_add_client_auth(r->f->display, theirs, r->skip_auth)) {
+	if (!zs_display_add_client(r->f->display, theirs)) {
 		close(ours);
 		return false;
 	}
@@ -606,8 +605,7 @@ static GSourceFuncs relay_funcs = {
 	.dispatch = relay_dispatch,
 };
 
-static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix,
-	bool skip_auth)
+static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix)
 {
 	struct relay *r = (struct relay *)g_source_new(&relay_funcs,
 		sizeof(struct relay));
@@ -617,7 +615,6 @@ static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix,
 	r->server_fd = -1;
 	r->ssl = ssl;
 	r->is_unix = is_unix;
-	r->skip_auth = skip_auth;
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);
 	r->s2c.data = g_malloc(RELAY_BUF_BYTES);
 	zs_relay_parser_init(&r->parser, f->cfg.clock_fix, f->cfg.clock_bias_ms);
@@ -642,7 +639,7 @@ struct pending {
 	struct zs_front *f;
 	GList *node; /* in f->pending */
 	int fd;
-	bool is_unix, skip_auth;
+	bool is_unix;
 	guint watch, retry, deadline;
 	unsigned backoff_ms;
 };
@@ -710,8 +707,7 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 	}
 	if (!spice) {
 		/* WebSocket or garbage: spice-server's own handling */
-		bool skip = pc->skip_auth;
-		hand_off(f, pending_take(pc), skip);
+		hand_off(f, pending_take(pc));
 		return G_SOURCE_REMOVE;
 	}
 	if (n < (ssize_t)PEEK_BYTES) {
@@ -722,25 +718,20 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	uint8_t channel_type = buf[ZS_RELAY_LINK_HEADER_BYTES + 4];
-	bool is_unix = pc->is_unix, skip_auth = pc->skip_auth;
+	bool is_unix = pc->is_unix;
 	int cfd = pending_take(pc);
 	if (channel_type == SPICE_CHANNEL_MAIN && f->cfg.clock_fix)
-		relay_start(f, cfd, NULL, is_unix, skip_auth);
+		relay_start(f, cfd, NULL, is_unix);
 	else
-		hand_off(f, cfd, skip_auth);
+		hand_off(f, cfd);
 	return G_SOURCE_REMOVE;
 }
 
 void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix)
 {
-	zs_front_add_fd(f, fd, is_unix, false);
-}
-
-void zs_front_add_fd(struct zs_front *f, int fd, bool is_unix, bool skip_auth)
-{
 	if (!f->cfg.clock_fix && !f->cfg.tls_only) {
 		/* nothing to look at: exactly what spice-server alone does */
-		hand_off(f, fd, skip_auth);
+		hand_off(f, fd);
 		return;
 	}
 	if (f->pending.length >= MAX_PENDING) {
@@ -753,7 +744,6 @@ void zs_front_add_fd(struct zs_front *f, int fd, bool is_unix, bool skip_auth)
 	pc->f = f;
 	pc->fd = fd;
 	pc->is_unix = is_unix;
-	pc->skip_auth = skip_auth;
 	g_queue_push_tail(&f->pending, pc);
 	pc->node = f->pending.tail;
 	pc->watch = g_unix_fd_add(fd, G_IO_IN, pending_readable, pc);
@@ -773,7 +763,7 @@ void zs_front_accept_tls(struct zs_front *f, int fd)
 		close(fd);
 		return;
 	}
-	relay_start(f, fd, ssl, false, false);
+	relay_start(f, fd, ssl, false);
 }
 
 /* ---- listeners ---- */
@@ -789,6 +779,35 @@ static void on_accept_tls(int fd, void *data)
 	zs_front_accept_tls(data, fd);
 }
 
+/* Binds (or, with socket activation, takes over) the listening sockets. */
+static bool listen_all(struct zs_front *f, const struct zs_front_config *cfg,
+	char *bound_desc, size_t desc_len, char *tls_desc, size_t tls_desc_len,
+	char *err, size_t err_len)
+{
+	if (cfg->listen_fd > 0)
+		f->plain = zs_listener_create_from_fd(cfg->listen_fd,
+			on_accept_plain, f, &f->plain_is_unix, bound_desc, desc_len,
+			err, err_len);
+	else
+		f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
+			cfg->listen_unix, on_accept_plain, f, bound_desc, desc_len,
+			err, err_len);
+	if (!f->plain)
+		return false;
+	if (!f->tls)
+		return true;
+	bool tls_unix;
+	if (cfg->tls_fd > 0)
+		f->tls_listener = zs_listener_create_from_fd(cfg->tls_fd,
+			on_accept_tls, f, &tls_unix, tls_desc, tls_desc_len, err,
+			err_len);
+	else
+		f->tls_listener = zs_listener_create(cfg->listen_host,
+			(uint16_t)cfg->tls_port, NULL, on_accept_tls, f, tls_desc,
+			tls_desc_len, err, err_len);
+	return f->tls_listener != NULL;
+}
+
 struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	char *bound_desc, size_t desc_len, char *tls_desc, size_t tls_desc_len,
 	char *err, size_t err_len)
@@ -798,8 +817,8 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	f->plain_is_unix = cfg->listen_unix != NULL;
 	f->cfg.listen_unix = NULL;
 	f->cfg.listen_host = NULL;
-	f->cfg.x509_dir = NULL;
-	f->cfg.tls_ciphers = NULL;
+	f->cfg.x509_dir = g_strdup(cfg->x509_dir);
+	f->cfg.tls_ciphers = g_strdup(cfg->tls_ciphers);
 	g_queue_init(&f->pending);
 	g_queue_init(&f->relays);
 	if (tls_desc_len)
@@ -816,32 +835,9 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 		if (!f->tls)
 			goto err;
 	}
-	if (cfg->listen_fd > 0) {
-		/* socket activation: the service manager bound it */
-		f->plain = zs_listener_create_from_fd(cfg->listen_fd,
-			on_accept_plain, f, &f->plain_is_unix, bound_desc, desc_len,
-			err, err_len);
-	} else {
-		f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
-			cfg->listen_unix, on_accept_plain, f, bound_desc, desc_len,
-			err, err_len);
-	}
-	if (!f->plain)
+	if (!listen_all(f, cfg, bound_desc, desc_len, tls_desc, tls_desc_len,
+		    err, err_len))
 		goto err;
-	if (f->tls && cfg->tls_fd > 0) {
-		bool tls_unix;
-		f->tls_listener = zs_listener_create_from_fd(cfg->tls_fd,
-			on_accept_tls, f, &tls_unix, tls_desc, tls_desc_len, err,
-			err_len);
-		if (!f->tls_listener)
-			goto err;
-	} else if (f->tls) {
-		f->tls_listener = zs_listener_create(cfg->listen_host,
-			(uint16_t)cfg->tls_port, NULL, on_accept_tls, f, tls_desc,
-			tls_desc_len, err, err_len);
-		if (!f->tls_listener)
-			goto err;
-	}
 	return f;
 
 err:
@@ -867,7 +863,25 @@ void zs_front_destroy(struct zs_front *f)
 	while ((r = g_queue_peek_head(&f->relays)))
 		relay_close(r);
 	zs_tls_destroy(f->tls);
+	g_free((char *)f->cfg.x509_dir);
+	g_free((char *)f->cfg.tls_ciphers);
 	g_free(f);
+}
+
+bool zs_front_reload_tls(struct zs_front *f, char *err, size_t err_len)
+{
+	if (!f->tls) {
+		snprintf(err, err_len, "no TLS listener");
+		return false;
+	}
+	/* sessions in progress hold a reference to the old context */
+	struct zs_tls *t = zs_tls_create(f->cfg.x509_dir, f->cfg.tls_ciphers,
+		err, err_len);
+	if (!t)
+		return false;
+	zs_tls_destroy(f->tls);
+	f->tls = t;
+	return true;
 }
 
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s)
@@ -891,21 +905,4 @@ bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
 		}
 	}
 	return false;
-}
-
-bool zs_front_reload_tls(struct zs_front *f, const char *x509_dir,
-	const char *ciphers, char *err, size_t err_len)
-{
-	if (!f->tls) {
-		snprintf(err, err_len, "TLS is not enabled (--tls-port)");
-		return false;
-	}
-	struct zs_tls *t = zs_tls_create(x509_dir, ciphers, err, err_len);
-	if (!t)
-		return false;
-	/* sessions already running hold their own reference to the old
-	 * context */
-	zs_tls_destroy(f->tls);
-	f->tls = t;
-	return true;
 }

@@ -47,6 +47,9 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 /* Where accepted connections go. Borrows d; set it before the main loop
  * runs, and NULL (or destroy the front) before destroying d. */
 void zs_front_set_display(struct zs_front *f, struct zs_display *d);
+/* Reads the TLS files again for new connections (SIGHUP); live TLS
+ * sessions keep the old ones. On error the old ones stay. */
+bool zs_front_reload_tls(struct zs_front *f, char *err, size_t err_len);
 /* Closes the listeners and every connection it still relays. */
 void zs_front_destroy(struct zs_front *f);
 
@@ -54,18 +57,10 @@ void zs_front_destroy(struct zs_front *f);
  * listeners call them, tests may too. */
 void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix);
 void zs_front_accept_tls(struct zs_front *f, int fd);
-/* A connection handed over through the control API (AddClient): like an
- * accepted plain one; skip_auth lets it in without the ticket. Takes
- * ownership of fd. */
-void zs_front_add_fd(struct zs_front *f, int fd, bool is_unix,
-	bool skip_auth);
 /* The client address behind a relay whose spice-server side has address
  * sa (what spice-server reports as the peer). False when no relay has it. */
 bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
 	socklen_t len, char *buf, size_t buf_len);
-/* Loads the TLS files again; new TLS connections use them. */
-bool zs_front_reload_tls(struct zs_front *f, const char *x509_dir,
-	const char *ciphers, char *err, size_t err_len);
 
 struct zs_front_stats {
 	uint64_t handed_off;    /* plain connections given to spice-server as is */
