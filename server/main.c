@@ -355,10 +355,10 @@ static int run(struct app *app)
 	g_unix_signal_add(SIGINT, on_signal, app);
 	g_unix_signal_add(SIGTERM, on_signal, app);
 
-	if (o->listen_unix)
+	if (strncmp(bound, "unix:", 5) == 0) /* --listen unix: or activated */
 		printf("zerospice %s: listening on %s\n"
 		       "connect with: remote-viewer spice+unix://%s\n",
-			ZS_VERSION, bound, o->listen_unix);
+			ZS_VERSION, bound, bound + 5);
 	else
 		printf("zerospice %s: listening on %s\n"
 		       "connect with: remote-viewer spice://%s\n",

@@ -166,7 +166,30 @@ PY
 	python3 "$TMP/activate2.py" "$ZEROSPICE" >/dev/null 2>"$TMP/notls.log"; rc=$?
 	[ "$rc" = 2 ] && grep -q "no --x509-dir" "$TMP/notls.log" || fail "TLS socket without --x509-dir: $rc $(cat "$TMP/notls.log")"
 fi
-log "socket activation: ok (port $ZS_PORT)"
+# a unix socket, as dist/systemd's zerospice@.socket passes it
+cat >"$TMP/activate3.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(16)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_FDNAMES"] = "spice"
+os.execv(sys.argv[2], sys.argv[2:])
+PY
+python3 "$TMP/activate3.py" "$TMP/spice.sock" "$ZEROSPICE" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+ZS_PID=$!
+wait_for 100 grep -q "listening on unix:$TMP/spice.sock" "$TMP/zerospice.out" ||
+	fail "activated unix socket: $(cat "$TMP/zerospice.out" "$TMP/zerospice.log")"
+grep -q "spice+unix://$TMP/spice.sock" "$TMP/zerospice.out" || fail "connect line: $(cat "$TMP/zerospice.out")"
+timeout 30 spicy-screenshot --uri="spice+unix://$TMP/spice.sock" -o "$TMP/unix.ppm" >>"$TMP/spicy.log" 2>&1 ||
+	fail "no picture on the activated unix socket"
+kill "$ZS_PID"; wait "$ZS_PID"; ZS_PID=
+[ -S "$TMP/spice.sock" ] || fail "zerospice removed the socket the manager owns"
+log "socket activation: ok (port $ZS_PORT, unix socket)"
 
 # ---- --log-format json: every stderr line is a JSON object ----
 start_zerospice --log-format json
