@@ -67,6 +67,13 @@ ctl status >"$TMP/status"
 grep -Eq "^codec: (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "Codec property while streaming: $(grep codec "$TMP/status")"
 grep -Eq ", (h264|vp8|vp9|h265|mjpeg)$" "$TMP/status" || fail "the client entry has no codec: $(cat "$TMP/status")"
 grep -q "'frames-sent': <uint64 [1-9]" "$TMP/status" || fail "Stats: $(grep stats "$TMP/status")"
+if "$ZEROSPICE" --help | grep -q -- "--metrics"; then
+	# server/stats.c's figures: rates, encode time, the client's bytes
+	grep -Eq "'fps-out': <[1-9][0-9.]*>" "$TMP/status" || fail "Stats fps-out: $(grep stats "$TMP/status")"
+	grep -Eq "'encode-us-p50': <uint32 [1-9]" "$TMP/status" || fail "Stats encode time: $(grep stats "$TMP/status")"
+	grep -Eq "'clients': <\[\{'address': <'127.0.0.1'>, 'connections': <uint32 [1-9][0-9]*>, 'bytes-sent': <uint64 [1-9]" "$TMP/status" ||
+		fail "Stats per client: $(grep stats "$TMP/status")"
+fi
 log "while streaming: $(grep -E '^(codec|encoder)' "$TMP/status" | tr '\n' ' ')"
 # RequestKeyframe: the stream has no periodic keyframes, so the count only
 # moves when one is asked for
