@@ -122,6 +122,88 @@ void zs_agent_reader_finish(struct zs_agent_reader *r);
 bool zs_agent_reader_feed(struct zs_agent_reader *r, const uint8_t *buf,
 	size_t len, zs_agent_mouse_fn cb, void *data, char *err, size_t err_len);
 
+/* ---- vdagent messages: whole messages for the agent bridge ---- */
+
+/* Largest chunk payload (VD_AGENT_MAX_DATA_SIZE): spice-server resets the
+ * device on a bigger one from the agent side. */
+#define ZS_AGENT_CHUNK_MAX_BYTES 2048
+
+struct zs_agent_msg {
+	uint32_t port;      /* VDP_CLIENT_PORT or VDP_SERVER_PORT */
+	uint32_t type;      /* VD_AGENT_* */
+	uint64_t opaque;
+	uint32_t size;      /* data bytes */
+	/* valid during the callback only; NULL when the message was over the
+	 * reader's limit (or memory ran out): its data was skipped */
+	const uint8_t *data;
+};
+/* Must not feed or finish the reader it is called from. */
+typedef void (*zs_agent_msg_fn)(const struct zs_agent_msg *m, void *data);
+
+struct zs_agent_msg_port {
+	uint8_t header[20];
+	size_t header_len;
+	uint8_t *buf;
+	uint32_t size, done;
+	bool drop;
+};
+
+/* Incremental reader of a VDIChunkHeader stream (either direction) that
+ * reassembles whole VDAgentMessages per port: any split of the input gives
+ * the same messages. Refuses an unknown port, a chunk over
+ * ZS_AGENT_CHUNK_MAX_BYTES and a wrong protocol; a message over
+ * max_msg_bytes is reported with data NULL, the stream stays in step. */
+struct zs_agent_msg_reader {
+	uint32_t max_msg_bytes;
+	uint8_t chunk_header[8];
+	size_t chunk_header_len;
+	uint32_t chunk_port;
+	uint32_t chunk_left;
+	struct zs_agent_msg_port port[2];
+	bool failed;
+};
+void zs_agent_msg_reader_init(struct zs_agent_msg_reader *r,
+	uint32_t max_msg_bytes);
+/* Frees a partial message; the reader must be initialised again to be
+ * reused. */
+void zs_agent_msg_reader_finish(struct zs_agent_msg_reader *r);
+/* Same contract as zs_stream_reader_feed(). */
+bool zs_agent_msg_reader_feed(struct zs_agent_msg_reader *r,
+	const uint8_t *buf, size_t len, zs_agent_msg_fn cb, void *data,
+	char *err, size_t err_len);
+/* True when no chunk or message is partly read. */
+bool zs_agent_msg_reader_idle(const struct zs_agent_msg_reader *r);
+
+/* One message as chunks of at most ZS_AGENT_CHUNK_MAX_BYTES for port: data
+ * is head followed by body (either may be empty). malloc'd, NULL on
+ * allocation failure or a size over 4 GiB. */
+uint8_t *zs_agent_msg_build(uint32_t port, uint32_t type, const void *head,
+	size_t head_len, const void *body, size_t body_len, size_t *out_len);
+
+/* ANNOUNCE_CAPABILITIES {u32 request; u32 caps[]}: false when shorter than
+ * the request field. Caps past n_caps words are ignored, missing ones 0. */
+bool zs_agent_parse_caps(const uint8_t *data, size_t len, bool *request,
+	uint32_t *caps, size_t n_caps);
+bool zs_agent_has_cap(const uint32_t *caps, size_t n_caps, uint32_t cap);
+
+/* A clipboard message (GRAB, REQUEST, CLIPBOARD, RELEASE), with the
+ * {u8 selection; u8 reserved[3]} prefix when both sides announced
+ * VD_AGENT_CAP_CLIPBOARD_SELECTION. */
+struct zs_agent_clipboard {
+	uint8_t selection;
+	bool has_text;        /* GRAB offers VD_AGENT_CLIPBOARD_UTF8_TEXT */
+	uint32_t data_type;   /* REQUEST, CLIPBOARD */
+	const uint8_t *data;  /* CLIPBOARD: points into the message */
+	size_t data_len;
+};
+/* False when truncated or not a clipboard message. */
+bool zs_agent_parse_clipboard(uint32_t type, const uint8_t *data, size_t len,
+	bool selection, struct zs_agent_clipboard *out);
+/* Writes the head of a clipboard message: the selection prefix (when
+ * selection) then, with with_type, the u32 data type. Returns its length. */
+size_t zs_agent_put_clipboard_head(uint8_t out[8], bool selection,
+	uint8_t sel, bool with_type, uint32_t data_type);
+
 /* Agent button mask (VD_AGENT_LBUTTON_MASK…) → ZS_BUTTON_* bits. */
 uint32_t zs_agent_buttons_to_zs(uint32_t agent_buttons);
 /* Button state as spice-server 0.15 passes it to SpiceMouseInterface

@@ -190,6 +190,13 @@ struct zs_qemu_source {
 	ZsQemuDisplay1Keyboard *kbd;
 	ZsQemuDisplay1Mouse *mouse;
 
+	/* chardev.c, clipboard.c: the session bridges */
+	struct zs_qemu_session_events session;
+	void *session_data;
+	GDBusObjectManager *objects;   /* QEMU's /org/qemu/Display1 */
+	GHashTable *chardevs;          /* id → GDBusProxy (Chardev) */
+	struct zs_qemu_clipboard *clipboard;
+
 	GDBusConnection *listener_conn;
 	gulong listener_closed_id;
 	ZsQemuDisplay1Listener *listener;
@@ -267,6 +274,19 @@ void zs_qemu_display_blank(struct zs_qemu_source *src);
 void zs_qemu_display_finish(struct zs_qemu_source *src);
 /* Frames in flight stop referring to src (before it is freed). */
 void zs_qemu_frames_detach(struct zs_qemu_source *src);
+
+/* ---- chardev.c: watches QEMU's -chardev dbus objects (after the console
+ * proxy); stop drops them, reporting chardev_removed. */
+void zs_qemu_chardev_start(struct zs_qemu_source *src);
+void zs_qemu_chardev_stop(struct zs_qemu_source *src);
+/* The source of a public handle, NULL for other kinds. */
+struct zs_qemu_source *zs_qemu_source_from(struct zs_source *base);
+
+/* ---- clipboard.c: serves /org/qemu/Display1/Clipboard on the D-Bus
+ * connection and registers with QEMU's; stop unexports it and reports
+ * clipboard_ready(false). */
+void zs_qemu_clipboard_start(struct zs_qemu_source *src);
+void zs_qemu_clipboard_stop(struct zs_qemu_source *src);
 
 /* ---- input.c: keys and pointer toward QEMU; no-ops until the Keyboard and
  * Mouse proxies exist, and after close. */

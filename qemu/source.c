@@ -23,6 +23,11 @@ static struct zs_qemu_source *to_qemu(struct zs_source *base)
 	return (struct zs_qemu_source *)base;
 }
 
+struct zs_qemu_source *zs_qemu_source_from(struct zs_source *base)
+{
+	return to_qemu(base);
+}
+
 bool zs_qemu_is_cancelled(const GError *error)
 {
 	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -67,6 +72,8 @@ static void drop_connections(struct zs_qemu_source *src)
 	}
 	g_clear_object(&src->kbd);
 	g_clear_object(&src->mouse);
+	zs_qemu_clipboard_stop(src);
+	zs_qemu_chardev_stop(src);
 	zs_qemu_listener_unexport(src);
 	if (src->listener_conn) {
 		g_signal_handlers_disconnect_matched(src->listener_conn,
@@ -387,6 +394,8 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 		"g-name", peer_name(src), "g-connection", src->qemu_conn,
 		"g-object-path", src->console_path,
 		"g-interface-name", "org.qemu.Display1.Mouse", NULL);
+	zs_qemu_chardev_start(src);
+	zs_qemu_clipboard_start(src);
 	register_listener(src);
 out:
 	g_main_context_pop_thread_default(src->ctx);
@@ -722,6 +731,9 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
 	src->wait_for_qemu = opts->wait_for_qemu;
+	if (opts->session)
+		src->session = *opts->session;
+	src->session_data = opts->session_data;
 	if (opts->blank_width && opts->blank_height &&
 	    opts->blank_width <= ZS_QEMU_MAX_DIM &&
 	    opts->blank_height <= ZS_QEMU_MAX_DIM) {

@@ -7,6 +7,8 @@
 
 #include "zs-dmabuf.h"
 
+struct zs_qemu_session_events;
+
 /* How to reach QEMU. Exactly one of qmp_path, dbus_fd and bus_address. */
 struct zs_qemu_options {
 	/* QEMU's QMP unix socket (-qmp unix:PATH,server=on,wait=off with
@@ -33,6 +35,10 @@ struct zs_qemu_options {
 	 * join meanwhile, see a stopped display; 0 for none. zerospice
 	 * --reconnect passes the size of the last picture. */
 	uint32_t blank_width, blank_height;
+	/* Character devices and the clipboard (chardev.c, clipboard.c); NULL
+	 * for none. Called on the source's context. */
+	const struct zs_qemu_session_events *session;
+	void *session_data;
 };
 
 /* Bound on waiting for QEMU's QMP socket to accept connections, or for QEMU
@@ -76,3 +82,63 @@ void zs_qemu_source_release_keys(struct zs_source *src);
 /* True once the listener is registered with QEMU and frames can arrive;
  * false before, and after events->closed. */
 bool zs_qemu_source_is_running(const struct zs_source *src);
+
+/* ---- session bridges: QEMU's character devices (-chardev dbus) and
+ * clipboard (org.qemu.Display1.Chardev, org.qemu.Display1.Clipboard) */
+
+/* Chardev Name values zerospice bridges. */
+#define ZS_QEMU_CHARDEV_VDAGENT "org.spice-space.vdagent.0"
+#define ZS_QEMU_CHARDEV_USBREDIR "org.qemu.usbredir"
+
+/* The clipboard selections (QEMU's and the vdagent's numbering). */
+#define ZS_QEMU_CLIPBOARD_SELECTIONS 3
+
+struct zs_qemu_session_events {
+	/* A -chardev dbus appeared: id is QEMU's chardev id (stable while it
+	 * exists), name its Name, fe_opened whether the guest side has it
+	 * open. */
+	void (*chardev_added)(void *data, const char *id, const char *name,
+		bool fe_opened);
+	void (*chardev_fe_opened)(void *data, const char *id, bool opened);
+	/* Gone from QEMU, or the source closed. Streams opened with
+	 * zs_qemu_chardev_connect() see end-of-file on their own. */
+	void (*chardev_removed)(void *data, const char *id);
+
+	/* QEMU's clipboard is usable (Register done) or no longer. */
+	void (*clipboard_ready)(void *data, bool ready);
+	/* QEMU (the guest side) holds selection with text, or gave it up. */
+	void (*clipboard_grab)(void *data, uint32_t selection);
+	void (*clipboard_release)(void *data, uint32_t selection);
+	/* QEMU asks for the text of a selection we grabbed: answer with
+	 * zs_qemu_clipboard_reply() (QEMU blocks until then, at most
+	 * ZS_QEMU_CLIPBOARD_TIMEOUT_MS). */
+	void (*clipboard_request)(void *data, uint32_t selection);
+};
+
+#define ZS_QEMU_CLIPBOARD_TIMEOUT_MS 5000
+/* Largest clipboard text taken from QEMU. */
+#define ZS_QEMU_CLIPBOARD_MAX_BYTES (64u * 1024 * 1024)
+
+/* Opens a new byte stream to chardev id and returns our end (O_CLOEXEC,
+ * non-blocking; the caller owns it), or -1 with a reason in err. QEMU drops
+ * the stream it had, if any. A refused registration shows as end-of-file. */
+int zs_qemu_chardev_connect(struct zs_source *src, const char *id,
+	char *err, size_t err_len);
+
+/* The client side now holds selection with UTF-8 text (grab), or no longer
+ * (release). No-ops while the clipboard is not ready. */
+void zs_qemu_clipboard_grab(struct zs_source *src, uint32_t selection);
+void zs_qemu_clipboard_release(struct zs_source *src, uint32_t selection);
+/* Answers QEMU's pending request for selection: text (UTF-8, borrowed), or
+ * NULL when there is none. */
+void zs_qemu_clipboard_reply(struct zs_source *src, uint32_t selection,
+	const uint8_t *text, size_t len);
+/* Result of zs_qemu_clipboard_request(): text NULL on failure (logged). */
+typedef void (*zs_qemu_clipboard_text_fn)(void *data, uint32_t selection,
+	const uint8_t *text, size_t len);
+/* Asks QEMU for the text of selection; cb runs once: later with QEMU's
+ * answer, or at once with NULL when QEMU holds no text there or its
+ * clipboard is not ready. A request the source's closing cancels runs cb
+ * with NULL from the main loop, if it still runs. */
+void zs_qemu_clipboard_request(struct zs_source *src, uint32_t selection,
+	zs_qemu_clipboard_text_fn cb, void *data);

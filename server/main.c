@@ -27,6 +27,7 @@ struct app {
 	struct zs_pipeline *pipeline;
 	struct zs_source *source;
 	struct zs_front *front;
+	struct zs_session *session;
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
 	 * new one shows black at the last picture's size until QEMU's first */
@@ -238,6 +239,8 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.wait_for_qemu = o->reconnect,
 			.blank_width = app->last_width,
 			.blank_height = app->last_height,
+			.session = zs_session_qemu_events(),
+			.session_data = app->session,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
@@ -291,10 +294,13 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 
+	app->session = zs_session_create(&app->source, NULL, NULL);
 	struct zs_display_config dcfg = {
 		.ticket = ticket,
 		.width = o->width,
 		.height = o->height,
+		.agent_ops = zs_session_agent_ops(app->session),
+		.agent_data = app->session,
 	};
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
@@ -305,6 +311,7 @@ static int run(struct app *app)
 		goto err_ticket;
 	}
 	zs_front_set_display(app->front, app->display);
+	zs_session_set_display(app->session, app->display);
 
 	zs_encoder_set_va_device(o->va_device);
 	struct zs_pipeline_config pcfg = {
@@ -511,6 +518,7 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
+	zs_session_destroy(app.session);
 	zs_display_destroy(app.display);
 	g_main_loop_unref(app.loop);
 	zs_options_finish(&app.opts);
