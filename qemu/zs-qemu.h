@@ -35,6 +35,11 @@ struct zs_qemu_options {
 	 * join meanwhile, see a stopped display; 0 for none. zerospice
 	 * --reconnect passes the size of the last picture. */
 	uint32_t blank_width, blank_height;
+	/* Another uid QEMU may run as, besides zerospice's own and root; 0 for
+	 * none. The peer of the QMP socket, of dbus_fd and the owner of
+	 * org.qemu on the bus are checked (SO_PEERCRED): anyone else could
+	 * read the keystrokes. */
+	int64_t allowed_uid;
 	/* Character devices and the clipboard (chardev.c, clipboard.c); NULL
 	 * for none. Called on the source's context. */
 	const struct zs_qemu_session_events *session;
@@ -61,8 +66,9 @@ struct zs_qemu_options {
  * QMP errors, console not found, RegisterListener refused), QEMU exiting and
  * the socket dropping are reported once through events->closed, after a
  * black frame at the last size when a picture was shown. The QMP
- * exchange itself, once the socket accepts, is done synchronously with a 5 s
- * bound (QEMU answers it from its main loop in milliseconds).
+ * exchange never blocks the loop: a QEMU that accepts and stays silent
+ * costs at most 5 s (or connect_timeout_ms), and a full backlog counts as
+ * not listening yet. A peer of another uid (see allowed_uid) is refused.
  *
  * Frames carry DRM fourccs (XRGB8888 for QEMU's x8r8g8b8); their release may
  * be called from any thread and is marshalled back to this context, so frames
@@ -78,6 +84,73 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
  * the last client leaves or loses focus). Accepts NULL and sources of other
  * kinds (no-op). */
 void zs_qemu_source_release_keys(struct zs_source *src);
+
+/* Asks the VM for a display of width x height pixels (width_mm x
+ * height_mm physical, 0 when unknown) with Console.SetUIInfo, as QEMU's
+ * own UIs do when their window resizes; the display device decides:
+ * virtio-gpu offers it to the guest as the preferred mode (the guest's
+ * driver or compositor may follow), VGA refuses (logged once; later calls
+ * return false without asking). Returns false (logged) when the size is 0
+ * or over ZS_QEMU_MAX_UI_DIM, or QEMU is not connected. Accepts NULL and sources of other kinds (false). A
+ * guest agent, when there is one, is the better recipient of the client's
+ * monitors config: callers skip this then. */
+bool zs_qemu_source_set_ui_info(struct zs_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm);
+#define ZS_QEMU_MAX_UI_DIM 16384u
+
+/* ---- audio (-audiodev dbus,id=X and -display dbus,…,audiodev=X) ---- */
+
+/* PCM format of one of QEMU's voices, as its Init gives it. */
+struct zs_pcm_format {
+	uint32_t rate_hz;
+	uint8_t channels;
+	uint8_t bits;          /* 8, 16 or 32 */
+	bool is_signed, is_float, big_endian;
+	uint32_t bytes_per_frame;
+};
+#define ZS_PCM_MAX_CHANNELS 8
+#define ZS_PCM_MIN_RATE_HZ 4000
+#define ZS_PCM_MAX_RATE_HZ 192000
+
+/* True when f is a format we convert: 1..ZS_PCM_MAX_CHANNELS channels,
+ * ZS_PCM_MIN_RATE_HZ..ZS_PCM_MAX_RATE_HZ, integers of 8/16/32 bits or
+ * 32-bit floats, bytes_per_frame = channels * bits / 8. False with a
+ * one-line reason otherwise. */
+bool zs_pcm_format_check(const struct zs_pcm_format *f, char *why,
+	size_t why_len);
+
+/* What QEMU's audio asks of the consumer, on the source's context. id names
+ * one of QEMU's voices (a sound device's output or input); every call for a
+ * voice comes between its init and its fini, and only for voices whose
+ * format passed zs_pcm_format_check() (others are logged and ignored). */
+struct zs_qemu_audio_events {
+	/* playback: guest → client */
+	void (*out_init)(void *data, uint64_t id, const struct zs_pcm_format *f);
+	void (*out_fini)(void *data, uint64_t id);
+	void (*out_enable)(void *data, uint64_t id, bool enabled);
+	/* volume: 0..255 per channel */
+	void (*out_volume)(void *data, uint64_t id, bool mute,
+		const uint8_t *volume, size_t n_channels);
+	/* whole frames of PCM in the voice's format */
+	void (*out_write)(void *data, uint64_t id, const uint8_t *pcm,
+		size_t len);
+	/* record: client → guest */
+	void (*in_init)(void *data, uint64_t id, const struct zs_pcm_format *f);
+	void (*in_fini)(void *data, uint64_t id);
+	void (*in_enable)(void *data, uint64_t id, bool enabled);
+	void (*in_volume)(void *data, uint64_t id, bool mute,
+		const uint8_t *volume, size_t n_channels);
+	/* Fills at most len bytes (whole frames) of the voice's PCM; returns
+	 * how many. QEMU waits for the answer: never block. */
+	size_t (*in_read)(void *data, uint64_t id, uint8_t *pcm, size_t len);
+};
+
+/* Bridges QEMU's D-Bus audio to events (NULL: none) once QEMU is
+ * connected: registers an AudioOutListener and an AudioInListener. Call
+ * right after zs_qemu_source_create(). Without D-Bus audio in the VM the
+ * log says so once and the display goes on. No-op for other sources. */
+void zs_qemu_source_set_audio(struct zs_source *src,
+	const struct zs_qemu_audio_events *events, void *data);
 
 /* True once the listener is registered with QEMU and frames can arrive;
  * false before, and after events->closed. */

@@ -717,7 +717,9 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	if (cfg->initial_ticket) {
 		b->ticket = g_strdup(cfg->initial_ticket);
 		zs_control_set_ticket_info(b->control, "set", 0);
-	} else if (cfg->public_listener && !o->insecure_no_auth) {
+	} else if ((cfg->public_listener || o->source == ZS_SOURCE_QEMU) &&
+		!o->insecure_no_auth) {
+		/* (a QEMU source gives clients the VM's keyboard and mouse) */
 		/* nobody gets in until the broker's SetTicket */
 		if (!op_expire_ticket(b, NULL)) {
 			snprintf(err, err_len, "cannot set an initial ticket");

@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "zs-dmabuf.h"
+#include "zs-client-proto.h"
 #include "zs-encoder.h"
+#include "zs-qemu.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
 
@@ -46,7 +48,6 @@ struct zs_display_events {
 struct zs_agent_bridge_ops;
 
 struct zs_display_config {
-	const char *ticket; /* NULL: no authentication */
 	uint32_t width, height; /* initial stream size */
 	/* The agent bridge's session hooks (monitors config, clipboard; its
 	 * pointer_abs is ignored: the mouse goes to the display events). NULL
@@ -60,6 +61,10 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	size_t err_len);
 void zs_display_destroy(struct zs_display *d);
 
+/* The SPICE ticket clients must give (text NULL: none), valid lifetime_s
+ * seconds (0: no expiry); clients already connected stay. */
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s);
 /* The vdagent char device's bridge, and the SpiceServer (for the session's
  * char devices). */
 struct zs_agent_bridge *zs_display_agent(struct zs_display *d);
@@ -72,11 +77,17 @@ bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth);
 
 
 /* Queues one whole stream-device message (takes ownership of the malloc'd
- * bytes) and wakes spice-server up. */
+ * bytes) and wakes spice-server up. A CURSOR_SET or CURSOR_MOVE replaces an
+ * unsent one of its type. */
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type);
 /* True while queued bytes wait for spice-server to read them. */
 bool zs_display_busy(const struct zs_display *d);
+/* Bytes queued and not read yet. */
+size_t zs_display_queued_bytes(const struct zs_display *d);
+/* Tests: spice-server reads nothing while set (a client that stopped
+ * reading, as spice-server sees it). */
+extern bool zs_display_test_stall_reads;
 /* Drops queued messages spice-server has not started to read. Returns how
  * many DATA messages were dropped. */
 unsigned zs_display_drop_unsent(struct zs_display *d);
@@ -192,6 +203,7 @@ struct zs_pipeline_stats {
 	uint64_t frames_in, frames_encoded, frames_sent;
 	uint64_t frames_skipped; /* raw frames replaced before encoding */
 	uint64_t frames_dropped; /* encoded frames dropped (forced a keyframe) */
+	uint64_t frames_failed;  /* frames the encoder failed (dropped) */
 	uint64_t keyframes, bytes_sent;
 };
 
@@ -223,14 +235,76 @@ const char *zs_pipeline_encoder_desc(const struct zs_pipeline *p);
 struct zs_listener;
 typedef void (*zs_accept_fn)(int fd, void *data); /* takes ownership of fd */
 
-/* Binds and listens (host:port or a unix path). On success *bound_desc
- * holds "127.0.0.1:5900" or "unix:/path" (the real port if 0 was asked). */
+/* Binds and listens (host:port or a unix path, which gets unix_mode before
+ * anyone can connect). On success *bound_desc holds "127.0.0.1:5900" or
+ * "unix:/path" (the real port if 0 was asked). */
 struct zs_listener *zs_listener_create(const char *host, uint16_t port,
-	const char *unix_path, zs_accept_fn accept_cb, void *data,
-	char *bound_desc, size_t desc_len, char *err, size_t err_len);
+	const char *unix_path, unsigned unix_mode, zs_accept_fn accept_cb,
+	void *data, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
 /* Listens on an inherited, already listening socket (socket activation);
  * takes ownership of fd. *is_unix says its family. */
 struct zs_listener *zs_listener_create_from_fd(int fd, zs_accept_fn accept_cb,
 	void *data, bool *is_unix, char *bound_desc, size_t desc_len, char *err,
 	size_t err_len);
+
+/* ---- resize.c: the desktop follows the client's window ---- */
+
+/* What a client window may ask of the guest: what the encoders and the
+ * clients' decoders commonly take. Each side in [MIN, MAX], the area at
+ * most H.264 level 5.1's frame (36864 macroblocks, 4096x2304): VA-API
+ * encoders and hardware decoders mostly stop at 4096. */
+#define ZS_UI_MIN_WIDTH 320u
+#define ZS_UI_MIN_HEIGHT 200u
+#define ZS_UI_MAX_DIM 4096u
+#define ZS_UI_MAX_AREA (36864u * 256u)
+
+/* Clamps a requested size into the limits above (keeping the aspect when
+ * only the area is too large). Returns true when it had to change it. */
+bool zs_ui_size_clamp(uint32_t *width, uint32_t *height);
+
+struct zs_resize {
+	uint32_t width, height; /* last size asked of the source, 0 none */
+};
+
+/* The client's monitors config, without a guest agent to take it: asks
+ * the source (QEMU's Console.SetUIInfo) for the first enabled monitor's
+ * size, clamped (and logged when clamped), unless it is the last size
+ * asked. */
+void zs_resize_request(struct zs_resize *r, struct zs_source *src,
+	const struct zs_agent_monitors *m);
+
+/* ---- pcm.c: PCM format, channel and rate conversion ---- */
+
+struct zs_pcm_resampler {
+	double t; /* next output's position past prev, in input frames */
+	float prev[ZS_PCM_MAX_CHANNELS];
+	bool have_prev;
+	uint64_t dropped; /* outputs that did not fit */
+};
+void zs_pcm_resampler_reset(struct zs_pcm_resampler *rs);
+/* Frames zs_pcm_convert() may write for n_in input frames. */
+size_t zs_pcm_max_out(size_t n_in, uint32_t in_rate, uint32_t out_rate);
+/* Converts n_in frames of in (in_fmt) to out_fmt, resampling linearly and
+ * mapping channels (mono spreads, to mono averages, else in order); both
+ * formats must pass zs_pcm_format_check(). Writes at most max_out frames
+ * (more are counted in rs->dropped); returns the frames written. */
+size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
+	const struct zs_pcm_format *in_fmt, const uint8_t *in, size_t n_in,
+	const struct zs_pcm_format *out_fmt, uint8_t *out, size_t max_out);
+
+/* Writes frames of silence (0, or the midpoint of unsigned formats). */
+void zs_pcm_silence(const struct zs_pcm_format *f, uint8_t *out,
+	size_t frames);
+
+/* ---- audio.c: SPICE playback and record fed by QEMU's audio ---- */
+
+struct zs_audio;
+/* Adds a playback and a record interface (48 kHz stereo S16: Opus for
+ * clients that take it) to server. NULL with a reason in err. */
+struct zs_audio *zs_audio_create(SpiceServer *server, char *err,
+	size_t err_len);
+void zs_audio_destroy(struct zs_audio *a);
+/* Events to pass to zs_qemu_source_set_audio() with a as data. */
+const struct zs_qemu_audio_events *zs_audio_qemu_events(void);

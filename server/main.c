@@ -12,6 +12,7 @@
 #include "front.h"
 #include "internal.h"
 #include "process.h"
+#include "ticket.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
 #include "zs-server.h"
@@ -36,6 +37,8 @@ struct app {
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
+	struct zs_resize resize; /* the client's window size asked of QEMU */
+	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
 	/* broker contract: control API, pidfile, why the loop stopped */
 	struct zs_broker *broker;
 	struct zs_pidfile *pidfile;
@@ -119,6 +122,26 @@ static void on_drained(void *data)
 	zs_pipeline_drained(app->pipeline);
 }
 
+/* The client's window size, when no guest agent takes it: QEMU's
+ * Console.SetUIInfo (resize.c). */
+static void on_monitors_config(void *data, const uint8_t *config, size_t len)
+{
+	struct app *app = data;
+	struct zs_agent_monitors m;
+	char why[128];
+
+	if (!zs_agent_parse_monitors_config(config, len, &m, why,
+			sizeof(why))) {
+		g_warning("agent channel: %s; ignored", why);
+		return;
+	}
+	zs_resize_request(&app->resize, app->source, &m);
+}
+
+static const struct zs_session_hooks session_hooks = {
+	.monitors_config = on_monitors_config,
+};
+
 static const struct zs_display_events display_events = {
 	.start_stop = on_start_stop,
 	.drained = on_drained,
@@ -165,6 +188,7 @@ static gboolean on_reconnect_timer(gpointer data)
 	g_source_unref(app->reconnect_timer);
 	app->reconnect_timer = NULL;
 	zs_source_destroy(app->source);
+	memset(&app->resize, 0, sizeof(app->resize));
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		g_critical("%s", err);
@@ -222,6 +246,31 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: the ticket file and the TLS files again; live clients stay. */
+static gboolean on_reload(gpointer data)
+{
+	struct app *app = data;
+	char err[512];
+	if (app->opts.ticket_file) {
+		if (zs_ticket_reload_file(err, sizeof(err)))
+			g_message("SIGHUP: read the ticket file again");
+		else
+			g_warning("SIGHUP: %s; the previous ticket stays", err);
+	}
+	if (app->opts.tls_port >= 0) {
+		if (zs_front_reload_tls(app->front, err, sizeof(err)))
+			g_message("SIGHUP: read the TLS files again");
+		else
+			g_warning("SIGHUP: %s; the previous TLS files stay", err);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void apply_ticket(void *data, const char *text, uint32_t lifetime_s)
+{
+	zs_display_set_ticket(data, text, lifetime_s);
+}
+
 static struct zs_source *create_source(struct app *app, char *err,
 	size_t err_len)
 {
@@ -239,13 +288,18 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.wait_for_qemu = o->reconnect,
 			.blank_width = app->last_width,
 			.blank_height = app->last_height,
+			.allowed_uid = o->qemu_uid,
 			.session = zs_session_qemu_events(),
 			.session_data = app->session,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
-		return zs_qemu_source_create(&qo, &source_events, app, err,
-			err_len);
+		struct zs_source *src = zs_qemu_source_create(&qo,
+			&source_events, app, err, err_len);
+		if (src && app->audio)
+			zs_qemu_source_set_audio(src, zs_audio_qemu_events(),
+				app->audio);
+		return src;
 	}
 	}
 	snprintf(err, err_len, "unknown source");
@@ -256,18 +310,16 @@ static int run(struct app *app)
 {
 	const struct zs_options *o = &app->opts;
 	char err[512];
-	char *ticket = NULL;
-	if (o->ticket_file) {
-		ticket = zs_read_ticket_file(o->ticket_file, err, sizeof(err));
-		if (!ticket) {
-			g_critical("%s", err);
-			return EXIT_FAILURE;
-		}
+	if (!zs_ticket_init(o->ticket_file, o->ticket_expiry_s, err,
+		    sizeof(err))) {
+		g_critical("%s", err);
+		return EXIT_FAILURE;
 	}
 
 	char bound[300], tls_bound[300];
 	struct zs_front_config fcfg = {
 		.listen_unix = o->listen_unix,
+		.unix_mode = o->socket_mode,
 		.listen_host = o->listen_host,
 		.listen_port = o->listen_port,
 		.tls_port = o->tls_port,
@@ -290,13 +342,13 @@ static int run(struct app *app)
 		sizeof(tls_bound), err, sizeof(err));
 	if (!app->front) {
 		g_critical("%s", err);
-		free(ticket);
 		return EXIT_FAILURE;
 	}
 
-	app->session = zs_session_create(&app->source, NULL, NULL);
+	/* Only a VM can follow the client's window. */
+	app->session = zs_session_create(&app->source,
+		o->source == ZS_SOURCE_QEMU ? &session_hooks : NULL, app);
 	struct zs_display_config dcfg = {
-		.ticket = ticket,
 		.width = o->width,
 		.height = o->height,
 		.agent_ops = zs_session_agent_ops(app->session),
@@ -304,12 +356,11 @@ static int run(struct app *app)
 	};
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
-	/* kept for the control API until it exists */
-	char *initial_ticket = ticket;
 	if (!app->display) {
 		g_critical("%s", err);
 		goto err_ticket;
 	}
+	zs_ticket_bind(apply_ticket, app->display);
 	zs_front_set_display(app->front, app->display);
 	zs_session_set_display(app->session, app->display);
 
@@ -332,6 +383,14 @@ static int run(struct app *app)
 		goto err_ticket;
 	}
 
+	if (o->source == ZS_SOURCE_QEMU) {
+		app->audio = zs_audio_create(zs_display_spice_server(
+			app->display), err, sizeof(err));
+		if (!app->audio) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		g_critical("%s", err);
@@ -346,14 +405,10 @@ static int run(struct app *app)
 		.pipeline = app->pipeline,
 		.bound = bound,
 		.tls_bound = tls_bound,
-		.initial_ticket = initial_ticket,
+		.initial_ticket = NULL, /* server/ticket.c holds the file's */
 		.public_listener = public_listener,
 	};
 	app->broker = zs_broker_create(&bcfg, err, sizeof(err));
-	if (initial_ticket) {
-		explicit_bzero(initial_ticket, strlen(initial_ticket));
-		free(initial_ticket);
-	}
 	if (!app->broker && err[0]) {
 		g_critical("%s", err);
 		return EXIT_FAILURE;
@@ -361,6 +416,7 @@ static int run(struct app *app)
 
 	g_unix_signal_add(SIGINT, on_signal, app);
 	g_unix_signal_add(SIGTERM, on_signal, app);
+	g_unix_signal_add(SIGHUP, on_reload, app);
 
 	if (strncmp(bound, "unix:", 5) == 0) /* --listen unix: or activated */
 		printf("zerospice %s: listening on %s\n"
@@ -372,7 +428,9 @@ static int run(struct app *app)
 			ZS_VERSION, bound, bound);
 	if (tls_bound[0])
 		printf("zerospice %s: TLS on %s%s\n", ZS_VERSION, tls_bound,
-			o->tls_only ? " (plain connections refused)" : "");
+			o->plain_refused_by_default ? " (plain connections "
+			"refused: a ticket off loopback; --allow-plain to accept "
+			"them)" : o->tls_only ? " (plain connections refused)" : "");
 	fflush(stdout);
 
 	/* readiness: every socket listens, the bus name is ours */
@@ -392,10 +450,6 @@ static int run(struct app *app)
 	return app->exit_code;
 
 err_ticket:
-	if (initial_ticket) {
-		explicit_bzero(initial_ticket, strlen(initial_ticket));
-		free(initial_ticket);
-	}
 	return EXIT_FAILURE;
 }
 
@@ -518,8 +572,11 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
+	zs_ticket_bind(NULL, NULL);
 	zs_session_destroy(app.session);
+	zs_audio_destroy(app.audio); /* after the source that feeds it */
 	zs_display_destroy(app.display);
+	zs_ticket_finish();
 	g_main_loop_unref(app.loop);
 	zs_options_finish(&app.opts);
 	return rc;

@@ -22,7 +22,13 @@ EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
 start_zerospice --dbus-address "$BUS"
 sleep 3
 zerospice_alive || fail "zerospice exited: $(tail -n 3 "$TMP/zerospice.log")"
-screenshot "$TMP/vm.ppm" || fail "no picture of the VM through --dbus-address"
+# a QEMU source starts locked (the VM's keyboard): the broker sets the ticket
+screenshot "$TMP/locked.ppm" && fail "a client got the VM before any ticket"
+"$ZEROSPICE_CTL" --dbus-address "$BUS" set-ticket vmticket --expiry +600 ||
+	fail "SetTicket on the VM's bus"
+rm -f "$TMP/vm.ppm"
+timeout 30 spicy-screenshot -h 127.0.0.1 -p "$ZS_PORT" -w vmticket -o "$TMP/vm.ppm" \
+	>>"$TMP/spicy.log" 2>&1 || fail "no picture of the VM through --dbus-address"
 size=$(ppm_size "$TMP/vm.ppm")
 log "VM picture $size"
 "$ZEROSPICE_CTL" --dbus-address "$BUS" status >"$TMP/status" || fail "control API not on the VM's bus"
