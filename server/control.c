@@ -408,7 +408,12 @@ void zs_control_destroy(struct zs_control *c)
 		unlink(c->control_path);
 		g_free(c->control_path);
 	}
-	g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(c->skeleton));
+	GList *exported = g_dbus_interface_skeleton_get_connections(
+		G_DBUS_INTERFACE_SKELETON(c->skeleton));
+	if (exported)
+		g_dbus_interface_skeleton_unexport(
+			G_DBUS_INTERFACE_SKELETON(c->skeleton));
+	g_list_free_full(exported, g_object_unref);
 	while (c->peers) {
 		GDBusConnection *conn = c->peers->data;
 		g_signal_handlers_disconnect_by_data(conn, c);

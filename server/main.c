@@ -191,7 +191,7 @@ static gboolean on_reconnect_timer(gpointer data)
 	memset(&app->resize, 0, sizeof(app->resize));
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		app_quit(app, EXIT_FAILURE, err);
 	}
 	return G_SOURCE_REMOVE;
@@ -203,7 +203,7 @@ static void on_source_closed(void *data, const char *reason)
 	const struct zs_options *o = &app->opts;
 
 	if (!o->reconnect) {
-		g_critical("source ended: %s", reason);
+		zs_log_error("source ended: %s", reason);
 		char *why = g_strdup_printf("source ended: %s", reason);
 		app_quit(app, EXIT_FAILURE, why);
 		g_free(why);
@@ -312,7 +312,7 @@ static int run(struct app *app)
 	char err[512];
 	if (!zs_ticket_init(o->ticket_file, o->ticket_expiry_s, err,
 		    sizeof(err))) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -341,7 +341,7 @@ static int run(struct app *app)
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));
 	if (!app->front) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -357,7 +357,7 @@ static int run(struct app *app)
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
 	if (!app->display) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		goto err_ticket;
 	}
 	zs_ticket_bind(apply_ticket, app->display);
@@ -379,7 +379,7 @@ static int run(struct app *app)
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));
 	if (!app->pipeline) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		goto err_ticket;
 	}
 
@@ -393,7 +393,7 @@ static int run(struct app *app)
 	}
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		goto err_ticket;
 	}
 
@@ -410,7 +410,7 @@ static int run(struct app *app)
 	};
 	app->broker = zs_broker_create(&bcfg, err, sizeof(err));
 	if (!app->broker && err[0]) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -470,7 +470,7 @@ static int broker_setup(struct app *app)
 	}
 	if (!zs_listen_fds_take(&app->activated_fd, &app->activated_tls_fd, err,
 		    sizeof(err))) {
-		g_critical("%s", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 	if (app->activated_fd < 0)
@@ -478,28 +478,28 @@ static int broker_setup(struct app *app)
 	if (app->activated_tls_fd < 0)
 		app->activated_tls_fd = 0;
 	if (app->activated_tls_fd > 0 && !o->x509_dir) {
-		g_critical("socket activation passed a TLS socket, but there is "
+		zs_log_error("socket activation passed a TLS socket, but there is "
 			"no --x509-dir");
 		return EXIT_BAD_OPTIONS;
 	}
 	if (app->activated_fd > 0 && !zs_fd_is_local(app->activated_fd) &&
 		!o->ticket_file && !o->insecure_no_auth && !o->control_path &&
 		!o->dbus_address) {
-		g_critical("refusing the activated socket (not loopback) without "
+		zs_log_error("refusing the activated socket (not loopback) without "
 			"a password: give --ticket-file PATH, a control API "
 			"(--control, --dbus-address), or --insecure-no-auth");
 		return EXIT_BAD_OPTIONS;
 	}
 	if (app->activated_tls_fd <= 0 && o->tls_port < 0 &&
 		(o->x509_dir || o->tls_only)) {
-		g_critical("--x509-dir and --tls-only need --tls-port PORT or a "
+		zs_log_error("--x509-dir and --tls-only need --tls-port PORT or a "
 			"socket named \"tls\" from socket activation");
 		return EXIT_BAD_OPTIONS;
 	}
 	if (o->pidfile) {
 		app->pidfile = zs_pidfile_create(o->pidfile, err, sizeof(err));
 		if (!app->pidfile) {
-			g_critical("%s", err);
+			zs_log_error("%s", err);
 			return EXIT_FAILURE;
 		}
 	}

@@ -4,6 +4,7 @@
  * --print-capabilities. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,4 +369,20 @@ char *zs_capabilities_json(void)
 	append_encoders(s, ZS_ENCODER_VAAPI, va);
 	g_string_append_printf(s, "},\"vaapi\":%s}\n", va ? "true" : "false");
 	return g_string_free(s, FALSE);
+}
+
+void zs_log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	/* straight to the writer: a runtime error is not a GLib critical
+	 * (G_DEBUG=fatal-criticals must not turn it into a trap) */
+	const GLogField fields[] = {
+		{ "MESSAGE", msg, -1 },
+		{ "GLIB_DOMAIN", ZS_PROCESS_LOG_DOMAIN, -1 },
+	};
+	log_writer(G_LOG_LEVEL_CRITICAL, fields, G_N_ELEMENTS(fields), NULL);
+	g_free(msg);
 }

@@ -45,6 +45,9 @@ bool zs_fd_is_local(int fd);
  * lines, or one JSON object per line. */
 void zs_log_setup(bool json);
 
+/* "zerospice: error: …" (or a JSON line) on stderr, not a GLib critical. */
+void zs_log_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
 /* --print-capabilities: a JSON object (ends with a newline; g_free). */
 char *zs_capabilities_json(void);
 
