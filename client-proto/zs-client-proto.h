@@ -258,3 +258,25 @@ struct zs_scancode_decoder {
  * accepted. */
 bool zs_scancode_feed(struct zs_scancode_decoder *d, uint8_t byte,
 	uint32_t *code, bool *down);
+
+/* ---- virt-viewer connection files (.vv) ---- */
+
+/* What goes into a .vv file; NULL strings and 0 ports are left out. */
+struct zs_vv {
+	const char *host;
+	uint16_t port, tls_port;
+	const char *password;
+	const char *ca_pem;       /* the CA certificate(s), PEM */
+	const char *host_subject; /* "C=..,O=..,CN=.." as in the certificate */
+	const char *title;
+	const char *proxy;        /* "http://host:3128" (HTTP CONNECT) */
+	bool delete_this_file;
+};
+
+/* The [virt-viewer] group, type=spice, with values escaped as GKeyFile
+ * (and so remote-viewer) reads them back: newlines as "\n". Returns a
+ * malloc'd string, or NULL when host is missing, no port is given, or
+ * memory ran out. */
+char *zs_vv_format(const struct zs_vv *vv);
+/* Escapes one value for a key file line (malloc'd, NULL on no memory). */
+char *zs_vv_escape(const char *value);

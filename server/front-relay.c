@@ -118,6 +118,9 @@ struct relay {
 	GList *node; /* in f->relays */
 	char name[96];
 	bool is_unix;
+	/* our end toward spice-server: what it reports as the peer address */
+	struct sockaddr_storage server_side;
+	socklen_t server_side_len;
 	struct zs_peer *peer;
 	bool authenticated;   /* spice-server accepted the ticket */
 	bool result_handled;  /* the link result was looked at */
@@ -415,6 +418,10 @@ static bool relay_connect_server(struct relay *r)
 		int one = 1;
 		setsockopt(ours, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	r->server_side_len = sizeof(r->server_side);
+	if (getsockname(ours, (struct sockaddr *)&r->server_side,
+		    &r->server_side_len) < 0)
+		r->server_side_len = 0;
 	if (!zs_display_add_client(r->f->display, theirs)) {
 		close(ours);
 		return false;
@@ -738,3 +745,21 @@ void zs_front_relay_start(struct zs_front *f, int fd, SSL *ssl,
 	g_source_attach(&r->source, NULL);
 }
 
+
+/* ---- control API ---- */
+
+bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
+	socklen_t len, char *buf, size_t buf_len)
+{
+	for (GList *l = f->relays.head; l; l = l->next) {
+		const struct relay *r = l->data;
+		if (r->server_side_len && r->server_side_len == len &&
+			memcmp(&r->server_side, sa, len) == 0) {
+			/* "plain client 192.0.2.1:40000" → the address */
+			const char *sp = strrchr(r->name, ' ');
+			g_strlcpy(buf, sp ? sp + 1 : r->name, buf_len);
+			return true;
+		}
+	}
+	return false;
+}

@@ -379,6 +379,35 @@ static void on_accept_tls(int fd, void *data)
 	zs_front_accept_tls(data, fd);
 }
 
+/* Binds (or, with socket activation, takes over) the listening sockets. */
+static bool listen_all(struct zs_front *f, const struct zs_front_config *cfg,
+	char *bound_desc, size_t desc_len, char *tls_desc, size_t tls_desc_len,
+	char *err, size_t err_len)
+{
+	if (cfg->listen_fd > 0)
+		f->plain = zs_listener_create_from_fd(cfg->listen_fd,
+			on_accept_plain, f, &f->plain_is_unix, bound_desc, desc_len,
+			err, err_len);
+	else
+		f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
+			cfg->listen_unix, cfg->unix_mode, on_accept_plain, f,
+			bound_desc, desc_len, err, err_len);
+	if (!f->plain)
+		return false;
+	if (!f->tls)
+		return true;
+	bool tls_unix;
+	if (cfg->tls_fd > 0)
+		f->tls_listener = zs_listener_create_from_fd(cfg->tls_fd,
+			on_accept_tls, f, &tls_unix, tls_desc, tls_desc_len, err,
+			err_len);
+	else
+		f->tls_listener = zs_listener_create(cfg->listen_host,
+			(uint16_t)cfg->tls_port, NULL, 0, on_accept_tls, f, tls_desc,
+			tls_desc_len, err, err_len);
+	return f->tls_listener != NULL;
+}
+
 struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	char *bound_desc, size_t desc_len, char *tls_desc, size_t tls_desc_len,
 	char *err, size_t err_len)
@@ -411,18 +440,9 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 		if (!f->tls)
 			goto err;
 	}
-	f->plain = zs_listener_create(cfg->listen_host, cfg->listen_port,
-		cfg->listen_unix, cfg->unix_mode, on_accept_plain, f,
-		bound_desc, desc_len, err, err_len);
-	if (!f->plain)
+	if (!listen_all(f, cfg, bound_desc, desc_len, tls_desc, tls_desc_len,
+		    err, err_len))
 		goto err;
-	if (f->tls) {
-		f->tls_listener = zs_listener_create(cfg->listen_host,
-			(uint16_t)cfg->tls_port, NULL, 0, on_accept_tls, f, tls_desc,
-			tls_desc_len, err, err_len);
-		if (!f->tls_listener)
-			goto err;
-	}
 	return f;
 
 err:

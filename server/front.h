@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <openssl/ssl.h>
@@ -31,6 +32,10 @@ struct zs_front_config {
 	bool clock_fix;
 	uint32_t clock_bias_ms;
 	uint32_t clock_resync_ms; /* the clock again every N ms; 0 = once */
+	/* socket activation: listening fds to use instead of binding; the
+	 * front takes ownership. 0 = none (stdin is never a listener), so
+	 * configs that do not know the fields keep binding. */
+	int listen_fd, tls_fd;
 };
 
 struct zs_front;
@@ -54,6 +59,10 @@ void zs_front_destroy(struct zs_front *f);
  * listeners call them, tests may too. */
 void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix);
 void zs_front_accept_tls(struct zs_front *f, int fd);
+/* The client address behind a relay whose spice-server side has address
+ * sa (what spice-server reports as the peer). False when no relay has it. */
+bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
+	socklen_t len, char *buf, size_t buf_len);
 
 struct zs_front_stats {
 	uint64_t handed_off;    /* plain connections given to spice-server as is */

@@ -21,6 +21,12 @@ typedef void (*zs_channel_event_fn)(int event, int channel_type,
 	int channel_id, void *data);
 SpiceCoreInterface *zs_spice_core_get(GMainContext *context,
 	zs_channel_event_fn event_cb, void *data);
+/* Every channel event with spice-server's full info (connection id, peer
+ * address), for the control API's client list; may run on a spice-server
+ * worker thread. */
+typedef void (*zs_client_event_fn)(int event,
+	const SpiceChannelEventInfo *info, void *data);
+void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data);
 
 /* ---- display.c: the SpiceServer and the interfaces we register ---- */
 
@@ -66,6 +72,9 @@ SpiceServer *zs_display_spice_server(struct zs_display *d);
 
 /* Hands an accepted connection to spice-server. Takes ownership of fd. */
 bool zs_display_add_client(struct zs_display *d, int fd);
+/* The same; skip_auth lets it in without the ticket (AddClient). */
+bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth);
+
 
 /* Queues one whole stream-device message (takes ownership of the malloc'd
  * bytes) and wakes spice-server up. A CURSOR_SET or CURSOR_MOVE replaces an
@@ -217,6 +226,14 @@ void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
 	bool visible);
 void zs_pipeline_get_stats(const struct zs_pipeline *p,
 	struct zs_pipeline_stats *stats);
+/* Control API: the next frame is a keyframe; a new target bitrate (the
+ * encoder restarts with it, from a keyframe). */
+void zs_pipeline_request_keyframe(struct zs_pipeline *p);
+void zs_pipeline_set_bitrate(struct zs_pipeline *p, uint32_t kbps);
+/* The codec streamed now (ZS_CODEC_NONE: nobody watches) and the encoder
+ * in use ("" before the first frame). */
+enum zs_codec zs_pipeline_codec(const struct zs_pipeline *p);
+const char *zs_pipeline_encoder_desc(const struct zs_pipeline *p);
 
 /* ---- trace.c: --trace-stages, one line per frame sent ---- */
 
@@ -276,6 +293,11 @@ struct zs_listener *zs_listener_create(const char *host, uint16_t port,
 	void *data, char *bound_desc, size_t desc_len, char *err,
 	size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
+/* Listens on an inherited, already listening socket (socket activation);
+ * takes ownership of fd. *is_unix says its family. */
+struct zs_listener *zs_listener_create_from_fd(int fd, zs_accept_fn accept_cb,
+	void *data, bool *is_unix, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len);
 
 /* ---- resize.c: the desktop follows the client's window ---- */
 

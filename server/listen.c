@@ -1,5 +1,6 @@
 /* The listening sockets. zerospice owns them (spice-server gets none) and
  * hands every accepted connection to spice-server from the main loop. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -281,4 +282,51 @@ void zs_listener_destroy(struct zs_listener *l)
 		g_free(l->unix_path);
 	}
 	g_free(l);
+}
+
+struct zs_listener *zs_listener_create_from_fd(int fd, zs_accept_fn accept_cb,
+	void *data, bool *is_unix, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(err, err_len, "inherited socket %d: %s", fd,
+			g_strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, err_len, "inherited socket %d: %s", fd,
+			g_strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	char host[INET6_ADDRSTRLEN] = "?";
+	*is_unix = ss.ss_family == AF_UNIX;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(bound_desc, desc_len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(bound_desc, desc_len, "[%s]:%u", host,
+			ntohs(sin6->sin6_port));
+	} else if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const void *)&ss;
+		snprintf(bound_desc, desc_len, "unix:%s", sun->sun_path);
+	} else {
+		snprintf(err, err_len, "inherited socket %d: address family %d is "
+			"not TCP or unix", fd, ss.ss_family);
+		close(fd);
+		return NULL;
+	}
+	struct zs_listener *l = g_new0(struct zs_listener, 1);
+	l->accept_cb = accept_cb;
+	l->data = data;
+	add_fd(l, fd);
+	return l;
 }

@@ -8,8 +8,10 @@
 
 #include <glib-unix.h>
 
+#include "broker.h"
 #include "front.h"
 #include "internal.h"
+#include "process.h"
 #include "ticket.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
@@ -38,23 +40,20 @@ struct app {
 	uint32_t buttons;
 	struct zs_resize resize; /* the client's window size asked of QEMU */
 	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
+	/* broker contract: control API, pidfile, why the loop stopped */
+	struct zs_broker *broker;
+	struct zs_pidfile *pidfile;
+	char *leave_reason;
+	int activated_fd, activated_tls_fd; /* socket activation, 0 = none */
 };
 
-static void log_handler(const gchar *domain, GLogLevelFlags level,
-	const gchar *message, gpointer data)
+/* Stops the main loop; Leaving(reason) goes out before exit. */
+static void app_quit(struct app *app, int exit_code, const char *reason)
 {
-	const char *what = "";
-	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-		what = "error: ";
-	else if (level & G_LOG_LEVEL_WARNING)
-		what = "warning: ";
-	else if (level & G_LOG_LEVEL_DEBUG)
-		return;
-	else if ((level & G_LOG_LEVEL_INFO) && !g_getenv("ZS_DEBUG"))
-		return;
-	bool ours = !domain || strcmp(domain, ZS_LOG_DOMAIN) == 0;
-	fprintf(stderr, "zerospice: %s%s%s%s\n", what, ours ? "" : domain,
-		ours ? "" : ": ", message);
+	app->exit_code = exit_code;
+	if (!app->leave_reason)
+		app->leave_reason = g_strdup(reason);
+	g_main_loop_quit(app->loop);
 }
 
 /* ---- key bookkeeping: index 0..255 plain, 256..511 extended (0xe0xx) ---- */
@@ -159,6 +158,7 @@ static void on_frame(void *data, struct zs_frame *frame)
 	struct app *app = data;
 	app->last_width = frame->width;
 	app->last_height = frame->height;
+	zs_broker_frame_size(app->broker, frame->width, frame->height);
 	zs_pipeline_frame(app->pipeline, frame);
 }
 
@@ -192,9 +192,8 @@ static gboolean on_reconnect_timer(gpointer data)
 	memset(&app->resize, 0, sizeof(app->resize));
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
-		app->exit_code = EXIT_FAILURE;
-		g_main_loop_quit(app->loop);
+		zs_log_error("%s", err);
+		app_quit(app, EXIT_FAILURE, err);
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -205,9 +204,10 @@ static void on_source_closed(void *data, const char *reason)
 	const struct zs_options *o = &app->opts;
 
 	if (!o->reconnect) {
-		fprintf(stderr, "zerospice: error: source ended: %s\n", reason);
-		app->exit_code = EXIT_FAILURE;
-		g_main_loop_quit(app->loop);
+		zs_log_error("source ended: %s", reason);
+		char *why = g_strdup_printf("source ended: %s", reason);
+		app_quit(app, EXIT_FAILURE, why);
+		g_free(why);
 		return;
 	}
 	/* Clients stay connected and see black (the source showed it before
@@ -243,7 +243,7 @@ static gboolean on_signal(gpointer data)
 {
 	struct app *app = data;
 	g_message("shutting down");
-	g_main_loop_quit(app->loop);
+	app_quit(app, EXIT_SUCCESS, "shutting down on a signal");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -316,7 +316,7 @@ static int run(struct app *app)
 	char err[512];
 	if (!zs_ticket_init(o->ticket_file, o->ticket_expiry_s, err,
 		    sizeof(err))) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -333,11 +333,20 @@ static int run(struct app *app)
 		.clock_fix = o->clock_fix,
 		.clock_bias_ms = o->clock_bias_ms,
 		.clock_resync_ms = o->clock_resync_ms,
+		.listen_fd = app->activated_fd,
+		.tls_fd = app->activated_tls_fd,
 	};
+	if (app->activated_tls_fd > 0 && fcfg.tls_port < 0)
+		fcfg.tls_port = 0; /* the TLS socket came from the manager */
+	/* reachable from other hosts: the control API starts with no way in */
+	bool public_listener = app->activated_fd > 0 ?
+		!zs_fd_is_local(app->activated_fd) :
+		o->listen_host && !zs_host_is_loopback(o->listen_host);
+	app->activated_fd = app->activated_tls_fd = 0; /* the front owns them */
 	app->front = zs_front_create(&fcfg, bound, sizeof(bound), tls_bound,
 		sizeof(tls_bound), err, sizeof(err));
 	if (!app->front) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -353,8 +362,8 @@ static int run(struct app *app)
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
 	if (!app->display) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
-		return EXIT_FAILURE;
+		zs_log_error("%s", err);
+		goto err_ticket;
 	}
 	zs_ticket_bind(apply_ticket, app->display);
 	zs_front_set_display(app->front, app->display);
@@ -384,8 +393,8 @@ static int run(struct app *app)
 	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
 		sizeof(err));
 	if (!app->pipeline) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
-		return EXIT_FAILURE;
+		zs_log_error("%s", err);
+		goto err_ticket;
 	}
 
 	if (o->source == ZS_SOURCE_QEMU) {
@@ -398,7 +407,24 @@ static int run(struct app *app)
 	}
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
-		fprintf(stderr, "zerospice: error: %s\n", err);
+		zs_log_error("%s", err);
+		goto err_ticket;
+	}
+
+	/* the control API (--control, --dbus-address) */
+	struct zs_broker_config bcfg = {
+		.opts = o,
+		.display = app->display,
+		.front = app->front,
+		.pipeline = app->pipeline,
+		.bound = bound,
+		.tls_bound = tls_bound,
+		.initial_ticket = NULL, /* server/ticket.c holds the file's */
+		.public_listener = public_listener,
+	};
+	app->broker = zs_broker_create(&bcfg, err, sizeof(err));
+	if (!app->broker && err[0]) {
+		zs_log_error("%s", err);
 		return EXIT_FAILURE;
 	}
 
@@ -406,10 +432,10 @@ static int run(struct app *app)
 	g_unix_signal_add(SIGTERM, on_signal, app);
 	g_unix_signal_add(SIGHUP, on_reload, app);
 
-	if (o->listen_unix)
+	if (strncmp(bound, "unix:", 5) == 0) /* --listen unix: or activated */
 		printf("zerospice %s: listening on %s\n"
 		       "connect with: remote-viewer spice+unix://%s\n",
-			ZS_VERSION, bound, o->listen_unix);
+			ZS_VERSION, bound, bound + 5);
 	else
 		printf("zerospice %s: listening on %s\n"
 		       "connect with: remote-viewer spice://%s\n",
@@ -421,9 +447,91 @@ static int run(struct app *app)
 			"them)" : o->tls_only ? " (plain connections refused)" : "");
 	fflush(stdout);
 
+	/* readiness: every socket listens, the bus name is ours */
+	char status[700];
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving on %s%s%s",
+		bound, tls_bound[0] ? ", TLS on " : "", tls_bound);
+	zs_notify(status);
+	zs_ready_fd_signal(app->opts.ready_fd);
+	app->opts.ready_fd = -1;
+
 	app->exit_code = EXIT_SUCCESS;
 	g_main_loop_run(app->loop);
+
+	zs_notify("STOPPING=1");
+	zs_broker_leaving(app->broker, app->leave_reason ? app->leave_reason :
+		"shutting down");
 	return app->exit_code;
+
+err_ticket:
+	return EXIT_FAILURE;
+}
+
+/* ---- broker contract: --config, --print-capabilities, --log-format,
+ * --pidfile, socket activation ---- */
+
+/* Returns -1 to go on, else the exit status. */
+static int broker_setup(struct app *app)
+{
+	const struct zs_options *o = &app->opts;
+	char err[512];
+	zs_log_setup(o->log_json);
+	if (o->print_capabilities) {
+		char *caps = zs_capabilities_json();
+		fputs(caps, stdout);
+		g_free(caps);
+		return EXIT_SUCCESS;
+	}
+	if (!zs_listen_fds_take(&app->activated_fd, &app->activated_tls_fd, err,
+		    sizeof(err))) {
+		zs_log_error("%s", err);
+		return EXIT_FAILURE;
+	}
+	if (app->activated_fd < 0)
+		app->activated_fd = 0;
+	if (app->activated_tls_fd < 0)
+		app->activated_tls_fd = 0;
+	if (app->activated_tls_fd > 0 && !o->x509_dir) {
+		zs_log_error("socket activation passed a TLS socket, but there is "
+			"no --x509-dir");
+		return EXIT_BAD_OPTIONS;
+	}
+	if (app->activated_fd > 0 && !zs_fd_is_local(app->activated_fd) &&
+		!o->ticket_file && !o->insecure_no_auth && !o->control_path &&
+		!o->dbus_address) {
+		zs_log_error("refusing the activated socket (not loopback) without "
+			"a password: give --ticket-file PATH, a control API "
+			"(--control, --dbus-address), or --insecure-no-auth");
+		return EXIT_BAD_OPTIONS;
+	}
+	if (app->activated_tls_fd <= 0 && o->tls_port < 0 &&
+		(o->x509_dir || o->tls_only)) {
+		zs_log_error("--x509-dir and --tls-only need --tls-port PORT or a "
+			"socket named \"tls\" from socket activation");
+		return EXIT_BAD_OPTIONS;
+	}
+	if (o->pidfile) {
+		app->pidfile = zs_pidfile_create(o->pidfile, err, sizeof(err));
+		if (!app->pidfile) {
+			zs_log_error("%s", err);
+			return EXIT_FAILURE;
+		}
+	}
+	return -1;
+}
+
+static void broker_teardown(struct app *app)
+{
+	zs_broker_destroy(app->broker);
+	app->broker = NULL;
+	if (app->activated_fd > 0)
+		close(app->activated_fd);
+	if (app->activated_tls_fd > 0)
+		close(app->activated_tls_fd);
+	if (app->opts.ready_fd >= 0)
+		close(app->opts.ready_fd);
+	zs_pidfile_destroy(app->pidfile);
+	g_free(app->leave_reason);
 }
 
 int main(int argc, char **argv)
@@ -432,9 +540,17 @@ int main(int argc, char **argv)
 	char err[512];
 
 	signal(SIGPIPE, SIG_IGN);
-	g_log_set_default_handler(log_handler, NULL);
+	zs_log_setup(false);
 
-	if (!zs_options_parse(&app.opts, argc, argv, err, sizeof(err))) {
+	char **args = zs_options_merge_config(argc, argv, err, sizeof(err));
+	if (!args) {
+		fprintf(stderr, "zerospice: %s\n", err);
+		return EXIT_BAD_OPTIONS;
+	}
+	bool parsed = zs_options_parse(&app.opts, (int)g_strv_length(args),
+		args, err, sizeof(err));
+	g_strfreev(args);
+	if (!parsed) {
 		fprintf(stderr, "zerospice: %s\n", err);
 		zs_options_finish(&app.opts);
 		return EXIT_BAD_OPTIONS;
@@ -450,8 +566,15 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 
+	int rc = broker_setup(&app);
+	if (rc >= 0) {
+		broker_teardown(&app);
+		zs_options_finish(&app.opts);
+		return rc;
+	}
+
 	app.loop = g_main_loop_new(NULL, FALSE);
-	int rc = run(&app);
+	rc = run(&app);
 
 	/* The pipeline first: it hands the frames it holds back to the
 	 * source. */
@@ -459,6 +582,7 @@ int main(int argc, char **argv)
 		g_source_destroy(app.reconnect_timer);
 		g_source_unref(app.reconnect_timer);
 	}
+	broker_teardown(&app);
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_trace_close(app.trace);

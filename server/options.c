@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 #include "zs-dmabuf.h"
 #include "zs-server.h"
 
@@ -43,7 +45,12 @@ static const char usage[] =
 	"  --source qemu,qmp=PATH  attach to QEMU started with -display dbus,p2p=yes\n"
 	"                          and -qmp unix:PATH,server=on,wait=off\n"
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
-	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu\n"
+	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu (the same as\n"
+	"                          --dbus-address ADDR)\n"
+	"  --dbus-address ADDR     QEMU's private per-VM D-Bus bus, as libvirt\n"
+	"                          passes it: implies --source qemu,bus=ADDR unless\n"
+	"                          --source is given; the control API is exported\n"
+	"                          on it too (see --control-name)\n"
 	"  --console N             QEMU console to show (default 0)\n"
 	"  --qemu-uid UID          QEMU may also run as UID (default: only as\n"
 	"                          zerospice's own user or root; the QMP socket's\n"
@@ -117,11 +124,35 @@ static const char usage[] =
 	"                          encode start/end, queued for spice-server),\n"
 	"                          CLOCK_MONOTONIC microseconds\n"
 	"\n"
+	"Broker and service manager:\n"
+	"  --control unix:PATH     serve the control API (D-Bus peer-to-peer,\n"
+	"                          org.zerospice.Server1) on a unix socket, mode 0600\n"
+	"  --control-name NAME     well-known name of the control API on the\n"
+	"                          --dbus-address bus (default org.zerospice.Display,\n"
+	"                          org.zerospice.Display.ConsoleN for --console N>0)\n"
+	"  --pidfile PATH          write the process id to PATH (created exclusively\n"
+	"                          and locked; removed at exit)\n"
+	"  --ready-fd N            when serving, write \"READY=1\\n\" to fd N and close it\n"
+	"                          (readiness for brokers without systemd; systemd's\n"
+	"                          NOTIFY_SOCKET is used when set)\n"
+	"  --log-format text|json  stderr log lines: text (default) or one JSON\n"
+	"                          object per line\n"
+	"  --config FILE           read options from FILE first ([zerospice] group,\n"
+	"                          keys are the long option names, e.g. listen=...;\n"
+	"                          the command line wins)\n"
+	"  --title TEXT            window title put in .vv connection files\n"
+	"  --public-host HOST      host put in .vv connection files (default: the\n"
+	"                          --listen host)\n"
+	"  --print-capabilities    print what this build can do as JSON and exit\n"
+	"  Socket activation: LISTEN_FDS (names \"spice\" and \"tls\", or the first\n"
+	"  fd plain and the second TLS) replaces binding --listen/--tls-port.\n"
+	"\n"
 	"  --version               print the version and exit\n"
 	"  --help                  print this help and exit\n"
 	"\n"
-	"Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad\n"
-	"options.\n";
+	"Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure (also when\n"
+	"QEMU went away without --reconnect), 2 on bad options. Leaving(reason)\n"
+	"is emitted on the control API before any exit from the main loop.\n";
 
 const char *zs_options_usage(void)
 {
@@ -200,6 +231,8 @@ static bool parse_source(struct zs_options *opts, const char *arg, char *err,
 		goto out;
 	}
 
+	opts->source_given = true;
+	opts->qemu_targets = 0;
 	int qemu_targets = 0;
 	for (char *kv; ok && (kv = strtok_r(NULL, ",", &save));) {
 		char *eq = strchr(kv, '=');
@@ -251,9 +284,7 @@ static bool parse_source(struct zs_options *opts, const char *arg, char *err,
 				key, kind);
 		}
 	}
-	if (ok && opts->source == ZS_SOURCE_QEMU && qemu_targets != 1)
-		ok = fail(err, err_len,
-			"--source qemu needs exactly one of qmp=PATH, dbus-fd=N, bus=ADDRESS");
+	opts->qemu_targets = qemu_targets;
 out:
 	free(copy);
 	return ok;
@@ -336,6 +367,17 @@ enum {
 	OPT_TRACE_STAGES,
 	OPT_VERSION,
 	OPT_HELP,
+	/* broker contract */
+	OPT_DBUS_ADDRESS,
+	OPT_BUS_NAME,
+	OPT_CONTROL,
+	OPT_PIDFILE,
+	OPT_READY_FD,
+	OPT_LOG_FORMAT,
+	OPT_CONFIG,
+	OPT_TITLE,
+	OPT_PUBLIC_HOST,
+	OPT_PRINT_CAPABILITIES,
 };
 
 static const struct option long_options[] = {
@@ -365,8 +407,118 @@ static const struct option long_options[] = {
 	{ "trace-stages", required_argument, NULL, OPT_TRACE_STAGES },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "dbus-address", required_argument, NULL, OPT_DBUS_ADDRESS },
+	{ "control-name", required_argument, NULL, OPT_BUS_NAME },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "public-host", required_argument, NULL, OPT_PUBLIC_HOST },
+	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPABILITIES },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* ---- broker contract options ---- */
+
+static bool set_str(char **dst, const char *arg, const char *what, char *err,
+	size_t err_len)
+{
+	if (!*arg)
+		return fail(err, err_len, "%s needs a value", what);
+	return replace_str(dst, arg) || fail(err, err_len, "out of memory");
+}
+
+static bool parse_broker_option(struct zs_options *opts, int opt,
+	const char *arg, char *err, size_t err_len)
+{
+	uint32_t v;
+	switch (opt) {
+	case OPT_DBUS_ADDRESS:
+		if (!*arg || !g_dbus_is_address(arg))
+			return fail(err, err_len,
+				"--dbus-address: '%s' is not a D-Bus address", arg);
+		return set_str(&opts->dbus_address, arg, "--dbus-address", err,
+			err_len);
+	case OPT_BUS_NAME:
+		if (!g_dbus_is_name(arg) || g_dbus_is_unique_name(arg))
+			return fail(err, err_len,
+				"--control-name: '%s' is not a well-known D-Bus name", arg);
+		return set_str(&opts->bus_name, arg, "--control-name", err, err_len);
+	case OPT_CONTROL:
+		if (strncmp(arg, "unix:", 5) != 0 || !arg[5])
+			return fail(err, err_len,
+				"--control: '%s' is not unix:PATH", arg);
+		if (strlen(arg + 5) >= 108)
+			return fail(err, err_len, "--control: unix path is too long");
+		return set_str(&opts->control_path, arg + 5, "--control", err,
+			err_len);
+	case OPT_PIDFILE:
+		return set_str(&opts->pidfile, arg, "--pidfile", err, err_len);
+	case OPT_READY_FD:
+		if (!parse_u32(arg, 0, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0)
+			return fail(err, err_len,
+				"--ready-fd: '%s' is not an open file descriptor", arg);
+		if (v <= 2)
+			return fail(err, err_len,
+				"--ready-fd: %u is stdin, stdout or stderr", v);
+		opts->ready_fd = (int)v;
+		return true;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			opts->log_json = false;
+		else if (strcmp(arg, "json") == 0)
+			opts->log_json = true;
+		else
+			return fail(err, err_len,
+				"--log-format: '%s' is not text or json", arg);
+		return true;
+	case OPT_CONFIG:
+		/* read by zs_options_merge_config() before parsing */
+		return set_str(&opts->config_file, arg, "--config", err, err_len);
+	case OPT_TITLE:
+		return set_str(&opts->title, arg, "--title", err, err_len);
+	case OPT_PUBLIC_HOST:
+		return set_str(&opts->public_host, arg, "--public-host", err,
+			err_len);
+	case OPT_PRINT_CAPABILITIES:
+		opts->print_capabilities = true;
+		return true;
+	}
+	return fail(err, err_len, "unknown option");
+}
+
+/* After every option: --dbus-address and --source qemu agree, and qemu
+ * has exactly one way to reach QEMU. */
+static bool check_source(struct zs_options *opts, char *err, size_t err_len)
+{
+	if (opts->dbus_address && !opts->source_given) {
+		opts->source = ZS_SOURCE_QEMU;
+		opts->qemu_targets = 0;
+	}
+	if (opts->source != ZS_SOURCE_QEMU)
+		return true;
+	if (opts->dbus_address && !opts->qemu_qmp_path &&
+		opts->qemu_dbus_fd < 0) {
+		if (opts->qemu_bus_address &&
+			strcmp(opts->qemu_bus_address, opts->dbus_address) != 0)
+			return fail(err, err_len,
+				"--source qemu,bus=%s and --dbus-address %s name two "
+				"buses", opts->qemu_bus_address, opts->dbus_address);
+		if (!opts->qemu_bus_address) {
+			if (!replace_str(&opts->qemu_bus_address,
+				    opts->dbus_address))
+				return fail(err, err_len, "out of memory");
+			opts->qemu_targets++;
+		}
+	}
+	if (opts->qemu_targets != 1)
+		return fail(err, err_len,
+			"--source qemu needs exactly one of qmp=PATH, dbus-fd=N, "
+			"bus=ADDRESS (or --dbus-address ADDRESS)");
+	return true;
+}
 
 static void set_defaults(struct zs_options *opts)
 {
@@ -381,6 +533,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->encoder = ZS_ENCODER_AUTO;
 	opts->tls_port = -1;
 	opts->clock_fix = true;
+	opts->ready_fd = -1;
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
 	opts->refine = true;
 	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
@@ -544,6 +697,17 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 	case OPT_HELP:
 		opts->show_help = true;
 		return true;
+	case OPT_DBUS_ADDRESS:
+	case OPT_BUS_NAME:
+	case OPT_CONTROL:
+	case OPT_PIDFILE:
+	case OPT_READY_FD:
+	case OPT_LOG_FORMAT:
+	case OPT_CONFIG:
+	case OPT_TITLE:
+	case OPT_PUBLIC_HOST:
+	case OPT_PRINT_CAPABILITIES:
+		return parse_broker_option(opts, opt, arg, err, err_len);
 	case ':':
 		return fail(err, err_len, "%s needs a value", bad_opt);
 	default:
@@ -569,8 +733,10 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	if (optind < argc)
 		return fail(err, err_len, "unexpected argument '%s' (see --help)",
 			argv[optind]);
-	if (opts->show_help || opts->show_version)
+	if (opts->show_help || opts->show_version || opts->print_capabilities)
 		return true;
+	if (!check_source(opts, err, err_len))
+		return false;
 
 	if (opts->reconnect && opts->source != ZS_SOURCE_QEMU)
 		return fail(err, err_len,
@@ -582,16 +748,23 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	if (!opts->listen_unix && !opts->listen_host &&
 		!replace_str(&opts->listen_host, DEFAULT_HOST))
 		return fail(err, err_len, "out of memory");
+	/* With a control API the broker sets the ticket: until then nobody
+	 * gets in (main.c starts with an expired one). */
 	if (opts->source == ZS_SOURCE_QEMU && !opts->ticket_file &&
-		!opts->insecure_no_auth)
+		!opts->insecure_no_auth && !opts->control_path &&
+		!opts->dbus_address)
 		return fail(err, err_len,
 			"--source qemu gives every client the VM's keyboard and "
-			"mouse: give --ticket-file PATH (or --insecure-no-auth)");
+			"mouse: give --ticket-file PATH, a control API to set "
+			"tickets with (--control, --dbus-address), or "
+			"--insecure-no-auth");
 	if (opts->listen_host && !opts->ticket_file && !opts->insecure_no_auth &&
+		!opts->control_path && !opts->dbus_address &&
 		!zs_host_is_loopback(opts->listen_host))
 		return fail(err, err_len,
 			"refusing to listen on %s without a password: give "
-			"--ticket-file PATH (or --insecure-no-auth)",
+			"--ticket-file PATH, a control API to set tickets with "
+			"(--control, --dbus-address), or --insecure-no-auth",
 			opts->listen_host);
 	if (opts->ticket_expiry_s && !opts->ticket_file)
 		return fail(err, err_len, "--ticket-expiry needs --ticket-file");
@@ -618,8 +791,9 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 			opts->tls_only = true;
 			opts->plain_refused_by_default = true;
 		}
-	} else if (opts->x509_dir || opts->tls_ciphers || opts->tls_only ||
-		opts->allow_plain) {
+	} else if ((opts->x509_dir || opts->tls_ciphers || opts->tls_only ||
+		opts->allow_plain) && !getenv("LISTEN_FDS")) {
+		/* (socket activation may pass the TLS socket: main.c checks) */
 		return fail(err, err_len, "%s needs --tls-port PORT",
 			opts->tls_only ? "--tls-only" : opts->x509_dir ?
 			"--x509-dir" : opts->tls_ciphers ? "--tls-ciphers" :
@@ -643,6 +817,13 @@ void zs_options_finish(struct zs_options *opts)
 	opts->x509_dir = opts->tls_ciphers = NULL;
 	opts->qemu_qmp_path = opts->qemu_bus_address = NULL;
 	opts->listen_unix = opts->listen_host = opts->ticket_file = NULL;
+	g_clear_pointer(&opts->dbus_address, free);
+	g_clear_pointer(&opts->bus_name, free);
+	g_clear_pointer(&opts->control_path, free);
+	g_clear_pointer(&opts->pidfile, free);
+	g_clear_pointer(&opts->config_file, free);
+	g_clear_pointer(&opts->title, free);
+	g_clear_pointer(&opts->public_host, free);
 }
 
 bool zs_host_is_loopback(const char *host)
@@ -668,4 +849,93 @@ bool zs_host_is_loopback(const char *host)
 	}
 	freeaddrinfo(res);
 	return loopback;
+}
+
+/* ---- --config FILE ---- */
+
+#define CONFIG_GROUP "zerospice"
+
+char **zs_options_merge_config(int argc, char **argv, char *err,
+	size_t err_len)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(out, g_strdup(argc > 0 ? argv[0] : "zerospice"));
+	if (path) {
+		GKeyFile *kf = g_key_file_new();
+		GError *error = NULL;
+		gchar **keys = NULL;
+		if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
+			fail(err, err_len, "--config %s: %s", path, error->message);
+			goto err_kf;
+		}
+		gsize n_groups = 0;
+		gchar **groups = g_key_file_get_groups(kf, &n_groups);
+		for (gsize g = 0; g < n_groups; g++) {
+			if (strcmp(groups[g], CONFIG_GROUP) != 0) {
+				fail(err, err_len, "--config %s: unknown group [%s] "
+					"(expected [" CONFIG_GROUP "])", path, groups[g]);
+				g_strfreev(groups);
+				goto err_kf;
+			}
+		}
+		g_strfreev(groups);
+		keys = g_key_file_get_keys(kf, CONFIG_GROUP, NULL, NULL);
+		for (gchar **k = keys; k && *k; k++) {
+			const struct option *o = NULL;
+			for (const struct option *lo = long_options; lo->name; lo++)
+				if (strcmp(lo->name, *k) == 0)
+					o = lo;
+			if (!o || o->val == OPT_CONFIG || o->val == OPT_HELP ||
+				o->val == OPT_VERSION ||
+				o->val == OPT_PRINT_CAPABILITIES) {
+				fail(err, err_len, "--config %s: unknown key '%s' "
+					"(keys are the long option names)", path, *k);
+				goto err_kf;
+			}
+			if (o->has_arg == no_argument) {
+				gboolean on = g_key_file_get_boolean(kf, CONFIG_GROUP, *k,
+					&error);
+				if (error) {
+					fail(err, err_len, "--config %s: %s: %s", path, *k,
+						"expected true or false");
+					goto err_kf;
+				}
+				if (on)
+					g_ptr_array_add(out, g_strdup_printf("--%s", *k));
+				continue;
+			}
+			gchar *val = g_key_file_get_string(kf, CONFIG_GROUP, *k,
+				&error);
+			if (!val) {
+				fail(err, err_len, "--config %s: %s: %s", path, *k,
+					error->message);
+				goto err_kf;
+			}
+			g_ptr_array_add(out, g_strdup_printf("--%s=%s", *k, val));
+			g_free(val);
+		}
+		g_strfreev(keys);
+		g_key_file_free(kf);
+		goto done;
+err_kf:
+		g_clear_error(&error);
+		g_strfreev(keys);
+		g_key_file_free(kf);
+		g_ptr_array_free(out, TRUE);
+		return NULL;
+	}
+done:
+	for (int i = 1; i < argc; i++)
+		g_ptr_array_add(out, g_strdup(argv[i]));
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
 }

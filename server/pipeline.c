@@ -83,6 +83,10 @@ struct zs_pipeline {
 	struct zs_encoder *enc;
 	enum zs_codec enc_codec;
 	uint32_t enc_width, enc_height, enc_fourcc;
+	/* control API: under lock, taken by the worker with the next job */
+	uint32_t new_bitrate_kbps; /* 0: unchanged */
+	uint32_t worker_bitrate_kbps;
+	char *encoder_desc; /* main thread: the last encoder made */
 
 	/* worker → main */
 	GAsyncQueue *results;
@@ -112,7 +116,7 @@ static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
 		.width = f->width,
 		.height = f->height,
 		.fourcc = f->fourcc,
-		.bitrate_kbps = p->cfg.bitrate_kbps,
+		.bitrate_kbps = p->worker_bitrate_kbps,
 		.fps = fps,
 	};
 	char err[256];
@@ -144,7 +148,15 @@ static gpointer worker_main(gpointer data)
 		}
 		struct job job = p->job;
 		p->has_job = false;
+		uint32_t new_kbps = p->new_bitrate_kbps;
+		p->new_bitrate_kbps = 0;
 		g_mutex_unlock(&p->lock);
+		if (new_kbps) {
+			/* a fresh encoder at the new rate, starting on a keyframe */
+			p->worker_bitrate_kbps = new_kbps;
+			zs_encoder_destroy(p->enc);
+			p->enc = NULL;
+		}
 
 		struct result *res = g_new0(struct result, 1);
 		res->codec = job.codec;
@@ -379,8 +391,11 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 	struct result *res;
 	while ((res = g_async_queue_try_pop(p->results))) {
 		p->busy = false;
-		if (res->encoder_desc)
+		if (res->encoder_desc) {
 			g_message("encoder: %s", res->encoder_desc);
+			g_free(p->encoder_desc);
+			p->encoder_desc = g_strdup(res->encoder_desc);
+		}
 		if (!res->au && res->err < 0) {
 			frame_failed(p, res->codec);
 		} else if (!res->au) {
@@ -557,6 +572,33 @@ void zs_pipeline_get_stats(const struct zs_pipeline *p,
 	*stats = p->stats;
 }
 
+/* ---- control API ---- */
+
+void zs_pipeline_request_keyframe(struct zs_pipeline *p)
+{
+	p->need_keyframe = true;
+	try_submit(p);
+}
+
+void zs_pipeline_set_bitrate(struct zs_pipeline *p, uint32_t kbps)
+{
+	g_mutex_lock(&p->lock);
+	p->new_bitrate_kbps = kbps;
+	g_mutex_unlock(&p->lock);
+	p->need_keyframe = true;
+	try_submit(p);
+}
+
+enum zs_codec zs_pipeline_codec(const struct zs_pipeline *p)
+{
+	return p->codec;
+}
+
+const char *zs_pipeline_encoder_desc(const struct zs_pipeline *p)
+{
+	return p->encoder_desc ? p->encoder_desc : "";
+}
+
 struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 	struct zs_display *display, char *err, size_t err_len)
 {
@@ -580,6 +622,7 @@ struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 
 	struct zs_pipeline *p = g_new0(struct zs_pipeline, 1);
 	p->cfg = *cfg;
+	p->worker_bitrate_kbps = cfg->bitrate_kbps;
 	p->display = display;
 	p->available_mask = available;
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -640,6 +683,7 @@ void zs_pipeline_destroy(struct zs_pipeline *p)
 	zs_refine_destroy(p->refine);
 	zs_frame_release(p->pending);
 	free(p->cursor_msg);
+	g_free(p->encoder_desc);
 	g_mutex_clear(&p->lock);
 	g_cond_clear(&p->cond);
 	g_free(p);

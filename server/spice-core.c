@@ -22,6 +22,8 @@ struct SpiceWatch {
 static GMainContext *core_context;
 static zs_channel_event_fn channel_event_cb;
 static void *channel_event_data;
+static zs_client_event_fn client_event_cb;
+static void *client_event_data;
 
 static gboolean timer_dispatch(gpointer data)
 {
@@ -120,6 +122,14 @@ static void channel_event(int event, SpiceChannelEventInfo *info)
 	if (channel_event_cb)
 		channel_event_cb(event, info->type, info->id,
 			channel_event_data);
+	if (client_event_cb)
+		client_event_cb(event, info, client_event_data);
+}
+
+void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data)
+{
+	client_event_cb = fn;
+	client_event_data = data;
 }
 
 static SpiceCoreInterface core = {

@@ -67,7 +67,34 @@ struct zs_options {
 	char *trace_stages;    /* --trace-stages FILE; NULL = off */
 
 	bool show_help, show_version;
+
+	/* ---- broker contract (server/process.c, server/control.c) ---- */
+	/* --dbus-address: QEMU's private per-VM bus. Without an explicit
+	 * --source it means --source qemu,bus=ADDR; the control API is also
+	 * exported there under bus_name. */
+	char *dbus_address;
+	char *bus_name;       /* well-known name, default org.zerospice.Display */
+	char *control_path;   /* --control unix:PATH (peer-to-peer, mode 0600) */
+	char *pidfile;
+	int ready_fd;         /* -1 = none */
+	bool log_json;        /* --log-format json */
+	bool print_capabilities;
+	char *config_file;    /* --config FILE (read before the command line) */
+	char *title;          /* --title, for .vv files */
+	char *public_host;    /* --public-host, the host put in .vv files */
+	/* set while parsing: --source given explicitly, and how many of
+	 * qmp=, dbus-fd=, bus= it named */
+	bool source_given;
+	int qemu_targets;
 };
+
+/* Reads a --config FILE (GKeyFile, group [zerospice], keys = the long
+ * option names) into an argv of "--key=value" words, placed before the
+ * command line's own (so the command line wins). Returns a new argv
+ * (g_strfreev) or NULL with a reason. Only --config itself is looked for in
+ * argv; everything else is left for zs_options_parse(). */
+char **zs_options_merge_config(int argc, char **argv, char *err,
+	size_t err_len);
 
 /* Parses argv into opts (defaults first). Returns false with a one-line
  * reason in err for bad options. Does not touch files or the network. */
