@@ -30,6 +30,7 @@
 #include "front.h"
 #include "internal.h"
 #include "relay.h"
+#include "stats.h"
 
 #define RELAY_BUF_BYTES (64 * 1024)
 #define LINK_TIMEOUT_S 10   /* TLS handshake + link message */
@@ -175,6 +176,7 @@ static void hand_off(struct zs_front *f, int fd)
 		return;
 	}
 	f->stats.handed_off++;
+	zs_stats_connection(fd);
 	zs_display_add_client(f->display, fd);
 }
 
@@ -606,6 +608,7 @@ static void relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix)
 	r->f = f;
 	r->client_fd = fd;
 	r->server_fd = -1;
+	zs_stats_connection(fd);
 	r->ssl = ssl;
 	r->is_unix = is_unix;
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);

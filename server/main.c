@@ -10,6 +10,7 @@
 
 #include "front.h"
 #include "internal.h"
+#include "stats.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
 #include "zs-server.h"
@@ -25,6 +26,7 @@ struct app {
 	struct zs_pipeline *pipeline;
 	struct zs_source *source;
 	struct zs_front *front;
+	struct zs_metrics *metrics;
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
 	 * new one shows black at the last picture's size until QEMU's first */
@@ -318,6 +320,19 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 
+	zs_stats_set_display(app->display);
+	zs_stats_set_pipeline(app->pipeline);
+	char metrics_bound[300] = "";
+	if (o->metrics_port >= 0) {
+		app->metrics = zs_metrics_create(o->metrics_host,
+			(uint16_t)o->metrics_port, metrics_bound,
+			sizeof(metrics_bound), err, sizeof(err));
+		if (!app->metrics) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
+
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
@@ -338,6 +353,9 @@ static int run(struct app *app)
 	if (tls_bound[0])
 		printf("zerospice %s: TLS on %s%s\n", ZS_VERSION, tls_bound,
 			o->tls_only ? " (plain connections refused)" : "");
+	if (metrics_bound[0])
+		printf("zerospice %s: metrics on http://%s/metrics\n", ZS_VERSION,
+			metrics_bound);
 	fflush(stdout);
 
 	app->exit_code = EXIT_SUCCESS;
@@ -370,6 +388,7 @@ int main(int argc, char **argv)
 	}
 
 	app.loop = g_main_loop_new(NULL, FALSE);
+	zs_stats_reset();
 	int rc = run(&app);
 
 	/* The pipeline first: it hands the frames it holds back to the
@@ -378,6 +397,9 @@ int main(int argc, char **argv)
 		g_source_destroy(app.reconnect_timer);
 		g_source_unref(app.reconnect_timer);
 	}
+	zs_metrics_destroy(app.metrics);
+	zs_stats_set_display(NULL);
+	zs_stats_set_pipeline(NULL);
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);

@@ -83,6 +83,11 @@ static const char usage[] =
 	"  --bitrate KBPS          target bitrate (default: scaled to size and fps)\n"
 	"  --max-fps N             cap the encoded frame rate\n"
 	"\n"
+	"Monitoring:\n"
+	"  --metrics [HOST:]PORT   serve Prometheus metrics at\n"
+	"                          http://HOST:PORT/metrics (HOST an IP address,\n"
+	"                          default 127.0.0.1; port 0 picks a free port)\n"
+	"\n"
 	"  --version               print the version and exit\n"
 	"  --help                  print this help and exit\n"
 	"\n"
@@ -269,6 +274,44 @@ static bool parse_listen(struct zs_options *opts, const char *arg, char *err,
 	return true;
 }
 
+/* --metrics [HOST:]PORT; HOST a numeric address ([ADDR] for IPv6). */
+static bool parse_metrics(struct zs_options *opts, const char *arg,
+	char *err, size_t err_len)
+{
+	const char *port_s = arg;
+	char *host = NULL;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || close[1] != ':' || close == arg + 1)
+			return fail(err, err_len,
+				"--metrics: '%s' is not [IPV6]:PORT", arg);
+		host = strndup(arg + 1, (size_t)(close - arg - 1));
+		port_s = close + 2;
+	} else if (strchr(arg, ':')) {
+		const char *colon = strrchr(arg, ':');
+		if (colon == arg || memchr(arg, ':', (size_t)(colon - arg)))
+			return fail(err, err_len,
+				"--metrics: '%s' is not [HOST:]PORT (IPv6 as [ADDR]:PORT)",
+				arg);
+		host = strndup(arg, (size_t)(colon - arg));
+		port_s = colon + 1;
+	} else {
+		host = strdup(DEFAULT_HOST);
+	}
+	if (!host)
+		return fail(err, err_len, "out of memory");
+	uint32_t port;
+	if (!parse_u32(port_s, 0, 65535, &port)) {
+		free(host);
+		return fail(err, err_len, "--metrics: port '%s' is not 0..65535",
+			port_s);
+	}
+	free(opts->metrics_host);
+	opts->metrics_host = host;
+	opts->metrics_port = (int)port;
+	return true;
+}
+
 enum {
 	OPT_SOURCE = 256,
 	OPT_CONSOLE,
@@ -287,6 +330,7 @@ enum {
 	OPT_VA_DEVICE,
 	OPT_BITRATE,
 	OPT_MAX_FPS,
+	OPT_METRICS,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -309,6 +353,7 @@ static const struct option long_options[] = {
 	{ "va-device", required_argument, NULL, OPT_VA_DEVICE },
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -326,6 +371,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->codec = ZS_CODEC_NONE;
 	opts->encoder = ZS_ENCODER_AUTO;
 	opts->tls_port = -1;
+	opts->metrics_port = -1;
 	opts->clock_fix = true;
 }
 
@@ -426,6 +472,8 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 				MAX_FPS);
 		opts->max_fps = v;
 		return true;
+	case OPT_METRICS:
+		return parse_metrics(opts, arg, err, err_len);
 	case OPT_VERSION:
 		opts->show_version = true;
 		return true;
@@ -508,6 +556,8 @@ void zs_options_finish(struct zs_options *opts)
 	free(opts->ticket_file);
 	free(opts->x509_dir);
 	free(opts->tls_ciphers);
+	free(opts->metrics_host);
+	opts->metrics_host = NULL;
 	opts->x509_dir = opts->tls_ciphers = NULL;
 	opts->qemu_qmp_path = opts->qemu_bus_address = NULL;
 	opts->listen_unix = opts->listen_host = opts->ticket_file = NULL;

@@ -19,6 +19,7 @@
 #include <spice/stream-device.h>
 
 #include "internal.h"
+#include "stats.h"
 #include "zs-client-proto.h"
 
 struct job {
@@ -33,6 +34,7 @@ struct result {
 	int err;
 	bool create_failed;
 	char *encoder_desc; /* set when a new encoder was made */
+	uint64_t cpu_pixel_bytes;
 };
 
 struct zs_pipeline {
@@ -133,6 +135,7 @@ static gpointer worker_main(gpointer data)
 			bool fresh = res->encoder_desc != NULL;
 			res->err = zs_encoder_encode(p->enc, job.frame,
 				job.force_keyframe || fresh, &res->au);
+			res->cpu_pixel_bytes = zs_encoder_cpu_pixel_bytes(p->enc);
 			if (res->err < 0) {
 				g_warning("encoding frame %" G_GUINT64_FORMAT
 					" failed: %s; %s",
@@ -168,6 +171,7 @@ static void choose_codec(struct zs_pipeline *p)
 		zs_codec_choose(p->client_mask, p->available_mask,
 			p->cfg.forced_codec) :
 		ZS_CODEC_NONE;
+	zs_stats_streaming(p->codec);
 	if (p->client_mask && p->codec == ZS_CODEC_NONE) {
 		g_warning("no codec to stream: clients decode 0x%x, this server "
 			  "encodes 0x%x%s%s (bits: 1 mjpeg, 2 vp8, 3 h264, 4 vp9, 5 h265)",
@@ -263,6 +267,7 @@ static void handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au)
 	}
 	p->stats.frames_sent++;
 	p->stats.bytes_sent += au->size;
+	zs_stats_frame_sent(au);
 }
 
 static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
@@ -285,6 +290,7 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 		} else if (!res->au) {
 			p->need_keyframe = true;
 		} else {
+			zs_stats_frame_encoded(res->au, res->cpu_pixel_bytes);
 			handle_access_unit(p, res->au);
 		}
 		free_result(res);
@@ -339,6 +345,7 @@ static void try_submit(struct zs_pipeline *p)
 void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
 {
 	p->stats.frames_in++;
+	zs_stats_frame_in();
 	p->frame_requested = false;
 	if (p->pending) {
 		/* newest frame wins; the replaced one was never encoded */

@@ -8,12 +8,14 @@
  * pipeline's results, libsoup and GDBus); nothing takes a lock. */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "zs-encoder.h"
 
 struct zs_display;
+struct zs_pipeline;
 
 /* Clients listed in a snapshot; connections beyond ZS_STATS_MAX_CONNECTIONS
  * are counted in clients_connected but get no per-client figures. */
@@ -71,18 +73,18 @@ struct zs_stats_snapshot {
 
 /* Starts a session's figures from zero (main() at start; tests). */
 void zs_stats_reset(void);
-/* Where clients_connected comes from; NULL before the display goes. */
+/* Where clients_connected and the frame counters come from; set NULL
+ * before destroying them. */
 void zs_stats_set_display(struct zs_display *d);
+void zs_stats_set_pipeline(struct zs_pipeline *p);
 
-/* ---- hooks ---- */
+/* ---- hooks (pipeline.c, front.c) ---- */
 void zs_stats_frame_in(void);
-void zs_stats_frame_skipped(void);
 /* An access unit came back from the encoder; cpu_pixel_bytes is what the
  * encoder copied for it. */
 void zs_stats_frame_encoded(const struct zs_access_unit *au,
 	uint64_t cpu_pixel_bytes);
 void zs_stats_frame_sent(const struct zs_access_unit *au);
-void zs_stats_frame_dropped(void);
 void zs_stats_streaming(enum zs_codec codec);
 /* A client connection is about to go to spice-server or a relay; borrows
  * fd (reads its addresses only). Closed connections are noticed at the
@@ -92,3 +94,17 @@ void zs_stats_connection(int fd);
 /* Fills *out (no allocation; asks the kernel for each tracked connection's
  * TCP counters). */
 void zs_stats_snapshot(struct zs_stats_snapshot *out);
+
+/* ---- metrics.c: Prometheus text exposition over HTTP (libsoup 3) ---- */
+
+struct zs_metrics;
+
+/* Serves GET /metrics on host (an IP address or "localhost") and port (0:
+ * any free one). On success *bound_desc holds "127.0.0.1:9100". */
+struct zs_metrics *zs_metrics_create(const char *host, uint16_t port,
+	char *bound_desc, size_t desc_len, char *err, size_t err_len);
+void zs_metrics_destroy(struct zs_metrics *m);
+
+/* Appends the Prometheus text format (version 0.0.4) of s to out. */
+void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
+	GString *out);

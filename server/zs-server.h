@@ -54,6 +54,11 @@ struct zs_options {
 	uint32_t bitrate_kbps; /* 0 = encoder default */
 	uint32_t max_fps;      /* 0 = no cap */
 
+	/* --metrics: Prometheus endpoint; metrics_port -1 = off (0 = any
+	 * free port), metrics_host defaults to loopback */
+	char *metrics_host;
+	int metrics_port;
+
 	bool show_help, show_version;
 };
 
