@@ -2,7 +2,15 @@
  *
  * One scrape = one zs_stats_snapshot() into a buffer the endpoint keeps and
  * reuses, so a scrape allocates nothing that outlives it (libsoup copies
- * the body and frees it with the message). */
+ * the body and frees it with the message).
+ *
+ * libsoup 3.2 (Debian 12) loses memory per connection on its own listener
+ * (SoupListener keeps a reference to every accepted GSocket) and never
+ * closes a keep-alive connection the client closed while idle (fixed in
+ * 3.3, commit d20c6601). So we accept with a GSocketService and hand each
+ * connection over (soup_server_accept_iostream), and every response is the
+ * last on its connection: once its body is written we take the connection
+ * back and close it. A scrape every few seconds needs no keep-alive. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +23,7 @@
 
 struct zs_metrics {
 	SoupServer *server;
+	GSocketService *service;
 	GString *text;
 	struct zs_stats_snapshot snap;
 };
@@ -175,11 +184,23 @@ void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
 
 /* ---- the HTTP endpoint ---- */
 
+static void on_wrote_body(SoupServerMessage *msg, gpointer data)
+{
+	GIOStream *stream = soup_server_message_steal_connection(msg);
+	if (!stream)
+		return;
+	g_io_stream_close(stream, NULL, NULL);
+	g_object_unref(stream);
+}
+
 static void on_request(SoupServer *server, SoupServerMessage *msg,
 	const char *path, GHashTable *query, gpointer data)
 {
 	struct zs_metrics *m = data;
 	const char *method = soup_server_message_get_method(msg);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+		"Connection", "close");
+	g_signal_connect(msg, "wrote-body", G_CALLBACK(on_wrote_body), NULL);
 	if (strcmp(path, "/metrics") != 0) {
 		soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
 		soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_STATIC,
@@ -203,6 +224,27 @@ static void on_request(SoupServer *server, SoupServerMessage *msg,
 		m->text->str, m->text->len);
 }
 
+static gboolean on_incoming(GSocketService *service,
+	GSocketConnection *conn, GObject *source, gpointer data)
+{
+	struct zs_metrics *m = data;
+	GError *error = NULL;
+	GSocketAddress *local = g_socket_connection_get_local_address(conn, NULL);
+	GSocketAddress *remote = g_socket_connection_get_remote_address(conn,
+		NULL);
+	if (!local || !remote ||
+		!soup_server_accept_iostream(m->server, G_IO_STREAM(conn), local,
+			remote, &error)) {
+		g_info("metrics: connection dropped: %s",
+			error ? error->message : "no address");
+		g_clear_error(&error);
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	}
+	g_clear_object(&local);
+	g_clear_object(&remote);
+	return TRUE;
+}
+
 struct zs_metrics *zs_metrics_create(const char *host, uint16_t port,
 	char *bound_desc, size_t desc_len, char *err, size_t err_len)
 {
@@ -221,9 +263,14 @@ struct zs_metrics *zs_metrics_create(const char *host, uint16_t port,
 	m->server = soup_server_new("server-header", "zerospice", NULL);
 	soup_server_add_handler(m->server, NULL, on_request, m, NULL);
 
+	m->service = g_socket_service_new();
+	g_signal_connect(m->service, "incoming", G_CALLBACK(on_incoming), m);
 	GSocketAddress *addr = g_inet_socket_address_new(ia, port);
 	g_object_unref(ia);
-	gboolean ok = soup_server_listen(m->server, addr, 0, &error);
+	GSocketAddress *bound = NULL;
+	gboolean ok = g_socket_listener_add_address(
+		G_SOCKET_LISTENER(m->service), addr, G_SOCKET_TYPE_STREAM,
+		G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
 	g_object_unref(addr);
 	if (!ok) {
 		snprintf(err, err_len, "--metrics %s:%u: %s", host, port,
@@ -231,16 +278,13 @@ struct zs_metrics *zs_metrics_create(const char *host, uint16_t port,
 		g_error_free(error);
 		goto err;
 	}
-	GSList *uris = soup_server_get_uris(m->server);
-	if (!uris) {
-		snprintf(err, err_len, "--metrics: libsoup reports no address");
-		goto err;
-	}
-	GUri *uri = uris->data;
-	const char *h = g_uri_get_host(uri);
-	snprintf(bound_desc, desc_len, strchr(h, ':') ? "[%s]:%d" : "%s:%d",
-		h, g_uri_get_port(uri));
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(bound);
+	char *h = g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+	snprintf(bound_desc, desc_len, strchr(h, ':') ? "[%s]:%u" : "%s:%u", h,
+		g_inet_socket_address_get_port(isa));
+	g_free(h);
+	g_object_unref(bound);
+	g_socket_service_start(m->service);
 	return m;
 
 err:
@@ -252,6 +296,11 @@ void zs_metrics_destroy(struct zs_metrics *m)
 {
 	if (!m)
 		return;
+	if (m->service) {
+		g_socket_service_stop(m->service);
+		g_socket_listener_close(G_SOCKET_LISTENER(m->service));
+		g_object_unref(m->service);
+	}
 	soup_server_disconnect(m->server);
 	g_object_unref(m->server);
 	g_string_free(m->text, TRUE);
