@@ -112,6 +112,17 @@ log "VM bus: $BUS"
 grep -q -- "-display dbus,addr=$BUS" "$LV/home/.cache/libvirt/qemu/log/zs-lv.log" ||
 	fail "QEMU was not started on that bus: $(grep -o -- '-display [^ ]*' "$LV/home/.cache/libvirt/qemu/log/zs-lv.log")"
 
+# The VM's dbus-daemon runs as QEMU's user and lets only that user in
+# (EXTERNAL auth): another user gets a clear error (docs/libvirt.md).
+if [ "$(id -u)" = 0 ]; then
+	timeout 20 "$ZEROSPICE" --listen 127.0.0.1:0 --source "qemu,bus=$BUS" \
+		>"$TMP/root.out" 2>"$TMP/root.log"
+	rc=$?
+	[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
+		fail "zerospice as root on the VM's bus: exit $rc, expected a refusal"
+	log "as root (not QEMU's user): exit $rc: $(grep -i error "$TMP/root.log" | tail -n 1)"
+fi
+
 "${AS[@]}" "$ZEROSPICE" --listen 127.0.0.1:0 --source "qemu,bus=$BUS" \
 	>"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 ZS_PID=$!
