@@ -6,8 +6,9 @@
 # -display dbus,addr=…; the bus address is in the domain's live XML.
 # zerospice attaches to that bus as the same user as QEMU (what libvirt's
 # display helpers do) and spicy-screenshot must show the VM's picture:
-# the benchmark guest's frame stamp at 1280x720, or, without the guest,
-# the picture libvirt's own `virsh screenshot` takes.
+# the benchmark guest's frame stamp at 1280x720 (then remote-viewer too,
+# and a key typed in it reaches the guest), or, without the guest, the
+# picture libvirt's own `virsh screenshot` takes.
 #
 # ZS_GUEST_DIR: where tools/guest/build.sh puts the benchmark guest.
 # Skips (77) saying exactly what failed when libvirt cannot run here.
@@ -159,6 +160,42 @@ if [ -n "$GUEST_OS" ]; then
 	id_b=$(stamp_field "$TMP/shot2.ppm" frame_id)
 	[ -n "$id_b" ] && [ "$id_b" -gt "$id_a" ] || fail "the guest's picture did not move: frame $id_a then ${id_b:-none}"
 	log "spicy-screenshot: guest frames $id_a, $id_b at 1280x720"
+
+	# remote-viewer under Xvfb shows the guest too, and a key typed in it
+	# reaches the guest through QEMU's keyboard on the VM's bus.
+	if command -v remote-viewer >/dev/null && command -v Xvfb >/dev/null &&
+		command -v xdotool >/dev/null && command -v import >/dev/null; then
+		start_xvfb
+		DISABLE_GSTVIDEOOVERLAY=1 remote-viewer "spice://127.0.0.1:$ZS_PORT" \
+			>"$TMP/remote-viewer.log" 2>&1 &
+		EXTRA_PIDS="$EXTRA_PIDS $!"
+		found=
+		for _ in $(seq 1 60); do
+			import -window root "ppm:$TMP/root.ppm" 2>>"$TMP/import.log"
+			[ -n "$(stamp_field "$TMP/root.ppm" frame_id)" ] && { found=1; break; }
+			sleep 0.5
+		done
+		[ -n "$found" ] || fail "no guest frame stamp in the remote-viewer window"
+		ev0=$(stamp_field "$TMP/root.ppm" key_events)
+		sx=$(stamp_field "$TMP/root.ppm" x)
+		sy=$(stamp_field "$TMP/root.ppm" y)
+		xdotool mousemove $((sx + 300)) $((sy + 300))
+		sleep 0.3
+		xdotool click 1
+		sleep 0.3
+		xdotool key a
+		ok=
+		for _ in $(seq 1 40); do
+			sleep 0.25
+			import -window root "ppm:$TMP/root.ppm" 2>>"$TMP/import.log"
+			ev=$(stamp_field "$TMP/root.ppm" key_events)
+			[ -n "$ev" ] && [ -n "$ev0" ] && [ "$ev" -gt "$ev0" ] && { ok=1; break; }
+		done
+		[ -n "$ok" ] || fail "a key typed in remote-viewer did not reach the guest (key events ${ev0:-?} -> ${ev:-?})"
+		log "remote-viewer: guest shown, key events $ev0 -> $ev"
+	else
+		log "NOT CHECKED: remote-viewer (needs remote-viewer, Xvfb, xdotool, import)"
+	fi
 else
 	sleep 3
 	screenshot "$TMP/shot.ppm" || fail "spicy-screenshot got no picture"
