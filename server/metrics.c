@@ -20,6 +20,7 @@
 #include "stats.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define REQUEST_TIMEOUT_S 10
 
 struct zs_metrics {
 	SoupServer *server;
@@ -229,6 +230,10 @@ static gboolean on_incoming(GSocketService *service,
 {
 	struct zs_metrics *m = data;
 	GError *error = NULL;
+	/* a connection that sends no request (or stalls) is dropped instead
+	 * of being held for good */
+	g_socket_set_timeout(g_socket_connection_get_socket(conn),
+		REQUEST_TIMEOUT_S);
 	GSocketAddress *local = g_socket_connection_get_local_address(conn, NULL);
 	GSocketAddress *remote = g_socket_connection_get_remote_address(conn,
 		NULL);
