@@ -53,6 +53,20 @@ print("ok")
 PY
 check() { "$PY" "$TMP/scrape.py" "$URL" "$@"; }
 
+# A connection that never sends a request: zerospice drops it (10 s).
+"$PY" - "$M_PORT" >"$TMP/idle.txt" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(60)
+t = time.time()
+try:
+    d = s.recv(100)
+    print("closed %.1f %d" % (time.time() - t, len(d)))
+except OSError as e:
+    print("error %s" % e)
+PY
+IDLE_PID=$!
+
 sleep 1.5
 out=$(check 'm["zerospice_frames_in_total"] > 0' \
 	'm["zerospice_clients_connected"] == 0' \
@@ -142,5 +156,11 @@ log "RSS ${rss_a} KiB after 100 scrapes, ${rss_b} KiB after 500 more (${growth} 
 # grow RSS by ~200 KiB over 500 scrapes (libsoup's own listener lost
 # ~170 KiB per 500 connections here).
 [ "$growth" -le 128 ] || fail "RSS grew by $growth KiB over 500 scrapes"
+for _ in $(seq 1 150); do [ -s "$TMP/idle.txt" ] && break; sleep 0.1; done
+wait "$IDLE_PID" 2>/dev/null
+read -r what secs _ <"$TMP/idle.txt" || true
+[ "$what" = closed ] && awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 20) }' ||
+	fail "an idle connection was not dropped after 10 s: $(cat "$TMP/idle.txt")"
+log "an idle connection was dropped after $secs s"
 zerospice_alive || fail "zerospice died"
 log "PASS"
