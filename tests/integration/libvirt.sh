@@ -113,10 +113,18 @@ log "VM bus: $BUS"
 grep -q -- "-display dbus,addr=$BUS" "$LV/home/.cache/libvirt/qemu/log/zs-lv.log" ||
 	fail "QEMU was not started on that bus: $(grep -o -- '-display [^ ]*' "$LV/home/.cache/libvirt/qemu/log/zs-lv.log")"
 
+# The option libvirt passes its display helpers, where this build has it.
+if "$ZEROSPICE" --help | grep -q -- "--dbus-address"; then
+	ATTACH=(--dbus-address "$BUS")
+else
+	ATTACH=(--source "qemu,bus=$BUS")
+fi
+log "attaching with ${ATTACH[0]}"
+
 # The VM's dbus-daemon runs as QEMU's user and lets only that user in
 # (EXTERNAL auth): another user gets a clear error (docs/libvirt.md).
 if [ "$(id -u)" = 0 ]; then
-	timeout 20 "$ZEROSPICE" --listen 127.0.0.1:0 --source "qemu,bus=$BUS" \
+	timeout 20 "$ZEROSPICE" --listen 127.0.0.1:0 "${ATTACH[@]}" \
 		>"$TMP/root.out" 2>"$TMP/root.log"
 	rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
@@ -124,7 +132,7 @@ if [ "$(id -u)" = 0 ]; then
 	log "as root (not QEMU's user): exit $rc: $(grep -i error "$TMP/root.log" | tail -n 1)"
 fi
 
-"${AS[@]}" "$ZEROSPICE" --listen 127.0.0.1:0 --source "qemu,bus=$BUS" \
+"${AS[@]}" "$ZEROSPICE" --listen 127.0.0.1:0 "${ATTACH[@]}" \
 	>"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 ZS_PID=$!
 for _ in $(seq 1 100); do

@@ -87,7 +87,7 @@ if "$ZEROSPICE" --help | grep -q -- "--config"; then
 	cat >"$TMP/desk1.conf" <<CONF
 [zerospice]
 listen=127.0.0.1:0
-source=testpattern,size=320x240,fps=10
+source=testpattern,size=640x360,fps=10
 CONF
 	start_zerospice_config() {
 		"$ZEROSPICE" --config "$TMP/desk1.conf" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
@@ -103,7 +103,7 @@ CONF
 	[ -n "$ZS_PORT" ] || fail "zerospice --config did not listen"
 	if command -v spicy-screenshot >/dev/null; then
 		screenshot "$TMP/c.ppm" || fail "no picture from zerospice --config"
-		[ "$(ppm_size "$TMP/c.ppm")" = "320 240" ] || fail "the config's size was not used"
+		[ "$(ppm_size "$TMP/c.ppm")" = "640 360" ] || fail "the config's size was not used"
 	fi
 	log "ExecStart's command line serves with a configuration file"
 else
