@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "stats.h"
+#include "zs-config.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define REQUEST_TIMEOUT_S 10
@@ -112,6 +113,8 @@ static void client_family(GString *out, const struct zs_stats_snapshot *s,
 void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
 	GString *out)
 {
+	family(out, "build_info", "gauge", "zerospice's version.");
+	g_string_append(out, "zerospice_build_info{version=\"" ZS_VERSION "\"} 1\n");
 	family(out, "start_time_seconds", "gauge",
 		"Wall-clock time the session started, in seconds since the epoch.");
 	g_string_append_printf(out, "zerospice_start_time_seconds %.3f\n",
@@ -164,6 +167,11 @@ void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
 		"width=\"%u\",height=\"%u\"} 1\n",
 		s->codec == ZS_CODEC_NONE ? "none" : zs_codec_name(s->codec),
 		s->width, s->height);
+	family(out, "encoder_info", "gauge",
+		"The encoder in use (empty before the first client).");
+	g_string_append(out, "zerospice_encoder_info{encoder=\"");
+	append_label_value(out, s->encoder);
+	g_string_append(out, "\"} 1\n");
 	sample_u64(out, "clients_connected", "gauge",
 		"SPICE sessions (main channels) connected.", s->clients_connected);
 	client_family(out, s, "client_bytes_sent_total", "counter",

@@ -280,8 +280,10 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 	struct result *res;
 	while ((res = g_async_queue_try_pop(p->results))) {
 		p->busy = false;
-		if (res->encoder_desc)
+		if (res->encoder_desc) {
 			g_message("encoder: %s", res->encoder_desc);
+			zs_stats_encoder(res->encoder_desc);
+		}
 		if (res->create_failed) {
 			p->available_mask &= ~ZS_CODEC_BIT(res->codec);
 			choose_codec(p);

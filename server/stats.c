@@ -156,6 +156,12 @@ void zs_stats_streaming(enum zs_codec codec)
 	st.totals.codec = codec;
 }
 
+void zs_stats_encoder(const char *description)
+{
+	g_strlcpy(st.totals.encoder, description ? description : "",
+		sizeof(st.totals.encoder));
+}
+
 /* ---- connections ---- */
 
 void zs_stats_connection(int fd)

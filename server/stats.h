@@ -64,6 +64,7 @@ struct zs_stats_snapshot {
 	/* what is being streamed */
 	enum zs_codec codec; /* ZS_CODEC_NONE while no client watches */
 	uint32_t width, height;
+	char encoder[128]; /* "gst:x264enc h264 1280x720 @ 4000 kbps", "" */
 
 	/* SPICE sessions (main channels) spice-server has */
 	uint32_t clients_connected;
@@ -86,6 +87,8 @@ void zs_stats_frame_encoded(const struct zs_access_unit *au,
 	uint64_t cpu_pixel_bytes);
 void zs_stats_frame_sent(const struct zs_access_unit *au);
 void zs_stats_streaming(enum zs_codec codec);
+/* A new encoder took over (its description, for logs and metrics). */
+void zs_stats_encoder(const char *description);
 /* A client connection is about to go to spice-server or a relay; borrows
  * fd (reads its addresses only). Closed connections are noticed at the
  * next snapshot. */

@@ -36,13 +36,15 @@ with urllib.request.urlopen(url, timeout=5) as r:
     ctype = r.headers.get("Content-Type", "")
     text = r.read().decode()
 assert ctype.startswith("text/plain; version=0.0.4"), ctype
-m, c, info = {}, {}, {}
+m, c, info, enc = {}, {}, {}, None
 for fam in text_string_to_metric_families(text):
     for s in fam.samples:
         if "client" in s.labels:
             c.setdefault(s.labels["client"], {})[s.name] = s.value
         elif s.name == "zerospice_stream_info":
             info = dict(s.labels)
+        elif s.name == "zerospice_encoder_info":
+            enc = s.labels["encoder"]
         else:
             m[s.name] = s.value
 for e in exprs:
@@ -102,7 +104,7 @@ out=$(check 'list(c) == ["127.0.0.1"]' \
 	'0 < m["zerospice_encode_seconds_p50"] < 5' \
 	'0 < m["zerospice_latency_seconds_p50"] < 5' \
 	'm["zerospice_cpu_pixel_bytes_total"] >= 640 * 360 * m["zerospice_frames_encoded_total"]' \
-	'm["zerospice_keyframes_total"] >= 1') ||
+	'm["zerospice_keyframes_total"] >= 1' 'enc.startswith("gst:")') ||
 	fail "with one client: $out"
 log "one client: listed with its connections and acknowledged bytes"
 

@@ -173,6 +173,7 @@ Test(stats, prometheus_text_has_types_values_and_escaped_labels)
 		.start_us = 1700000000123456,
 		.frames_in = 42,
 		.codec = ZS_CODEC_VP8,
+		.encoder = "gst:x264enc \"q\"",
 		.width = 800,
 		.height = 600,
 		.fps_out = 29.5,
@@ -186,6 +187,8 @@ Test(stats, prometheus_text_has_types_values_and_escaped_labels)
 	zs_stats_format_prometheus(&s, out);
 	const char *t = out->str;
 	cr_expect_not_null(strstr(t, "# TYPE zerospice_frames_in_total counter\n"));
+	cr_expect_not_null(strstr(t, "\nzerospice_build_info{version=\""));
+	cr_expect_not_null(strstr(t, "\nzerospice_encoder_info{encoder=\"gst:x264enc \\\"q\\\"\"} 1\n"), "%s", t);
 	cr_expect_not_null(strstr(t, "\nzerospice_frames_in_total 42\n"));
 	cr_expect_not_null(strstr(t, "\nzerospice_start_time_seconds 1700000000.123\n"));
 	cr_expect_not_null(strstr(t, "\nzerospice_fps_out 29.5\n"));
