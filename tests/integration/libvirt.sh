@@ -190,9 +190,18 @@ if [ -n "$GUEST_OS" ]; then
 			sleep 0.5
 		done
 		[ -n "$found" ] || fail "no guest frame stamp in the remote-viewer window"
-		ev0=$(stamp_field "$TMP/root.ppm" key_events)
 		sx=$(stamp_field "$TMP/root.ppm" x)
 		sy=$(stamp_field "$TMP/root.ppm" y)
+		# the input stamp's count before typing (a grab may catch a
+		# picture where it does not read: a few tries)
+		ev0=$(stamp_field "$TMP/root.ppm" key_events)
+		for _ in $(seq 1 20); do
+			[ -n "$ev0" ] && break
+			sleep 0.25
+			import -window root "ppm:$TMP/root.ppm" 2>>"$TMP/import.log"
+			ev0=$(stamp_field "$TMP/root.ppm" key_events)
+		done
+		[ -n "$ev0" ] || fail "the guest's input stamp does not read in remote-viewer's window"
 		xdotool mousemove $((sx + 300)) $((sy + 300))
 		sleep 0.3
 		xdotool click 1
