@@ -52,6 +52,78 @@ static bool reader_fail(struct zs_agent_reader *r, char *err, size_t err_len,
 	return false;
 }
 
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+#define MON_CONFIG_BYTES 20 /* VDAgentMonConfig */
+#define MON_MM_BYTES 4      /* VDAgentMonitorMM */
+_Static_assert(sizeof(VDAgentMonConfig) == MON_CONFIG_BYTES, "monitor");
+_Static_assert(sizeof(VDAgentMonitorMM) == MON_MM_BYTES, "monitor mm");
+
+bool zs_agent_parse_monitors_config(const uint8_t *body, size_t len,
+	struct zs_agent_monitors *out, char *why, size_t why_len)
+{
+	uint32_t n, flags, kept;
+	bool mm;
+
+	memset(out, 0, sizeof(*out));
+	if (!body || len < 8) {
+		snprintf(why, why_len, "monitors config of %zu bytes, shorter "
+			"than its header", len);
+		return false;
+	}
+	n = get_le32(body);
+	flags = get_le32(body + 4);
+	if (n == 0) {
+		snprintf(why, why_len, "monitors config without a monitor");
+		return false;
+	}
+	if (n > (len - 8) / MON_CONFIG_BYTES) {
+		snprintf(why, why_len, "monitors config of %u monitors in %zu "
+			"bytes", n, len);
+		return false;
+	}
+	mm = (flags & VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE) &&
+		(len - 8) / (MON_CONFIG_BYTES + MON_MM_BYTES) >= n;
+	kept = n < ZS_AGENT_MAX_MONITORS ? n : ZS_AGENT_MAX_MONITORS;
+	for (uint32_t i = 0; i < kept; i++) {
+		const uint8_t *m = body + 8 + (size_t)i * MON_CONFIG_BYTES;
+		out->mon[i].height = get_le32(m);
+		out->mon[i].width = get_le32(m + 4);
+		out->mon[i].x = (int32_t)get_le32(m + 12);
+		out->mon[i].y = (int32_t)get_le32(m + 16);
+		if (mm) {
+			const uint8_t *p = body + 8 +
+				(size_t)n * MON_CONFIG_BYTES +
+				(size_t)i * MON_MM_BYTES;
+			out->mon[i].height_mm = get_le16(p);
+			out->mon[i].width_mm = get_le16(p + 2);
+		}
+	}
+	out->n = kept;
+	return true;
+}
+
+static void report_monitors(struct zs_agent_reader *r,
+	const struct zs_agent_port_state *ps, uint32_t size)
+{
+	struct zs_agent_monitors m;
+	char why[128];
+
+	if (!r->monitors_cb)
+		return;
+	if (size > ZS_AGENT_MONITORS_MAX_BYTES)
+		size = ZS_AGENT_MONITORS_MAX_BYTES;
+	if (!zs_agent_parse_monitors_config(ps->monitors, size, &m, why,
+			sizeof(why))) {
+		r->monitors_cb(NULL, why, r->monitors_data);
+		return;
+	}
+	r->monitors_cb(&m, NULL, r->monitors_data);
+}
+
 static void report_mouse(const struct zs_agent_port_state *ps,
 	zs_agent_mouse_fn cb, void *data)
 {
@@ -119,6 +191,13 @@ static long port_consume(struct zs_agent_reader *r,
 			keep = n;
 		memcpy(ps->mouse + ps->msg_done, buf + used, keep);
 	}
+	if (get_le32(ps->msg_header + 4) == VD_AGENT_MONITORS_CONFIG &&
+			ps->msg_done < ZS_AGENT_MONITORS_MAX_BYTES) {
+		size_t keep = ZS_AGENT_MONITORS_MAX_BYTES - ps->msg_done;
+		if (keep > n)
+			keep = n;
+		memcpy(ps->monitors + ps->msg_done, buf + used, keep);
+	}
 	ps->msg_done += (uint32_t)n;
 	ps->msg_left -= (uint32_t)n;
 	used += n;
@@ -127,6 +206,9 @@ static long port_consume(struct zs_agent_reader *r,
 		/* Whole message seen: header complete and all data consumed. */
 		if (get_le32(ps->msg_header + 4) == VD_AGENT_MOUSE_STATE)
 			report_mouse(ps, cb, data);
+		else if (get_le32(ps->msg_header + 4) ==
+				VD_AGENT_MONITORS_CONFIG)
+			report_monitors(r, ps, get_le32(ps->msg_header + 16));
 		ps->msg_header_len = 0;
 		ps->msg_done = 0;
 	}

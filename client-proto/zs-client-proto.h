@@ -90,20 +90,47 @@ struct zs_agent_mouse {
 };
 typedef void (*zs_agent_mouse_fn)(const struct zs_agent_mouse *m, void *data);
 
+/* VD_AGENT_MONITORS_CONFIG (the client's window sizes), as far as we use
+ * it: the monitors in the client's order, sizes in pixels; width_mm and
+ * height_mm are 0 unless the client sent physical sizes. */
+#define ZS_AGENT_MAX_MONITORS 16
+struct zs_agent_monitor {
+	uint32_t width, height; /* 0 x 0: a disabled monitor */
+	int32_t x, y;
+	uint16_t width_mm, height_mm;
+};
+struct zs_agent_monitors {
+	uint32_t n;
+	struct zs_agent_monitor mon[ZS_AGENT_MAX_MONITORS];
+};
+/* Bytes of a MONITORS_CONFIG body the reader keeps: the header, up to
+ * ZS_AGENT_MAX_MONITORS monitors and their physical sizes. */
+#define ZS_AGENT_MONITORS_MAX_BYTES (8 + ZS_AGENT_MAX_MONITORS * (20 + 4))
+/* m is NULL for a malformed message, with the reason in why. */
+typedef void (*zs_agent_monitors_fn)(const struct zs_agent_monitors *m,
+	const char *why, void *data);
+/* Parses a VDAgentMonitorsConfig body of len bytes. False with a one-line
+ * reason when it is malformed (truncated, no monitor, more monitors than
+ * the body holds); monitors past ZS_AGENT_MAX_MONITORS are dropped. */
+bool zs_agent_parse_monitors_config(const uint8_t *body, size_t len,
+	struct zs_agent_monitors *out, char *why, size_t why_len);
+
 /* Reassembly state of one VDI port (client and server messages arrive
  * interleaved, chunk by chunk). Only the bytes we use are kept. */
 struct zs_agent_port_state {
 	uint8_t msg_header[20];
 	size_t msg_header_len;
 	uint8_t mouse[13];  /* VDAgentMouseState {u32 x, y, buttons; u8 display_id} */
+	uint8_t monitors[ZS_AGENT_MONITORS_MAX_BYTES]; /* MONITORS_CONFIG body */
 	uint32_t msg_left;  /* data bytes of the current message still due */
 	uint32_t msg_done;  /* data bytes of the current message seen */
 };
 
 /* Incremental reader of server→agent bytes (VDIChunkHeader + VDAgentMessage,
  * messages may span chunks and a chunk may end one message and start the
- * next; reassembled per port). Reports VD_AGENT_MOUSE_STATE; ignores the
- * other message types without buffering them; rejects a wrong protocol, an
+ * next; reassembled per port). Reports VD_AGENT_MOUSE_STATE and, to
+ * monitors_cb, VD_AGENT_MONITORS_CONFIG; ignores the other message types
+ * without buffering them; rejects a wrong protocol, an
  * unknown port, a short MOUSE_STATE and any message over
  * ZS_AGENT_MAX_MSG_BYTES. Allocates nothing. */
 struct zs_agent_reader {
@@ -113,6 +140,11 @@ struct zs_agent_reader {
 	uint32_t chunk_left;
 	struct zs_agent_port_state port[2]; /* VDP_CLIENT_PORT, VDP_SERVER_PORT */
 	bool failed;
+	/* Optional, set after init: VD_AGENT_MONITORS_CONFIG from the client
+	 * (a malformed one is reported as such and skipped; reading goes
+	 * on). */
+	zs_agent_monitors_fn monitors_cb;
+	void *monitors_data;
 };
 #define ZS_AGENT_MAX_MSG_BYTES (1u << 20)
 void zs_agent_reader_init(struct zs_agent_reader *r);
@@ -121,6 +153,88 @@ void zs_agent_reader_finish(struct zs_agent_reader *r);
  * malformed input, and failed until finish + init. */
 bool zs_agent_reader_feed(struct zs_agent_reader *r, const uint8_t *buf,
 	size_t len, zs_agent_mouse_fn cb, void *data, char *err, size_t err_len);
+
+/* ---- vdagent messages: whole messages for the agent bridge ---- */
+
+/* Largest chunk payload (VD_AGENT_MAX_DATA_SIZE): spice-server resets the
+ * device on a bigger one from the agent side. */
+#define ZS_AGENT_CHUNK_MAX_BYTES 2048
+
+struct zs_agent_msg {
+	uint32_t port;      /* VDP_CLIENT_PORT or VDP_SERVER_PORT */
+	uint32_t type;      /* VD_AGENT_* */
+	uint64_t opaque;
+	uint32_t size;      /* data bytes */
+	/* valid during the callback only; NULL when the message was over the
+	 * reader's limit (or memory ran out): its data was skipped */
+	const uint8_t *data;
+};
+/* Must not feed or finish the reader it is called from. */
+typedef void (*zs_agent_msg_fn)(const struct zs_agent_msg *m, void *data);
+
+struct zs_agent_msg_port {
+	uint8_t header[20];
+	size_t header_len;
+	uint8_t *buf;
+	uint32_t size, done;
+	bool drop;
+};
+
+/* Incremental reader of a VDIChunkHeader stream (either direction) that
+ * reassembles whole VDAgentMessages per port: any split of the input gives
+ * the same messages. Refuses an unknown port, a chunk over
+ * ZS_AGENT_CHUNK_MAX_BYTES and a wrong protocol; a message over
+ * max_msg_bytes is reported with data NULL, the stream stays in step. */
+struct zs_agent_msg_reader {
+	uint32_t max_msg_bytes;
+	uint8_t chunk_header[8];
+	size_t chunk_header_len;
+	uint32_t chunk_port;
+	uint32_t chunk_left;
+	struct zs_agent_msg_port port[2];
+	bool failed;
+};
+void zs_agent_msg_reader_init(struct zs_agent_msg_reader *r,
+	uint32_t max_msg_bytes);
+/* Frees a partial message; the reader must be initialised again to be
+ * reused. */
+void zs_agent_msg_reader_finish(struct zs_agent_msg_reader *r);
+/* Same contract as zs_stream_reader_feed(). */
+bool zs_agent_msg_reader_feed(struct zs_agent_msg_reader *r,
+	const uint8_t *buf, size_t len, zs_agent_msg_fn cb, void *data,
+	char *err, size_t err_len);
+/* True when no chunk or message is partly read. */
+bool zs_agent_msg_reader_idle(const struct zs_agent_msg_reader *r);
+
+/* One message as chunks of at most ZS_AGENT_CHUNK_MAX_BYTES for port: data
+ * is head followed by body (either may be empty). malloc'd, NULL on
+ * allocation failure or a size over 4 GiB. */
+uint8_t *zs_agent_msg_build(uint32_t port, uint32_t type, const void *head,
+	size_t head_len, const void *body, size_t body_len, size_t *out_len);
+
+/* ANNOUNCE_CAPABILITIES {u32 request; u32 caps[]}: false when shorter than
+ * the request field. Caps past n_caps words are ignored, missing ones 0. */
+bool zs_agent_parse_caps(const uint8_t *data, size_t len, bool *request,
+	uint32_t *caps, size_t n_caps);
+bool zs_agent_has_cap(const uint32_t *caps, size_t n_caps, uint32_t cap);
+
+/* A clipboard message (GRAB, REQUEST, CLIPBOARD, RELEASE), with the
+ * {u8 selection; u8 reserved[3]} prefix when both sides announced
+ * VD_AGENT_CAP_CLIPBOARD_SELECTION. */
+struct zs_agent_clipboard {
+	uint8_t selection;
+	bool has_text;        /* GRAB offers VD_AGENT_CLIPBOARD_UTF8_TEXT */
+	uint32_t data_type;   /* REQUEST, CLIPBOARD */
+	const uint8_t *data;  /* CLIPBOARD: points into the message */
+	size_t data_len;
+};
+/* False when truncated or not a clipboard message. */
+bool zs_agent_parse_clipboard(uint32_t type, const uint8_t *data, size_t len,
+	bool selection, struct zs_agent_clipboard *out);
+/* Writes the head of a clipboard message: the selection prefix (when
+ * selection) then, with with_type, the u32 data type. Returns its length. */
+size_t zs_agent_put_clipboard_head(uint8_t out[8], bool selection,
+	uint8_t sel, bool with_type, uint32_t data_type);
 
 /* Agent button mask (VD_AGENT_LBUTTON_MASK…) → ZS_BUTTON_* bits. */
 uint32_t zs_agent_buttons_to_zs(uint32_t agent_buttons);

@@ -49,6 +49,16 @@ static const char *const parser_for[ZS_CODEC_COUNT] = {
 	[ZS_CODEC_H264] = "h264parse",
 	[ZS_CODEC_H265] = "h265parse",
 };
+/* x264, openh264 and x265 refuse odd sizes in 4:2:0, and H.264/H.265
+ * cropping works in 2-pixel units there, so an odd width or height cannot
+ * be coded exactly: such frames are padded by one column or row repeating
+ * the edge, the stream is one pixel larger and FORMAT keeps the real size
+ * (spice-gtk draws the decoded picture into the stream's rectangle).
+ * libvpx and jpegenc code odd sizes as they are. */
+static const bool needs_even[ZS_CODEC_COUNT] = {
+	[ZS_CODEC_H264] = true,
+	[ZS_CODEC_H265] = true,
+};
 
 /* DRM fourccs are little-endian words; GStreamer names bytes in memory
  * order, hence the reversal. */
@@ -162,6 +172,9 @@ struct gst_encoder {
 	struct zs_encoder base;
 	const char *element_name;
 	GstVideoFormat in_format;
+	/* The size the pipeline codes: the frame's, or one more for odd
+	 * sizes of codecs in needs_even (frames are then copied, padded). */
+	uint32_t coded_width, coded_height;
 
 	GstElement *pipeline;
 	GstElement *appsrc, *flip, *encoder;
@@ -197,6 +210,7 @@ static struct gst_encoder *gst_encoder_from(struct zs_encoder *enc)
 
 struct wrapped_frame {
 	struct zs_frame_map map;
+	uint8_t *padded; /* the padded copy, or NULL: map is wrapped */
 	struct gst_encoder *g;
 };
 
@@ -205,7 +219,9 @@ static void wrapped_frame_free(gpointer data)
 	struct wrapped_frame *w = data;
 	struct gst_encoder *g = w->g;
 
-	zs_frame_unmap(&w->map);
+	if (!w->padded)
+		zs_frame_unmap(&w->map);
+	free(w->padded);
 	free(w);
 	g_mutex_lock(&g->lock);
 	g->live_buffers--;
@@ -402,7 +418,8 @@ static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
 		gst_bin_add_many(GST_BIN(g->pipeline), parser, out_filter, NULL);
 	g->appsink = GST_APP_SINK(sink);
 
-	gst_video_info_set_format(&info, g->in_format, cfg->width, cfg->height);
+	gst_video_info_set_format(&info, g->in_format, g->coded_width,
+		g->coded_height);
 	info.fps_n = (gint)cfg->fps;
 	info.fps_d = 1;
 	caps = gst_video_info_to_caps(&info);
@@ -531,12 +548,6 @@ struct zs_encoder *zs_encoder_gst_create_element(
 			zs_encoder_fourcc_str(cfg->fourcc, fourcc));
 		return NULL;
 	}
-	/* Every codec here is fed 4:2:0, which needs even dimensions. */
-	if ((cfg->width | cfg->height) & 1) {
-		snprintf(err, err_len, "gst encoder: %ux%u: width and height "
-			"must be even", cfg->width, cfg->height);
-		return NULL;
-	}
 	g = calloc(1, sizeof(*g));
 	if (!g) {
 		snprintf(err, err_len, "out of memory");
@@ -546,6 +557,17 @@ struct zs_encoder *zs_encoder_gst_create_element(
 	g->base.config = *cfg;
 	g->element_name = known;
 	g->in_format = format_for_fourcc(cfg->fourcc);
+	g->coded_width = cfg->width;
+	g->coded_height = cfg->height;
+	if (needs_even[cfg->codec]) {
+		g->coded_width += cfg->width & 1;
+		g->coded_height += cfg->height & 1;
+	}
+	if (g->coded_width != cfg->width || g->coded_height != cfg->height)
+		g_message("gst encoder: %s cannot code %ux%u in 4:2:0; coding "
+			"%ux%u with the edge repeated (clients get %ux%u)",
+			known, cfg->width, cfg->height, g->coded_width,
+			g->coded_height, cfg->width, cfg->height);
 	g->frame_duration = gst_util_uint64_scale_int(GST_SECOND, 1,
 		(gint)cfg->fps);
 	g_mutex_init(&g->lock);
@@ -566,11 +588,16 @@ struct zs_encoder *zs_encoder_gst_create_element(
 	 * own reads of I420 are the codec's work, not a conversion, and are
 	 * not counted. videoflip, when the frame is bottom-up, reads and
 	 * writes the RGB picture once more. */
-	gst_video_info_set_format(&i420, GST_VIDEO_FORMAT_I420, cfg->width,
-		cfg->height);
-	g->convert_bytes = (uint64_t)cfg->width * cfg->height * BYTES_PER_PIXEL +
-		GST_VIDEO_INFO_SIZE(&i420);
-	g->flip_bytes = 2ull * cfg->width * cfg->height * BYTES_PER_PIXEL;
+	gst_video_info_set_format(&i420, GST_VIDEO_FORMAT_I420, g->coded_width,
+		g->coded_height);
+	g->convert_bytes = (uint64_t)g->coded_width * g->coded_height *
+		BYTES_PER_PIXEL + GST_VIDEO_INFO_SIZE(&i420);
+	g->flip_bytes = 2ull * g->coded_width * g->coded_height *
+		BYTES_PER_PIXEL;
+	/* The padded copy reads and writes the picture once more. */
+	if (g->coded_width != cfg->width || g->coded_height != cfg->height)
+		g->convert_bytes += 2ull * g->coded_width * g->coded_height *
+			BYTES_PER_PIXEL;
 
 	if (!build_pipeline(g, err, err_len)) {
 		gst_encoder_free(g);
@@ -596,6 +623,37 @@ static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
 static void gst_destroy(struct zs_encoder *enc)
 {
 	gst_encoder_free(gst_encoder_from(enc));
+}
+
+/* A copy of the mapped picture at the coded size, the extra column and row
+ * repeating the right and bottom edges. A bottom-up frame (flipped later
+ * in the pipeline) gets its extra row first in memory, so that it too ends
+ * up at the bottom of the picture. NULL when out of memory. */
+static uint8_t *pad_copy(const struct gst_encoder *g,
+	const struct zs_frame_map *map, bool y0_top)
+{
+	const struct zs_encoder_config *cfg = &g->base.config;
+	size_t row_bytes = (size_t)cfg->width * BYTES_PER_PIXEL;
+	size_t out_stride = (size_t)g->coded_width * BYTES_PER_PIXEL;
+	uint32_t first = (!y0_top && g->coded_height > cfg->height) ? 1 : 0;
+	uint8_t *out = malloc(out_stride * g->coded_height);
+
+	if (!out)
+		return NULL;
+	for (uint32_t y = 0; y < cfg->height; y++) {
+		uint8_t *dst = out + (size_t)(y + first) * out_stride;
+		memcpy(dst, map->pixels + (size_t)y * map->stride, row_bytes);
+		if (g->coded_width > cfg->width)
+			memcpy(dst + row_bytes, dst + row_bytes - BYTES_PER_PIXEL,
+				BYTES_PER_PIXEL);
+	}
+	if (g->coded_height > cfg->height) {
+		uint32_t from = first ? 1 : cfg->height - 1;
+		uint32_t to = first ? 0 : cfg->height;
+		memcpy(out + (size_t)to * out_stride,
+			out + (size_t)from * out_stride, out_stride);
+	}
+	return out;
 }
 
 static GstBuffer *wrap_frame(struct gst_encoder *g,
@@ -630,17 +688,32 @@ static GstBuffer *wrap_frame(struct gst_encoder *g,
 		return NULL;
 	}
 	w->g = g;
-	/* The last row need not be padded to the stride. */
-	size = (size_t)w->map.stride * (cfg->height - 1) +
-		cfg->width * BYTES_PER_PIXEL;
+	if (g->coded_width != cfg->width || g->coded_height != cfg->height) {
+		w->padded = pad_copy(g, &w->map, frame->y0_top);
+		zs_frame_unmap(&w->map);
+		if (!w->padded) {
+			free(w);
+			*ret = -ENOMEM;
+			return NULL;
+		}
+		size = (size_t)g->coded_width * BYTES_PER_PIXEL *
+			g->coded_height;
+		strides[0] = (gint)(g->coded_width * BYTES_PER_PIXEL);
+	} else {
+		/* The last row need not be padded to the stride. */
+		size = (size_t)w->map.stride * (cfg->height - 1) +
+			cfg->width * BYTES_PER_PIXEL;
+		strides[0] = (gint)w->map.stride;
+	}
 	g_mutex_lock(&g->lock);
 	g->live_buffers++;
 	g_mutex_unlock(&g->lock);
 	buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY,
-		(gpointer)w->map.pixels, size, 0, size, w, wrapped_frame_free);
-	strides[0] = (gint)w->map.stride;
+		w->padded ? w->padded : (gpointer)w->map.pixels, size, 0, size,
+		w, wrapped_frame_free);
 	gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE,
-		g->in_format, cfg->width, cfg->height, 1, offsets, strides);
+		g->in_format, g->coded_width, g->coded_height, 1, offsets,
+		strides);
 	return buf;
 }
 

@@ -149,3 +149,48 @@ void zs_qemu_input_release_all(struct zs_qemu_source *src)
 	if (src->mouse)
 		send_buttons(src, 0);
 }
+
+static void ui_info_done(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	GError *error = NULL;
+	struct zs_qemu_source *src = data;
+
+	if (zs_qemu_display1_console_call_set_uiinfo_finish(
+			ZS_QEMU_DISPLAY1_CONSOLE(obj), res, &error))
+		return;
+	/* src is valid unless the call was cancelled (destroy cancels). */
+	if (!zs_qemu_is_cancelled(error) && !src->ui_info_refused) {
+		g_message("QEMU display: Console.SetUIInfo refused (%s): the "
+			"VM's display device cannot follow the client's window "
+			"(virtio-gpu can)", error->message);
+		src->ui_info_refused = true;
+	}
+	g_error_free(error);
+}
+
+bool zs_qemu_input_ui_info(struct zs_qemu_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm)
+{
+	if (!width || !height || width > ZS_QEMU_MAX_UI_DIM ||
+	    height > ZS_QEMU_MAX_UI_DIM) {
+		g_warning("QEMU display: no UI size %ux%u asked (1..%u)", width,
+			height, ZS_QEMU_MAX_UI_DIM);
+		return false;
+	}
+	if (src->ui_info_refused) {
+		/* the display device will not change its mind */
+		g_debug("QEMU display: UI size %ux%u not asked (refused before)",
+			width, height);
+		return false;
+	}
+	if (!src->console_proxy || src->closed) {
+		g_message("QEMU display: not connected; UI size %ux%u not "
+			"passed on", width, height);
+		return false;
+	}
+	g_debug("QEMU display: SetUIInfo %ux%u (%ux%u mm)", width, height,
+		width_mm, height_mm);
+	zs_qemu_display1_console_call_set_uiinfo(src->console_proxy, width_mm,
+		height_mm, 0, 0, width, height, src->cancel, ui_info_done, src);
+	return true;
+}

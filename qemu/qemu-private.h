@@ -190,6 +190,13 @@ struct zs_qemu_source {
 	ZsQemuDisplay1Keyboard *kbd;
 	ZsQemuDisplay1Mouse *mouse;
 
+	/* chardev.c, clipboard.c: the session bridges */
+	struct zs_qemu_session_events session;
+	void *session_data;
+	GDBusObjectManager *objects;   /* QEMU's /org/qemu/Display1 */
+	GHashTable *chardevs;          /* id → GDBusProxy (Chardev) */
+	struct zs_qemu_clipboard *clipboard;
+
 	GDBusConnection *listener_conn;
 	gulong listener_closed_id;
 	ZsQemuDisplay1Listener *listener;
@@ -206,6 +213,8 @@ struct zs_qemu_source {
 	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
 	int32_t pointer_x, pointer_y;
 	bool pointer_known;
+	bool ui_info_refused; /* SetUIInfo's refusal is logged once */
+	struct zs_qemu_audio *audio; /* audio.c; NULL without audio events */
 };
 
 /* True for the error of a call cancelled when the source closed. */
@@ -268,6 +277,19 @@ void zs_qemu_display_finish(struct zs_qemu_source *src);
 /* Frames in flight stop referring to src (before it is freed). */
 void zs_qemu_frames_detach(struct zs_qemu_source *src);
 
+/* ---- chardev.c: watches QEMU's -chardev dbus objects (after the console
+ * proxy); stop drops them, reporting chardev_removed. */
+void zs_qemu_chardev_start(struct zs_qemu_source *src);
+void zs_qemu_chardev_stop(struct zs_qemu_source *src);
+/* The source of a public handle, NULL for other kinds. */
+struct zs_qemu_source *zs_qemu_source_from(struct zs_source *base);
+
+/* ---- clipboard.c: serves /org/qemu/Display1/Clipboard on the D-Bus
+ * connection and registers with QEMU's; stop unexports it and reports
+ * clipboard_ready(false). */
+void zs_qemu_clipboard_start(struct zs_qemu_source *src);
+void zs_qemu_clipboard_stop(struct zs_qemu_source *src);
+
 /* ---- input.c: keys and pointer toward QEMU; no-ops until the Keyboard and
  * Mouse proxies exist, and after close. */
 void zs_qemu_input_key(struct zs_qemu_source *src, uint32_t scancode,
@@ -278,3 +300,14 @@ void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
 	int32_t dy, uint32_t buttons);
 /* Releases every key and button this source pressed. */
 void zs_qemu_input_release_all(struct zs_qemu_source *src);
+/* ---- audio.c */
+struct zs_qemu_audio *zs_qemu_audio_create(struct zs_qemu_source *src,
+	const struct zs_qemu_audio_events *events, void *data);
+/* QEMU's connection is up: register the listeners. */
+void zs_qemu_audio_start(struct zs_qemu_audio *a);
+/* Closes the listener connections (QEMU gone or source closing). */
+void zs_qemu_audio_stop(struct zs_qemu_audio *a);
+void zs_qemu_audio_destroy(struct zs_qemu_audio *a);
+
+bool zs_qemu_input_ui_info(struct zs_qemu_source *src, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm);

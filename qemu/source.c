@@ -23,6 +23,11 @@ static struct zs_qemu_source *to_qemu(struct zs_source *base)
 	return (struct zs_qemu_source *)base;
 }
 
+struct zs_qemu_source *zs_qemu_source_from(struct zs_source *base)
+{
+	return to_qemu(base);
+}
+
 bool zs_qemu_is_cancelled(const GError *error)
 {
 	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -67,6 +72,9 @@ static void drop_connections(struct zs_qemu_source *src)
 	}
 	g_clear_object(&src->kbd);
 	g_clear_object(&src->mouse);
+	zs_qemu_clipboard_stop(src);
+	zs_qemu_chardev_stop(src);
+	zs_qemu_audio_stop(src->audio);
 	zs_qemu_listener_unexport(src);
 	if (src->listener_conn) {
 		g_signal_handlers_disconnect_matched(src->listener_conn,
@@ -387,7 +395,10 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 		"g-name", peer_name(src), "g-connection", src->qemu_conn,
 		"g-object-path", src->console_path,
 		"g-interface-name", "org.qemu.Display1.Mouse", NULL);
+	zs_qemu_chardev_start(src);
+	zs_qemu_clipboard_start(src);
 	register_listener(src);
+	zs_qemu_audio_start(src->audio);
 out:
 	g_main_context_pop_thread_default(src->ctx);
 }
@@ -628,6 +639,24 @@ void zs_qemu_source_release_keys(struct zs_source *base)
 		zs_qemu_input_release_all(src);
 }
 
+bool zs_qemu_source_set_ui_info(struct zs_source *base, uint32_t width,
+	uint32_t height, uint16_t width_mm, uint16_t height_mm)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	return src && zs_qemu_input_ui_info(src, width, height, width_mm,
+		height_mm);
+}
+
+void zs_qemu_source_set_audio(struct zs_source *base,
+	const struct zs_qemu_audio_events *events, void *data)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+
+	if (src && events && !src->audio)
+		src->audio = zs_qemu_audio_create(src, events, data);
+}
+
 bool zs_qemu_source_is_running(const struct zs_source *base)
 {
 	const struct zs_qemu_source *src =
@@ -651,6 +680,7 @@ static void qemu_destroy(struct zs_source *base)
 		g_source_unref(src->start_source);
 	}
 	drop_connections(src);
+	zs_qemu_audio_destroy(src->audio);
 	zs_qemu_display_finish(src);
 	zs_qemu_frames_detach(src);
 	if (src->dbus_fd >= 0)
@@ -722,6 +752,9 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
 	src->wait_for_qemu = opts->wait_for_qemu;
+	if (opts->session)
+		src->session = *opts->session;
+	src->session_data = opts->session_data;
 	if (opts->blank_width && opts->blank_height &&
 	    opts->blank_width <= ZS_QEMU_MAX_DIM &&
 	    opts->blank_height <= ZS_QEMU_MAX_DIM) {

@@ -2,7 +2,8 @@
  * gives one display channel (the stream, id 0) and the absolute "client"
  * mouse mode (shared/DESIGN.md §3, "a recipe that gives one display + absolute
  * mouse"): keyboard, the stream-device port, a stub QXL with id 1 whose
- * primary surface exists only for a moment, then a vdagent char device. */
+ * primary surface exists only for a moment, then the vdagent char device
+ * (agent-bridge.c). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,9 +41,10 @@ struct zs_display {
 
 	QXLInstance qxl;
 
-	SpiceCharDeviceInstance agent;
-	bool agent_added;
-	struct zs_agent_reader agent_reader;
+	struct zs_agent_bridge *agent;
+	const struct zs_agent_bridge_ops *session_ops;
+	void *session_data;
+	struct zs_agent_bridge_ops bridge_ops;
 
 	SpiceKbdInstance kbd;
 	struct zs_scancode_decoder scancodes;
@@ -191,51 +193,89 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 	return dropped;
 }
 
-/* ---- vdagent device: absolute mouse in client mode ---- */
+/* ---- vdagent device (agent-bridge.c): mouse here, the rest to the
+ * session ---- */
 
-static void on_agent_mouse(const struct zs_agent_mouse *m, void *data)
+static void bridge_pointer_abs(void *data, int32_t x, int32_t y,
+	uint32_t buttons)
 {
 	struct zs_display *d = data;
-	d->events->pointer_abs(d->events_data, (int32_t)MIN(m->x, INT32_MAX),
-		(int32_t)MIN(m->y, INT32_MAX), zs_agent_buttons_to_zs(m->buttons));
+	d->events->pointer_abs(d->events_data, x, y, buttons);
 }
 
-static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
-	int len)
+static void bridge_monitors_config(void *data, const uint8_t *config,
+	size_t len)
 {
-	struct zs_display *d = DISPLAY_OF(sin, agent);
-	char err[160];
-	if (len <= 0)
-		return 0;
-	if (!zs_agent_reader_feed(&d->agent_reader, buf, (size_t)len,
-		    on_agent_mouse, d, err, sizeof(err))) {
-		g_warning("agent channel: %s; resynchronising", err);
-		zs_agent_reader_finish(&d->agent_reader);
-		zs_agent_reader_init(&d->agent_reader);
-	}
-	return len;
+	struct zs_display *d = data;
+	d->session_ops->monitors_config(d->session_data, config, len);
 }
 
-static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+static void bridge_clipboard_grab(void *data, uint32_t sel)
 {
-	return 0; /* the stub agent never speaks */
+	struct zs_display *d = data;
+	d->session_ops->clipboard_grab(d->session_data, sel);
 }
 
-static void agent_state(SpiceCharDeviceInstance *sin, int connected)
+static void bridge_clipboard_release(void *data, uint32_t sel)
+{
+	struct zs_display *d = data;
+	d->session_ops->clipboard_release(d->session_data, sel);
+}
+
+static void bridge_clipboard_request(void *data, uint32_t sel)
+{
+	struct zs_display *d = data;
+	d->session_ops->clipboard_request(d->session_data, sel);
+}
+
+static void bridge_clipboard_reply(void *data, uint32_t sel,
+	const uint8_t *text, size_t len)
+{
+	struct zs_display *d = data;
+	d->session_ops->clipboard_reply(d->session_data, sel, text, len);
+}
+
+static void noop_clipboard(void *data, uint32_t sel)
 {
 }
 
-static SpiceCharDeviceInterface agent_sif = {
-	.base = {
-		.type = SPICE_INTERFACE_CHAR_DEVICE,
-		.description = "zerospice agent",
-		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
-		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
-	},
-	.state = agent_state,
-	.write = agent_write,
-	.read = agent_read,
-};
+static void noop_clipboard_reply(void *data, uint32_t sel,
+	const uint8_t *text, size_t len)
+{
+}
+
+/* The bridge's hooks: the mouse to our events, the rest to the session's
+ * (config->agent_ops), left NULL where the session has none so that the
+ * bridge does not announce it. */
+static void bridge_ops_init(struct zs_display *d)
+{
+	const struct zs_agent_bridge_ops *s = d->session_ops;
+	bool clip = s && s->clipboard_grab && s->clipboard_release &&
+		s->clipboard_request && s->clipboard_reply;
+
+	d->bridge_ops = (struct zs_agent_bridge_ops) {
+		.pointer_abs = bridge_pointer_abs,
+		.monitors_config = s && s->monitors_config ?
+			bridge_monitors_config : NULL,
+		.clipboard_grab = clip ? bridge_clipboard_grab : noop_clipboard,
+		.clipboard_release = clip ? bridge_clipboard_release :
+			noop_clipboard,
+		.clipboard_request = clip ? bridge_clipboard_request :
+			noop_clipboard,
+		.clipboard_reply = clip ? bridge_clipboard_reply :
+			noop_clipboard_reply,
+	};
+}
+
+struct zs_agent_bridge *zs_display_agent(struct zs_display *d)
+{
+	return d->agent;
+}
+
+SpiceServer *zs_display_spice_server(struct zs_display *d)
+{
+	return d->server;
+}
 
 /* ---- keyboard and relative mouse ---- */
 
@@ -452,7 +492,8 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	d->height = config->height;
 	g_queue_init(&d->out);
 	zs_stream_reader_init(&d->stream_reader);
-	zs_agent_reader_init(&d->agent_reader);
+	d->session_ops = config->agent_ops;
+	d->session_data = config->agent_data;
 
 	d->server = spice_server_new();
 	if (!d->server) {
@@ -501,11 +542,11 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 		goto err;
 	}
 
-	d->agent.base.sif = &agent_sif.base;
-	d->agent.subtype = "vdagent";
-	if (!add_interface(d, &d->agent.base, "agent", err, err_len))
+	bridge_ops_init(d);
+	d->agent = zs_agent_bridge_create(d->server, &d->bridge_ops, d, err,
+		err_len);
+	if (!d->agent)
 		goto err;
-	d->agent_added = true;
 	return d;
 
 err:
@@ -517,8 +558,7 @@ void zs_display_destroy(struct zs_display *d)
 {
 	if (!d)
 		return;
-	if (d->agent_added)
-		spice_server_remove_interface(&d->agent.base);
+	zs_agent_bridge_destroy(d->agent);
 	if (d->port_added) {
 		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
 		spice_server_remove_interface(&d->port.base);
@@ -534,7 +574,6 @@ void zs_display_destroy(struct zs_display *d)
 		g_free(m);
 	}
 	zs_stream_reader_finish(&d->stream_reader);
-	zs_agent_reader_finish(&d->agent_reader);
 	g_free(d);
 }
 

@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "zs-dmabuf.h"
+#include "zs-client-proto.h"
 #include "zs-encoder.h"
+#include "zs-qemu.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
 
@@ -37,15 +39,27 @@ struct zs_display_events {
 		uint32_t buttons);
 };
 
+struct zs_agent_bridge_ops;
+
 struct zs_display_config {
 	const char *ticket; /* NULL: no authentication */
 	uint32_t width, height; /* initial stream size */
+	/* The agent bridge's session hooks (monitors config, clipboard; its
+	 * pointer_abs is ignored: the mouse goes to the display events). NULL
+	 * or NULL members: not offered to clients. */
+	const struct zs_agent_bridge_ops *agent_ops;
+	void *agent_data;
 };
 
 struct zs_display *zs_display_create(const struct zs_display_config *config,
 	const struct zs_display_events *events, void *data, char *err,
 	size_t err_len);
 void zs_display_destroy(struct zs_display *d);
+
+/* The vdagent char device's bridge, and the SpiceServer (for the session's
+ * char devices). */
+struct zs_agent_bridge *zs_display_agent(struct zs_display *d);
+SpiceServer *zs_display_spice_server(struct zs_display *d);
 
 /* Hands an accepted connection to spice-server. Takes ownership of fd. */
 bool zs_display_add_client(struct zs_display *d, int fd);
@@ -61,6 +75,97 @@ bool zs_display_busy(const struct zs_display *d);
 /* Drops queued messages spice-server has not started to read. Returns how
  * many DATA messages were dropped. */
 unsigned zs_display_drop_unsent(struct zs_display *d);
+
+/* ---- agent-bridge.c: the vdagent char device and the guest agent ---- */
+
+struct zs_agent_bridge;
+
+/* Largest agent message carried either way (a clipboard is one message). */
+#define ZS_AGENT_BRIDGE_MAX_MSG_BYTES (64u * 1024 * 1024)
+#define ZS_AGENT_BRIDGE_SELECTIONS 3
+
+/* What the bridge asks of the rest of zerospice. clipboard_* serve the
+ * no-guest-agent clipboard (QEMU's); answers come back through
+ * zs_agent_bridge_vm_clipboard_*(). */
+struct zs_agent_bridge_ops {
+	/* VD_AGENT_MOUSE_STATE, in stream pixels, ZS_BUTTON_* */
+	void (*pointer_abs)(void *data, int32_t x, int32_t y, uint32_t buttons);
+	/* VD_AGENT_MONITORS_CONFIG from the client while no guest agent is
+	 * attached (with one, the agent gets it): the raw
+	 * VDAgentMonitorsConfig, untrusted. NULL: not announced to clients. */
+	void (*monitors_config)(void *data, const uint8_t *config, size_t len);
+	/* The client holds selection with text / gave it up. */
+	void (*clipboard_grab)(void *data, uint32_t selection);
+	void (*clipboard_release)(void *data, uint32_t selection);
+	/* The client asks for QEMU's text: answer with
+	 * zs_agent_bridge_vm_clipboard_text(). */
+	void (*clipboard_request)(void *data, uint32_t selection);
+	/* The client's text for QEMU's request (NULL: none). */
+	void (*clipboard_reply)(void *data, uint32_t selection,
+		const uint8_t *text, size_t len);
+};
+
+/* Registers the vdagent char device (after the stub QXL, see display.c). */
+struct zs_agent_bridge *zs_agent_bridge_create(SpiceServer *server,
+	const struct zs_agent_bridge_ops *ops, void *data, char *err,
+	size_t err_len);
+void zs_agent_bridge_destroy(struct zs_agent_bridge *b);
+/* The guest agent's byte stream (takes ownership of fd, non-blocking), or
+ * -1 when it went away. */
+void zs_agent_bridge_set_guest(struct zs_agent_bridge *b, int fd);
+bool zs_agent_bridge_has_guest(const struct zs_agent_bridge *b);
+/* QEMU's clipboard, used while no guest agent is attached. */
+void zs_agent_bridge_vm_clipboard_ready(struct zs_agent_bridge *b,
+	bool ready);
+void zs_agent_bridge_vm_clipboard_grab(struct zs_agent_bridge *b,
+	uint32_t selection);
+void zs_agent_bridge_vm_clipboard_release(struct zs_agent_bridge *b,
+	uint32_t selection);
+/* QEMU asks for the client's text: clipboard_reply answers. */
+void zs_agent_bridge_vm_clipboard_request(struct zs_agent_bridge *b,
+	uint32_t selection);
+/* QEMU's text for the client's request (NULL: none). */
+void zs_agent_bridge_vm_clipboard_text(struct zs_agent_bridge *b,
+	uint32_t selection, const uint8_t *text, size_t len);
+
+/* ---- usbredir.c: one spice-server usbredir char device per QEMU
+ * usb-redir chardev ---- */
+
+struct zs_usbredir;
+/* Opens a fresh stream to QEMU's chardev (a SPICE client attached to the
+ * channel): returns a non-blocking fd the device owns, or -1. */
+typedef int (*zs_usbredir_connect_fn)(void *data, const char *chardev_id);
+
+struct zs_usbredir *zs_usbredir_create(SpiceServer *server,
+	const char *chardev_id, zs_usbredir_connect_fn connect, void *data,
+	char *err, size_t err_len);
+void zs_usbredir_destroy(struct zs_usbredir *u);
+
+/* ---- session.c: QEMU's chardevs and clipboard ↔ the agent bridge and the
+ * usbredir devices ---- */
+
+struct zs_session;
+struct zs_qemu_session_events;
+
+/* What other parts of zerospice fill in. */
+struct zs_session_hooks {
+	/* The client's VD_AGENT_MONITORS_CONFIG (raw VDAgentMonitorsConfig,
+	 * untrusted) when no guest agent is attached to take it; NULL: the
+	 * capability is not announced. */
+	void (*monitors_config)(void *data, const uint8_t *config, size_t len);
+};
+
+/* source: the app's current source (followed across --reconnect). */
+struct zs_session *zs_session_create(struct zs_source **source,
+	const struct zs_session_hooks *hooks, void *hooks_data);
+/* Call before destroying the display: removes the usbredir devices. */
+void zs_session_destroy(struct zs_session *s);
+void zs_session_set_display(struct zs_session *s, struct zs_display *d);
+/* For zs_display_config.agent_ops (agent_data: the session). */
+const struct zs_agent_bridge_ops *zs_session_agent_ops(
+	const struct zs_session *s);
+/* For zs_qemu_options.session (session_data: the session). */
+const struct zs_qemu_session_events *zs_session_qemu_events(void);
 
 /* ---- pipeline.c: frames → encoder worker → stream device ---- */
 
@@ -111,3 +216,63 @@ struct zs_listener *zs_listener_create(const char *host, uint16_t port,
 	const char *unix_path, zs_accept_fn accept_cb, void *data,
 	char *bound_desc, size_t desc_len, char *err, size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
+
+/* ---- resize.c: the desktop follows the client's window ---- */
+
+/* What a client window may ask of the guest: what the encoders and the
+ * clients' decoders commonly take. Each side in [MIN, MAX], the area at
+ * most H.264 level 5.1's frame (36864 macroblocks, 4096x2304): VA-API
+ * encoders and hardware decoders mostly stop at 4096. */
+#define ZS_UI_MIN_WIDTH 320u
+#define ZS_UI_MIN_HEIGHT 200u
+#define ZS_UI_MAX_DIM 4096u
+#define ZS_UI_MAX_AREA (36864u * 256u)
+
+/* Clamps a requested size into the limits above (keeping the aspect when
+ * only the area is too large). Returns true when it had to change it. */
+bool zs_ui_size_clamp(uint32_t *width, uint32_t *height);
+
+struct zs_resize {
+	uint32_t width, height; /* last size asked of the source, 0 none */
+};
+
+/* The client's monitors config, without a guest agent to take it: asks
+ * the source (QEMU's Console.SetUIInfo) for the first enabled monitor's
+ * size, clamped (and logged when clamped), unless it is the last size
+ * asked. */
+void zs_resize_request(struct zs_resize *r, struct zs_source *src,
+	const struct zs_agent_monitors *m);
+
+/* ---- pcm.c: PCM format, channel and rate conversion ---- */
+
+struct zs_pcm_resampler {
+	double t; /* next output's position past prev, in input frames */
+	float prev[ZS_PCM_MAX_CHANNELS];
+	bool have_prev;
+	uint64_t dropped; /* outputs that did not fit */
+};
+void zs_pcm_resampler_reset(struct zs_pcm_resampler *rs);
+/* Frames zs_pcm_convert() may write for n_in input frames. */
+size_t zs_pcm_max_out(size_t n_in, uint32_t in_rate, uint32_t out_rate);
+/* Converts n_in frames of in (in_fmt) to out_fmt, resampling linearly and
+ * mapping channels (mono spreads, to mono averages, else in order); both
+ * formats must pass zs_pcm_format_check(). Writes at most max_out frames
+ * (more are counted in rs->dropped); returns the frames written. */
+size_t zs_pcm_convert(struct zs_pcm_resampler *rs,
+	const struct zs_pcm_format *in_fmt, const uint8_t *in, size_t n_in,
+	const struct zs_pcm_format *out_fmt, uint8_t *out, size_t max_out);
+
+/* Writes frames of silence (0, or the midpoint of unsigned formats). */
+void zs_pcm_silence(const struct zs_pcm_format *f, uint8_t *out,
+	size_t frames);
+
+/* ---- audio.c: SPICE playback and record fed by QEMU's audio ---- */
+
+struct zs_audio;
+/* Adds a playback and a record interface (48 kHz stereo S16: Opus for
+ * clients that take it) to server. NULL with a reason in err. */
+struct zs_audio *zs_audio_create(SpiceServer *server, char *err,
+	size_t err_len);
+void zs_audio_destroy(struct zs_audio *a);
+/* Events to pass to zs_qemu_source_set_audio() with a as data. */
+const struct zs_qemu_audio_events *zs_audio_qemu_events(void);

@@ -26,6 +26,7 @@ struct app {
 	struct zs_pipeline *pipeline;
 	struct zs_source *source;
 	struct zs_front *front;
+	struct zs_session *session;
 	struct zs_metrics *metrics;
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
@@ -35,6 +36,8 @@ struct app {
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
+	struct zs_resize resize; /* the client's window size asked of QEMU */
+	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
 };
 
 static void log_handler(const gchar *domain, GLogLevelFlags level,
@@ -121,6 +124,26 @@ static void on_drained(void *data)
 	zs_pipeline_drained(app->pipeline);
 }
 
+/* The client's window size, when no guest agent takes it: QEMU's
+ * Console.SetUIInfo (resize.c). */
+static void on_monitors_config(void *data, const uint8_t *config, size_t len)
+{
+	struct app *app = data;
+	struct zs_agent_monitors m;
+	char why[128];
+
+	if (!zs_agent_parse_monitors_config(config, len, &m, why,
+			sizeof(why))) {
+		g_warning("agent channel: %s; ignored", why);
+		return;
+	}
+	zs_resize_request(&app->resize, app->source, &m);
+}
+
+static const struct zs_session_hooks session_hooks = {
+	.monitors_config = on_monitors_config,
+};
+
 static const struct zs_display_events display_events = {
 	.start_stop = on_start_stop,
 	.drained = on_drained,
@@ -166,6 +189,7 @@ static gboolean on_reconnect_timer(gpointer data)
 	g_source_unref(app->reconnect_timer);
 	app->reconnect_timer = NULL;
 	zs_source_destroy(app->source);
+	memset(&app->resize, 0, sizeof(app->resize));
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
@@ -240,11 +264,17 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.wait_for_qemu = o->reconnect,
 			.blank_width = app->last_width,
 			.blank_height = app->last_height,
+			.session = zs_session_qemu_events(),
+			.session_data = app->session,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
-		return zs_qemu_source_create(&qo, &source_events, app, err,
-			err_len);
+		struct zs_source *src = zs_qemu_source_create(&qo,
+			&source_events, app, err, err_len);
+		if (src && app->audio)
+			zs_qemu_source_set_audio(src, zs_audio_qemu_events(),
+				app->audio);
+		return src;
 	}
 	}
 	snprintf(err, err_len, "unknown source");
@@ -284,10 +314,15 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 
+	/* Only a VM can follow the client's window. */
+	app->session = zs_session_create(&app->source,
+		o->source == ZS_SOURCE_QEMU ? &session_hooks : NULL, app);
 	struct zs_display_config dcfg = {
 		.ticket = ticket,
 		.width = o->width,
 		.height = o->height,
+		.agent_ops = zs_session_agent_ops(app->session),
+		.agent_data = app->session,
 	};
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
@@ -300,6 +335,7 @@ static int run(struct app *app)
 		return EXIT_FAILURE;
 	}
 	zs_front_set_display(app->front, app->display);
+	zs_session_set_display(app->session, app->display);
 
 	zs_encoder_set_va_device(o->va_device);
 	struct zs_pipeline_config pcfg = {
@@ -318,6 +354,15 @@ static int run(struct app *app)
 	if (!app->pipeline) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
 		return EXIT_FAILURE;
+	}
+
+	if (o->source == ZS_SOURCE_QEMU) {
+		app->audio = zs_audio_create(zs_display_spice_server(
+			app->display), err, sizeof(err));
+		if (!app->audio) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
 	}
 
 	zs_stats_set_display(app->display);
@@ -403,6 +448,8 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
+	zs_session_destroy(app.session);
+	zs_audio_destroy(app.audio); /* after the source that feeds it */
 	zs_display_destroy(app.display);
 	g_main_loop_unref(app.loop);
 	zs_options_finish(&app.opts);

@@ -6,6 +6,7 @@
 #include <spice/enums.h>
 #include <spice/stream-device.h>
 #include <spice/vd_agent.h>
+#include <stdio.h>
 
 #include "zs-client-proto.h"
 #include "zs-dmabuf.h"
@@ -922,4 +923,171 @@ Test(scancode, garbage_stays_in_range_and_resyncs)
 	cr_assert_eq(t[0].code, 0xe01e);
 	cr_assert_eq(t[1].code, 0x1e);
 	cr_assert_not(t[1].down);
+}
+
+/* ---- monitors config (the client's window sizes) ---- */
+
+struct monitors_recorder {
+	struct zs_agent_monitors last;
+	int reports, errors;
+	char why[128];
+};
+
+static void record_monitors(const struct zs_agent_monitors *m,
+	const char *why, void *data)
+{
+	struct monitors_recorder *rec = data;
+
+	if (!m) {
+		rec->errors++;
+		snprintf(rec->why, sizeof(rec->why), "%s", why);
+		return;
+	}
+	rec->reports++;
+	rec->last = *m;
+}
+
+/* VDAgentMonitorsConfig: n monitors {height, width, depth, x, y}, then
+ * (with mm) n {height_mm, width_mm}. */
+static size_t put_monitors(uint8_t *out, uint32_t n, const uint32_t *wh,
+	bool mm)
+{
+	size_t p = 8;
+	put_le32(out, n);
+	put_le32(out + 4, mm ? VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE : 0);
+	for (uint32_t i = 0; i < n; i++) {
+		put_le32(out + p, wh[2 * i + 1]);
+		put_le32(out + p + 4, wh[2 * i]);
+		put_le32(out + p + 8, 32);
+		put_le32(out + p + 12, i * 100);
+		put_le32(out + p + 16, 7);
+		p += 20;
+	}
+	for (uint32_t i = 0; mm && i < n; i++) {
+		out[p] = (uint8_t)(wh[2 * i + 1] / 4);      /* height_mm */
+		out[p + 1] = (uint8_t)((wh[2 * i + 1] / 4) >> 8);
+		out[p + 2] = (uint8_t)(wh[2 * i] / 4);      /* width_mm */
+		out[p + 3] = (uint8_t)((wh[2 * i] / 4) >> 8);
+		p += 4;
+	}
+	return p;
+}
+
+Test(monitors_config, parses_sizes_positions_and_physical_sizes)
+{
+	uint8_t body[256];
+	const uint32_t wh[] = { 990, 644, 641, 479 };
+	struct zs_agent_monitors m;
+	char why[128] = "";
+	size_t n = put_monitors(body, 2, wh, true);
+
+	cr_assert(zs_agent_parse_monitors_config(body, n, &m, why, sizeof(why)),
+		"%s", why);
+	cr_assert_eq(m.n, 2);
+	cr_assert_eq(m.mon[0].width, 990);
+	cr_assert_eq(m.mon[0].height, 644);
+	cr_assert_eq(m.mon[1].width, 641);
+	cr_assert_eq(m.mon[1].height, 479);
+	cr_assert_eq(m.mon[1].x, 100);
+	cr_assert_eq(m.mon[1].y, 7);
+	cr_assert_eq(m.mon[0].width_mm, 990 / 4);
+	cr_assert_eq(m.mon[0].height_mm, 644 / 4);
+	cr_assert_eq(m.mon[1].width_mm, 641 / 4);
+
+	/* without the flag the physical sizes are unknown */
+	n = put_monitors(body, 1, wh, false);
+	cr_assert(zs_agent_parse_monitors_config(body, n, &m, why, sizeof(why)));
+	cr_assert_eq(m.n, 1);
+	cr_assert_eq(m.mon[0].width_mm, 0);
+}
+
+Test(monitors_config, rejects_malformed_bodies)
+{
+	uint8_t body[512] = { 0 };
+	const uint32_t wh[] = { 800, 600, 800, 600 };
+	struct zs_agent_monitors m;
+	char why[128];
+	size_t n;
+
+	/* shorter than the header, no monitor, more monitors than bytes */
+	cr_assert_not(zs_agent_parse_monitors_config(body, 7, &m, why,
+		sizeof(why)));
+	cr_assert_not(zs_agent_parse_monitors_config(NULL, 0, &m, why,
+		sizeof(why)));
+	n = put_monitors(body, 1, wh, false);
+	put_le32(body, 0);
+	why[0] = '\0';
+	cr_assert_not(zs_agent_parse_monitors_config(body, n, &m, why,
+		sizeof(why)));
+	cr_assert_neq(why[0], '\0');
+	n = put_monitors(body, 2, wh, false);
+	put_le32(body, 3);
+	cr_assert_not(zs_agent_parse_monitors_config(body, n, &m, why,
+		sizeof(why)));
+	put_le32(body, 0xffffffffu);
+	cr_assert_not(zs_agent_parse_monitors_config(body, n, &m, why,
+		sizeof(why)));
+	/* the flag without room for the sizes: sizes only */
+	n = put_monitors(body, 2, wh, false);
+	put_le32(body + 4, VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE);
+	cr_assert(zs_agent_parse_monitors_config(body, n, &m, why,
+		sizeof(why)), "%s", why);
+	cr_assert_eq(m.mon[1].width_mm, 0);
+}
+
+Test(agent_reader, reports_monitors_config_across_splits_and_goes_on)
+{
+	uint8_t body[256], msg[512], buf[1024];
+	const uint32_t wh[] = { 1021, 767 };
+	size_t b = put_monitors(body, 1, wh, true);
+	size_t m = put_agent_msg(msg, VD_AGENT_MONITORS_CONFIG, body,
+		(uint32_t)b);
+	char err[128] = "";
+
+	for (size_t cut = 0; cut <= m; cut += 7) {
+		size_t n = put_chunk(buf, VDP_CLIENT_PORT, msg, (uint32_t)cut);
+		n += put_chunk(buf + n, VDP_CLIENT_PORT, msg + cut,
+			(uint32_t)(m - cut));
+		struct zs_agent_reader r;
+		struct monitors_recorder rec = { 0 };
+		struct mouse_recorder mouse = { 0 };
+		zs_agent_reader_init(&r);
+		r.monitors_cb = record_monitors;
+		r.monitors_data = &rec;
+		cr_assert(zs_agent_reader_feed(&r, buf, n / 2, record_mouse,
+			&mouse, err, sizeof(err)), "%s", err);
+		cr_assert(zs_agent_reader_feed(&r, buf + n / 2, n - n / 2,
+			record_mouse, &mouse, err, sizeof(err)), "%s", err);
+		zs_agent_reader_finish(&r);
+		cr_assert_eq(rec.reports, 1, "cut %zu", cut);
+		cr_assert_eq(rec.last.mon[0].width, 1021);
+		cr_assert_eq(rec.last.mon[0].height, 767);
+		cr_assert_eq(rec.last.mon[0].width_mm, 1021 / 4);
+	}
+}
+
+Test(agent_reader, reports_a_malformed_monitors_config_and_reads_on)
+{
+	uint8_t body[64] = { 0 }, msg[256], buf[512];
+	size_t n = 0, m;
+	struct zs_agent_reader r;
+	struct monitors_recorder rec = { 0 };
+	struct mouse_recorder mouse = { 0 };
+	char err[128] = "";
+
+	put_le32(body, 200); /* 200 monitors in 28 bytes */
+	m = put_agent_msg(msg, VD_AGENT_MONITORS_CONFIG, body, 28);
+	n += put_chunk(buf + n, VDP_CLIENT_PORT, msg, (uint32_t)m);
+	m = put_mouse_state(msg, 9, 10, 0, 0);
+	n += put_chunk(buf + n, VDP_SERVER_PORT, msg, (uint32_t)m);
+	zs_agent_reader_init(&r);
+	r.monitors_cb = record_monitors;
+	r.monitors_data = &rec;
+	cr_assert(zs_agent_reader_feed(&r, buf, n, record_mouse, &mouse, err,
+		sizeof(err)), "%s", err);
+	zs_agent_reader_finish(&r);
+	cr_assert_eq(rec.errors, 1);
+	cr_assert_eq(rec.reports, 0);
+	cr_assert(strstr(rec.why, "200"), "%s", rec.why);
+	cr_assert_eq(mouse.count, 1);
 }

@@ -161,7 +161,8 @@ struct decoded {
 	uint8_t *bgrx[N_FRAMES + 1]; /* tightly packed width * 4 */
 };
 
-static const char *decoder_for(enum zs_codec codec, char *caps, size_t len)
+static const char *decoder_for(enum zs_codec codec, uint32_t w, uint32_t h,
+	char *caps, size_t len)
 {
 	switch (codec) {
 	case ZS_CODEC_H264:
@@ -171,13 +172,13 @@ static const char *decoder_for(enum zs_codec codec, char *caps, size_t len)
 		snprintf(caps, len, "video/x-h265,stream-format=byte-stream,alignment=au");
 		return "h265parse ! avdec_h265";
 	case ZS_CODEC_VP8:
-		snprintf(caps, len, "video/x-vp8,width=%d,height=%d,framerate=30/1", W, H);
+		snprintf(caps, len, "video/x-vp8,width=%u,height=%u,framerate=30/1", w, h);
 		return "vp8dec";
 	case ZS_CODEC_VP9:
-		snprintf(caps, len, "video/x-vp9,width=%d,height=%d,framerate=30/1", W, H);
+		snprintf(caps, len, "video/x-vp9,width=%u,height=%u,framerate=30/1", w, h);
 		return "vp9dec";
 	case ZS_CODEC_MJPEG:
-		snprintf(caps, len, "image/jpeg,width=%d,height=%d,framerate=30/1", W, H);
+		snprintf(caps, len, "image/jpeg,width=%u,height=%u,framerate=30/1", w, h);
 		return "jpegdec";
 	default:
 		return NULL;
@@ -185,11 +186,12 @@ static const char *decoder_for(enum zs_codec codec, char *caps, size_t len)
 }
 
 /* Decodes aus[0..n) with a stock GStreamer decoder into BGRx pictures. */
-static void decode(enum zs_codec codec, struct zs_access_unit **aus, int n,
-	struct decoded *out)
+static void decode_sized(enum zs_codec codec, struct zs_access_unit **aus,
+	int n, uint32_t caps_w, uint32_t caps_h, struct decoded *out)
 {
 	char caps[160], desc[512];
-	const char *dec = decoder_for(codec, caps, sizeof(caps));
+	const char *dec = decoder_for(codec, caps_w, caps_h, caps,
+		sizeof(caps));
 	GError *error = NULL;
 	GstElement *pipeline, *src, *sink;
 	GstSample *sample;
@@ -249,19 +251,27 @@ static void decode(enum zs_codec codec, struct zs_access_unit **aus, int n,
 	gst_object_unref(pipeline);
 }
 
+static void decode(enum zs_codec codec, struct zs_access_unit **aus, int n,
+	struct decoded *out)
+{
+	decode_sized(codec, aus, n, W, H, out);
+}
+
 static void decoded_finish(struct decoded *d)
 {
 	for (int i = 0; i < d->n; i++)
 		free(d->bgrx[i]);
 }
 
-/* PSNR of a decoded BGRx picture against source frame `index`. */
-static double psnr(const uint8_t *bgrx, uint32_t w, uint32_t h, int index)
+/* PSNR of the top-left w x h of a decoded BGRx picture (rows of
+ * pitch_px pixels) against source frame `index`. */
+static double psnr_region(const uint8_t *bgrx, uint32_t pitch_px, uint32_t w,
+	uint32_t h, int index)
 {
 	double se = 0;
 	for (uint32_t y = 0; y < h; y++) {
 		for (uint32_t x = 0; x < w; x++) {
-			const uint8_t *p = bgrx + ((size_t)y * w + x) * 4;
+			const uint8_t *p = bgrx + ((size_t)y * pitch_px + x) * 4;
 			struct rgb c = source_pixel(x, y, index);
 			double db = p[0] - c.b, dg = p[1] - c.g, dr = p[2] - c.r;
 			se += db * db + dg * dg + dr * dr;
@@ -269,6 +279,11 @@ static double psnr(const uint8_t *bgrx, uint32_t w, uint32_t h, int index)
 	}
 	double mse = se / (3.0 * w * h);
 	return mse == 0 ? 99.0 : 10 * log10(255.0 * 255.0 / mse);
+}
+
+static double psnr(const uint8_t *bgrx, uint32_t w, uint32_t h, int index)
+{
+	return psnr_region(bgrx, w, w, h, index);
 }
 
 static void check_decodes_like_source(enum zs_codec codec,
@@ -387,6 +402,83 @@ ParameterizedTest(struct candidate *c, encoder,
 	check_decodes_like_source(c->codec, aus + FORCED_AT, N_FRAMES - FORCED_AT,
 		FORCED_AT, W, H);
 	free_aus(aus, N_FRAMES);
+	zs_encoder_destroy(enc);
+	picture_finish(&pic);
+}
+
+ParameterizedTestParameters(encoder, test_encoder_codes_odd_sizes)
+{
+	return cr_make_param_array(struct candidate, all_candidates,
+		sizeof(all_candidates) / sizeof(all_candidates[0]));
+}
+
+/* Any guest size streams: 641x479, top-down and bottom-up. Codecs that
+ * need even sizes in 4:2:0 (H.264, H.265) decode one column and row
+ * larger, repeating the edge; the others decode at the odd size. Access
+ * units carry the frame's own size (what FORMAT announces). */
+ParameterizedTest(struct candidate *c, encoder, test_encoder_codes_odd_sizes)
+{
+	enum { OW = 641, OH = 479, N = 4 };
+	struct zs_access_unit *aus[N];
+	struct picture pic;
+	struct decoded d;
+	char err[256] = "";
+	struct zs_encoder_config cfg = {
+		.codec = c->codec, .width = OW, .height = OH,
+		.fourcc = DRM_FORMAT_XRGB8888, .fps = 30,
+	};
+	bool even = c->codec == ZS_CODEC_H264 || c->codec == ZS_CODEC_H265;
+	uint32_t dw = even ? OW + 1 : OW, dh = even ? OH + 1 : OH;
+
+	cr_assert(zs_encoder_normalise_config(&cfg, err, sizeof(err)), "%s", err);
+	gst_init(NULL, NULL);
+	GstElementFactory *factory = gst_element_factory_find(c->element);
+	if (!factory)
+		cr_skip_test("%s is not installed", c->element);
+	gst_object_unref(factory);
+	struct zs_encoder *enc = zs_encoder_gst_create_element(&cfg, c->element,
+		err, sizeof(err));
+	cr_assert_not_null(enc, "%s at %ux%u: %s", c->element, OW, OH, err);
+
+	picture_init(&pic, OW, OH, DRM_FORMAT_XRGB8888, OW * 4 + 12, 0);
+	for (int i = 0; i < N; i++) {
+		bool bottom_up = i >= N / 2;
+		picture_draw(&pic, i, bottom_up);
+		/* The bottom row white: a picture shifted by the padding
+		 * would show the row above it there. */
+		memset(pic.map + (size_t)(bottom_up ? 0 : OH - 1) * pic.stride,
+			0xff, (size_t)OW * 4);
+		struct zs_frame frame = picture_frame(&pic, i, bottom_up);
+		int ret = zs_encoder_encode(enc, &frame, i == N / 2, &aus[i]);
+		cr_assert_eq(ret, 0, "%s: frame %d: %s", c->element, i,
+			strerror(-ret));
+		cr_expect_eq(aus[i]->width, OW);
+		cr_expect_eq(aus[i]->height, OH);
+	}
+	decode_sized(c->codec, aus, N, dw, dh, &d);
+	cr_assert_eq(d.n, N, "%s: decoded %d of %d frames", c->element, d.n, N);
+	for (int i = 0; i < d.n; i++) {
+		cr_assert_eq(d.width[i], dw, "%s frame %d: decoded width %u",
+			c->element, i, d.width[i]);
+		cr_assert_eq(d.height[i], dh, "%s frame %d: decoded height %u",
+			c->element, i, d.height[i]);
+		const char *how = i >= N / 2 ? "bottom-up" : "top-down";
+		double db = psnr_region(d.bgrx[i], dw, OW, OH - 1, i);
+		cr_expect_gt(db, 27.0, "%s frame %d (%s): PSNR %.1f dB",
+			c->element, i, how, db);
+		/* The white bottom row stays the bottom row, and the padding
+		 * (H.264, H.265) repeats it. */
+		for (uint32_t y = OH - 1; y < dh; y++) {
+			double sum = 0;
+			for (uint32_t x = 0; x < OW; x++)
+				sum += d.bgrx[i][((size_t)y * dw + x) * 4 + 1];
+			cr_expect_gt(sum / OW, 200.0, "%s frame %d (%s): row %u "
+				"has mean green %.0f, expected the white bottom row",
+				c->element, i, how, y, sum / OW);
+		}
+	}
+	decoded_finish(&d);
+	free_aus(aus, N);
 	zs_encoder_destroy(enc);
 	picture_finish(&pic);
 }
@@ -583,7 +675,7 @@ Test(encoder, test_encoder_create_rejects_bad_configs)
 	cr_expect_null(zs_encoder_create(ZS_ENCODER_AUTO, &cfg, err, sizeof(err)));
 	cr_expect_neq(err[0], '\0');
 
-	cfg.width = 641;
+	cfg.width = ZS_ENCODER_MAX_DIM + 1;
 	err[0] = '\0';
 	cr_expect_null(zs_encoder_create(ZS_ENCODER_AUTO, &cfg, err, sizeof(err)));
 	cr_expect_neq(err[0], '\0');

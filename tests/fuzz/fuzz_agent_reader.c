@@ -1,5 +1,6 @@
 /* Fuzz target: the vdagent reader (server → agent chunks). Checks that it
- * reports the same mouse states and the same verdict whole and in pieces. */
+ * reports the same mouse states, monitors configs and verdict whole and in
+ * pieces, and that monitors configs hold what the parser promises. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,24 @@ static void on_mouse(const struct zs_agent_mouse *m, void *data)
 	t->count++;
 }
 
+static void on_monitors(const struct zs_agent_monitors *m, const char *why,
+	void *data)
+{
+	struct trace *t = data;
+
+	if (!m) {
+		if (!why || !why[0] || strchr(why, '\n'))
+			abort();
+		t->hash = zs_fuzz_hash(t->hash, why, strlen(why));
+	} else {
+		if (m->n == 0 || m->n > ZS_AGENT_MAX_MONITORS)
+			abort();
+		t->hash = zs_fuzz_hash(t->hash, m->mon,
+			m->n * sizeof(m->mon[0]));
+	}
+	t->count++;
+}
+
 static void check_err(const char *err)
 {
 	if (err[0] == '\0' || strchr(err, '\n'))
@@ -43,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[160] = "";
 
 	zs_agent_reader_init(&r);
+	r.monitors_cb = on_monitors;
+	r.monitors_data = &whole;
 	bool whole_ok = zs_agent_reader_feed(&r, in.stream, in.stream_len,
 		on_mouse, &whole, err, sizeof(err));
 	if (!whole_ok)
@@ -50,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zs_agent_reader_finish(&r);
 
 	zs_agent_reader_init(&r);
+	r.monitors_cb = on_monitors;
+	r.monitors_data = &pieces;
 	bool pieces_ok = true;
 	size_t off = 0;
 	for (size_t i = 0; off < in.stream_len; i++) {
@@ -84,7 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	"\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00" \
 	"\x01\x00\x00\x00\x00\x00\x00\x00"
 
+/* the client's window size: one 640x480 monitor */
+#define MONITORS_CHUNK \
+	"\x01\x00\x00\x00\x30\x00\x00\x00" \
+	"\x01\x00\x00\x00\x02\x00\x00\x00" \
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00" \
+	"\x01\x00\x00\x00\x00\x00\x00\x00" \
+	"\xe0\x01\x00\x00\x80\x02\x00\x00\x20\x00\x00\x00" \
+	"\x00\x00\x00\x00\x00\x00\x00\x00"
+
 const struct zs_fuzz_seed zs_fuzz_seeds[] = {
+	ZS_FUZZ_SEED("\x03\x11\x00\x00" MONITORS_CHUNK MOUSE_CHUNK),
 	ZS_FUZZ_SEED("\x07\x1d\x00\x00" CAPS_CHUNK MOUSE_CHUNK MOUSE_CHUNK),
 	ZS_FUZZ_SEED("\x01\x00\x00\x00" MOUSE_CHUNK),
 	/* one mouse message cut over two chunks */

@@ -6,6 +6,9 @@
 #
 #   tools/guest/build.sh [OUTDIR]     default: build/guest in the source tree
 #
+# Also builds OUTDIR/agent-initrd.img, the agent test guest (/init is
+# tools/guest/agent.c, for tests/integration/qemu-agent.sh).
+#
 # Prints the OUTDIR/vmlinuz and OUTDIR/initrd.img paths. Cached: the kernel
 # is fetched once; the initramfs is rebuilt when its sources change. Exits
 # 77 with the reason when something it needs is missing.
@@ -42,20 +45,36 @@ fi
 # /init: static, so the initramfs needs no libc
 src=$top/tools/guest/scene.c
 if [ ! -x "$out/init" ] || [ "$src" -nt "$out/init" ] ||
+   [ "$top/tools/guest/sound.c" -nt "$out/init" ] ||
    [ "$top/dmabuf/stamp.c" -nt "$out/init" ] || [ "$top/dmabuf/zs-stamp.h" -nt "$out/init" ]; then
 	cc -static -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		-I "$top/dmabuf" -I /usr/include/libdrm \
-		"$src" "$top/dmabuf/stamp.c" -o "$out/init.tmp"
+		"$src" "$top/tools/guest/sound.c" "$top/dmabuf/stamp.c" -lm \
+		-o "$out/init.tmp"
 	mv "$out/init.tmp" "$out/init"
 fi
 
 # display drivers for -device VGA (bochs), -vga qxl (qxl) and virtio-gpu;
-# PS/2 mouse and the evdev interface for input (atkbd is built in)
+# PS/2 mouse and the evdev interface for input (atkbd is built in); AC97
+# sound (snd-intel8x0) for zsg.mic
 mk=$top/tools/guest/mkinitramfs.py
 if [ ! -s "$out/initrd.img" ] || [ "$out/init" -nt "$out/initrd.img" ] ||
    [ "$mk" -nt "$out/initrd.img" ]; then
 	python3 "$mk" "$out/initrd.img" "$out/init" "$out/modules" \
-		bochs qxl virtio-gpu virtio_pci evdev psmouse >&2
+		bochs qxl virtio-gpu virtio_pci evdev psmouse snd-intel8x0 >&2
+fi
+# the agent test guest: /init is zs-guest-agent (tools/guest/agent.c), a
+# clipboard-only SPICE guest agent on the virtio-serial port
+asrc=$top/tools/guest/agent.c
+if [ ! -x "$out/agent-init" ] || [ "$asrc" -nt "$out/agent-init" ]; then
+	cc -static -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		$(pkg-config --cflags spice-protocol) "$asrc" -o "$out/agent-init.tmp"
+	mv "$out/agent-init.tmp" "$out/agent-init"
+fi
+if [ ! -s "$out/agent-initrd.img" ] || [ "$out/agent-init" -nt "$out/agent-initrd.img" ] ||
+   [ "$mk" -nt "$out/agent-initrd.img" ]; then
+	python3 "$mk" "$out/agent-initrd.img" "$out/agent-init" "$out/modules" \
+		virtio_pci virtio_console >&2
 fi
 echo "kernel $(cat "$out/kernel-version"): $out/vmlinuz" >&2
 echo "$out/vmlinuz"

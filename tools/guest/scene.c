@@ -8,8 +8,16 @@
  *
  * Kernel command line: zsg.fps=N (default 60), zsg.video=WxH (default
  * 800x450), zsg.size=WxH (default 1280x720), zsg.flip=1 (double-buffer
- * with page flips instead of drawing in place). Frame ids and capture times
- * are the guest's CLOCK_MONOTONIC, not the host's. */
+ * with page flips instead of drawing in place), zsg.follow=1 (follow the
+ * connector's preferred mode: virtio-gpu makes the size the host asks for,
+ * e.g. with Console.SetUIInfo, the preferred mode; checked twice a
+ * second), zsg.tone=HZ (sound HZ on the PC speaker from the start: QEMU
+ * -machine pcspk-audiodev=… plays it through an audiodev). Frame ids and
+ * zsg.mic=1 (a child process records 2 s from the first ALSA capture
+ * device, 48 kHz stereo S16, and prints the dominant frequency and level
+ * on the console, over and over: the SPICE client's microphone through
+ * QEMU's -device AC97). Frame ids and capture times are the guest's CLOCK_MONOTONIC,
+ * not the host's. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +43,7 @@
 #include <drm.h>
 #include <drm_mode.h>
 
+#include "sound.h"
 #include "zs-stamp.h"
 
 #define MAX_INPUTS 16
@@ -171,6 +180,23 @@ static void cmdline_size(const char *key, uint32_t *w, uint32_t *h)
 	}
 }
 
+static void cmdline_tone(uint32_t *hz)
+{
+	char buf[2048];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strstr(buf, "zsg.tone=");
+	unsigned v;
+	if (p && sscanf(p + 9, "%u", &v) == 1 && v >= 20 && v <= 20000)
+		*hz = v;
+}
+
 /* ---- DRM ---- */
 
 static int drm_ioctl(unsigned long req, void *arg)
@@ -246,6 +272,34 @@ static void drm_open(uint32_t want_w, uint32_t want_h)
 		die("no connector with modes");
 	g.w = g.mode.hdisplay;
 	g.h = g.mode.vdisplay;
+}
+
+/* The connector's preferred mode (the host's wish on virtio-gpu); false
+ * when there is none. Asking for the modes makes the kernel probe again. */
+static bool preferred_mode(struct drm_mode_modeinfo *out)
+{
+	struct drm_mode_get_connector c = { .connector_id = g.conn_id };
+	if (drm_ioctl(DRM_IOCTL_MODE_GETCONNECTOR, &c) || c.count_modes == 0)
+		return false;
+	uint32_t n_modes = c.count_modes;
+	struct drm_mode_modeinfo *modes = calloc(n_modes, sizeof(*modes));
+	if (!modes)
+		return false;
+	c.count_props = 0;
+	c.count_encoders = 0;
+	c.modes_ptr = (uintptr_t)modes;
+	bool found = false;
+	if (drm_ioctl(DRM_IOCTL_MODE_GETCONNECTOR, &c) == 0 &&
+	    c.count_modes <= n_modes) {
+		for (uint32_t m = 0; m < c.count_modes && !found; m++) {
+			if (modes[m].type & DRM_MODE_TYPE_PREFERRED) {
+				*out = modes[m];
+				found = true;
+			}
+		}
+	}
+	free(modes);
+	return found;
 }
 
 static bool buffer_create(struct buffer *b)
@@ -550,6 +604,62 @@ static void wait_until(uint64_t deadline_us)
 	}
 }
 
+static void buffer_destroy(struct buffer *b)
+{
+	if (b->px && b->px != MAP_FAILED)
+		munmap(b->px, b->size);
+	if (b->fb_id)
+		drm_ioctl(DRM_IOCTL_MODE_RMFB, &b->fb_id);
+	if (b->handle) {
+		struct drm_mode_destroy_dumb dd = { .handle = b->handle };
+		drm_ioctl(DRM_IOCTL_MODE_DESTROY_DUMB, &dd);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* Sizes the scene to g.w x g.h: background, video, buffers, the CRTC.
+ * False when no buffer of that size can be made (the old ones are gone:
+ * call again with a size that worked). */
+static bool setup_screen(uint32_t video_w, uint32_t video_h)
+{
+	for (int i = 0; i < g.nbuf; i++)
+		buffer_destroy(&g.buf[i]);
+	free(g.background);
+	free(g.texture);
+	g.video_w = video_w;
+	g.video_h = video_h;
+	if (g.video_w + 40 > g.w)
+		g.video_w = g.w > 80 ? g.w - 40 : 40;
+	if (g.video_h + 100 > g.h)
+		g.video_h = g.h > 140 ? g.h - 100 : 40;
+	g.video_x = (int32_t)g.w - (int32_t)g.video_w - 20;
+	g.video_y = g.h > 300 ? 140 : 0;
+	make_background();
+
+	g.nbuf = 0;
+	g.back = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!buffer_create(&g.buf[i]))
+			break;
+		g.nbuf++;
+		for (uint32_t y = 0; y < g.h; y++)
+			memcpy(row(&g.buf[i], (int32_t)y), g.background + (size_t)y * g.w,
+				(size_t)g.w * 4);
+	}
+	if (g.nbuf == 0) {
+		say("cannot create a %ux%u dumb buffer: %s", g.w, g.h,
+			strerror(errno));
+		return false;
+	}
+	if (!set_crtc(&g.buf[0])) {
+		say("SETCRTC %ux%u: %s", g.w, g.h, strerror(errno));
+		return false;
+	}
+	struct rect full = { 0, 0, (int32_t)g.w, (int32_t)g.h };
+	dirty(&g.buf[0], &full, 1);
+	return true;
+}
+
 int main(void)
 {
 	mount_basics();
@@ -571,30 +681,19 @@ int main(void)
 	if (tty >= 0)
 		ioctl(tty, KDSETMODE, KD_GRAPHICS);
 
-	drm_open(w, h);
-	if (g.video_w > g.w - 40)
-		g.video_w = g.w - 40;
-	if (g.video_h > g.h - 100)
-		g.video_h = g.h - 100;
-	g.video_x = (int32_t)(g.w - g.video_w) - 20;
-	g.video_y = 140;
-	make_background();
+	uint32_t follow = 0, tone = 0, mic = 0;
+	cmdline_size("zsg.mic=", &mic, NULL);
+	if (mic && fork() == 0)
+		zsg_mic_loop();
+	cmdline_size("zsg.follow=", &follow, NULL);
+	cmdline_tone(&tone);
+	if (tone)
+		zsg_speaker_tone(tone);
+	uint32_t video_w = g.video_w, video_h = g.video_h;
 
-	g.nbuf = 0;
-	for (int i = 0; i < 2; i++) {
-		if (!buffer_create(&g.buf[i]))
-			break;
-		g.nbuf++;
-		for (uint32_t y = 0; y < g.h; y++)
-			memcpy(row(&g.buf[i], (int32_t)y), g.background + (size_t)y * g.w,
-				(size_t)g.w * 4);
-	}
-	if (g.nbuf == 0)
-		die("cannot create a dumb buffer: %s", strerror(errno));
-	if (!set_crtc(&g.buf[0]))
-		die("SETCRTC %ux%u: %s", g.w, g.h, strerror(errno));
-	struct rect full = { 0, 0, (int32_t)g.w, (int32_t)g.h };
-	dirty(&g.buf[0], &full, 1);
+	drm_open(w, h);
+	if (!setup_screen(video_w, video_h))
+		die("no screen at %ux%u", g.w, g.h);
 	/* page flips make QEMU's VGA see a whole new screen every frame; a
 	 * desktop draws in place with damage, so that is the default */
 	g.can_flip = g.nbuf == 2 && flip;
@@ -606,6 +705,26 @@ int main(void)
 	for (uint32_t id = 1;; id++) {
 		if (id % 60 == 0)
 			scan_inputs();
+		struct drm_mode_modeinfo pref;
+		if (follow && id % (fps / 2 ? fps / 2 : 1) == 0 &&
+		    preferred_mode(&pref) &&
+		    (pref.hdisplay != g.w || pref.vdisplay != g.h)) {
+			say("preferred mode now %ux%u: following", pref.hdisplay,
+				pref.vdisplay);
+			struct drm_mode_modeinfo old = g.mode;
+			g.mode = pref;
+			g.w = pref.hdisplay;
+			g.h = pref.vdisplay;
+			if (!setup_screen(video_w, video_h)) {
+				say("staying at %ux%u", old.hdisplay,
+					old.vdisplay);
+				g.mode = old;
+				g.w = old.hdisplay;
+				g.h = old.vdisplay;
+				if (!setup_screen(video_w, video_h))
+					die("no screen at %ux%u", g.w, g.h);
+			}
+		}
 		read_inputs();
 		struct buffer *b = &g.buf[g.can_flip ? g.back : 0];
 		struct rect damage[MAX_RECTS * 2];

@@ -1,0 +1,86 @@
+#!/bin/bash
+# USB redirection through zerospice with no USB hardware: QEMU (TCG) offers
+# a usb-redir device on -chardev dbus,name=org.qemu.usbredir; zerospice
+# turns it into a spice-server usbredir channel; remote-viewer shares an
+# emulated USB CD-ROM (spice-gtk's --spice-share-cd, a usbredir device
+# made in software) and redirects it on connect. The usbredir hello goes
+# both ways through zerospice and QEMU attaches the device: its
+# `info usb` line turns to the CD's high speed (480 Mb/s). A second client
+# gets a fresh usbredir session (the first one's device left with it).
+. "$(dirname "$0")/lib.sh"
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+need "$QEMU" remote-viewer Xvfb
+QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
+
+usb_info() {
+	$QMP "$TMP/qmp-test.sock" human-monitor-command '{"command-line": "info usb"}' 2>&1
+}
+
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+	-display dbus,p2p=yes \
+	-chardev dbus,id=usbredir0,name=org.qemu.usbredir \
+	-device qemu-xhci -device usb-redir,chardev=usbredir0,id=redir0 \
+	-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
+	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+	>"$TMP/qemu.log" 2>&1 &
+QEMU_PID=$!
+EXTRA_PIDS="$QEMU_PID"
+
+start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+for _ in $(seq 1 100); do
+	grep -q "usbredir usbredir0: offered" "$TMP/zerospice.log" && break
+	sleep 0.1
+done
+grep -q "usbredir usbredir0: offered" "$TMP/zerospice.log" ||
+	fail "zerospice did not offer QEMU's usb-redir chardev"
+before=$(usb_info)
+log "before a client: $before"
+case "$before" in *"480 Mb/s"*) fail "a device is attached before any client" ;; esac
+
+head -c 4194304 /dev/zero >"$TMP/cd.iso"
+start_xvfb
+viewer() {
+	SPICE_DEBUG=1 DISABLE_GSTVIDEOOVERLAY=1 remote-viewer \
+		--spice-share-cd="$TMP/cd.iso" \
+		--spice-usbredir-redirect-on-connect="-1,-1,-1,-1,1" \
+		"spice://127.0.0.1:$ZS_PORT" >"$TMP/$1.log" 2>&1 &
+	RV_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $RV_PID"
+}
+
+# wait_usb PATTERN: waits (30 s) for `info usb` to match
+wait_usb() {
+	for _ in $(seq 1 60); do
+		usb_info | grep -q "$1" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+viewer remote-viewer-1
+wait_usb "480 Mb/s" || fail "the shared CD did not reach QEMU: $(usb_info)"
+log "with remote-viewer: $(usb_info)"
+grep -q "usbredir_hello.*attached" "$TMP/remote-viewer-1.log" ||
+	fail "remote-viewer did not get QEMU's usbredir hello"
+grep -q "usbredir usbredir0: a SPICE client attached" "$TMP/zerospice.log" ||
+	fail "zerospice did not log the usbredir stream"
+
+# the client goes: QEMU's device goes with it
+kill "$RV_PID"
+wait "$RV_PID" 2>/dev/null
+for _ in $(seq 1 60); do
+	usb_info | grep -q "480 Mb/s" || break
+	sleep 0.5
+done
+usb_info | grep -q "480 Mb/s" && fail "the device stayed after the client left: $(usb_info)"
+grep -q "usbredir usbredir0: stream to QEMU closed" "$TMP/zerospice.log" ||
+	fail "zerospice did not close the stream when the client left"
+log "after the client left: $(usb_info)"
+
+# a second client: a fresh usbredir session
+viewer remote-viewer-2
+wait_usb "480 Mb/s" || fail "a second client's CD did not reach QEMU: $(usb_info)"
+log "second client: $(usb_info)"
+zerospice_alive || fail "zerospice died"
+grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" && fail "sanitizer report"
+log "PASS"

@@ -1,0 +1,45 @@
+/* server/resize.c: what a client window may ask of the guest. */
+#include <criterion/criterion.h>
+
+#include "internal.h"
+
+struct clamp_case {
+	uint32_t w, h, want_w, want_h;
+	bool changed;
+};
+
+Test(resize, clamps_each_side_and_the_area)
+{
+	static const struct clamp_case cases[] = {
+		{ 990, 644, 990, 644, false },
+		{ 641, 479, 641, 479, false },   /* odd sizes stream as they are */
+		{ 320, 200, 320, 200, false },
+		{ 100, 80, 320, 200, true },      /* too small */
+		{ 0, 0, 320, 200, true },
+		{ 4096, 2304, 4096, 2304, false },
+		{ 5000, 300, 4096, 300, true },   /* too wide */
+		{ 300, 100000, 320, 4096, true },
+		{ UINT32_MAX, UINT32_MAX, 3072, 3072, true },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t w = cases[i].w, h = cases[i].h;
+		bool changed = zs_ui_size_clamp(&w, &h);
+		cr_expect_eq(changed, cases[i].changed, "%ux%u", cases[i].w,
+			cases[i].h);
+		cr_expect_leq((uint64_t)w * h, ZS_UI_MAX_AREA, "%ux%u -> %ux%u",
+			cases[i].w, cases[i].h, w, h);
+		cr_expect(w >= ZS_UI_MIN_WIDTH && w <= ZS_UI_MAX_DIM &&
+			h >= ZS_UI_MIN_HEIGHT && h <= ZS_UI_MAX_DIM,
+			"%ux%u -> %ux%u", cases[i].w, cases[i].h, w, h);
+		if (cases[i].want_w == 3072) {
+			/* area-bound: the aspect kept within a pixel */
+			cr_expect_leq(w > h ? w - h : h - w, 1, "%ux%u", w, h);
+			cr_expect_geq((uint64_t)w * h, ZS_UI_MAX_AREA - 4096);
+			continue;
+		}
+		cr_expect_eq(w, cases[i].want_w, "%ux%u -> %ux%u", cases[i].w,
+			cases[i].h, w, h);
+		cr_expect_eq(h, cases[i].want_h, "%ux%u -> %ux%u", cases[i].w,
+			cases[i].h, w, h);
+	}
+}
