@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PPM_MAX_DIM 16384
+
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
 {
@@ -67,6 +71,19 @@ static bool read_uint(FILE *f, uint32_t *out, bool last)
 	return true;
 }
 
+/* Bytes left to read in f when it is a regular file; UINT64_MAX when
+ * unknown (a pipe, a memory stream). */
+static uint64_t bytes_left(FILE *f)
+{
+	struct stat st;
+	int fd = fileno(f);
+	long pos = ftell(f);
+
+	if (fd < 0 || pos < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return UINT64_MAX;
+	return st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
+}
+
 int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 	size_t err_len)
 {
@@ -76,28 +93,37 @@ int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 		int e = errno;
 		return fail(err, err_len, -e, "%s: %s", path, strerror(e));
 	}
+	int ret = zs_image_read_ppm(f, path, img, err, err_len);
+	fclose(f);
+	return ret;
+}
 
+int zs_image_read_ppm(FILE *f, const char *path, struct zs_image *img,
+	char *err, size_t err_len)
+{
 	int ret;
+
+	memset(img, 0, sizeof(*img));
 	uint32_t width, height, maxval;
 	if (getc(f) != 'P' || getc(f) != '6') {
 		ret = fail(err, err_len, -EINVAL, "%s: not a binary PPM (P6)", path);
-		goto err_close;
+		goto err;
 	}
 	if (!read_uint(f, &width, false) || !read_uint(f, &height, false) ||
 	    !read_uint(f, &maxval, true)) {
 		ret = fail(err, err_len, -EINVAL, "%s: bad PPM header", path);
-		goto err_close;
+		goto err;
 	}
 	if (width == 0 || height == 0 || width > PPM_MAX_DIM ||
 	    height > PPM_MAX_DIM) {
 		ret = fail(err, err_len, -EFBIG,
 			"%s: unsupported size %ux%u (1..%d per side)", path, width,
 			height, PPM_MAX_DIM);
-		goto err_close;
+		goto err;
 	}
 	if (maxval == 0 || maxval > 65535) {
 		ret = fail(err, err_len, -EINVAL, "%s: bad maxval %u", path, maxval);
-		goto err_close;
+		goto err;
 	}
 
 	/* 16-bit samples (maxval > 255, as ImageMagick often writes) are two
@@ -106,11 +132,19 @@ int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 	size_t stride = (size_t)width * 3;
 	size_t size = stride * height;
 	size_t file_bytes = size * sample_bytes;
+	/* A header that promises more than the file holds must not cost a
+	 * gigabyte of memory. */
+	if (bytes_left(f) < file_bytes) {
+		ret = fail(err, err_len, -EINVAL, "%s: truncated pixel data "
+			"(%ux%u needs %zu bytes)", path, width, height,
+			file_bytes);
+		goto err;
+	}
 	uint8_t *pixels = malloc(file_bytes);
 	if (!pixels) {
 		ret = fail(err, err_len, -ENOMEM, "%s: out of memory for %ux%u",
 			path, width, height);
-		goto err_close;
+		goto err;
 	}
 	size_t got = fread(pixels, 1, file_bytes, f);
 	if (got != file_bytes) {
@@ -134,7 +168,6 @@ int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 				pixels = shrunk;
 		}
 	}
-	fclose(f);
 
 	img->pixels = pixels;
 	img->width = width;
@@ -145,8 +178,7 @@ int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 
 err_free:
 	free(pixels);
-err_close:
-	fclose(f);
+err:
 	return ret;
 }
 

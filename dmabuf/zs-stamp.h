@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ZS_STAMP_CELL_PX 16
 #define ZS_STAMP_COLS 28
@@ -70,4 +71,8 @@ void zs_stamp_unpack_input(const uint8_t payload[ZS_STAMP_PAYLOAD_BYTES],
  * message in err on failure. Free with zs_image_free. */
 int zs_image_load_ppm(const char *path, struct zs_image *img, char *err,
 	size_t err_len);
+/* The same from an open stream (borrowed, read from its position); path
+ * only names it in messages. */
+int zs_image_read_ppm(FILE *f, const char *path, struct zs_image *img,
+	char *err, size_t err_len);
 void zs_image_free(struct zs_image *img);

@@ -231,7 +231,9 @@ static void wrapped_frame_free(gpointer data)
 
 /* Keeps errors and warnings on the bus for us to pop; everything else
  * (state changes, stream-start, qos…) would only pile up, since nothing
- * runs a bus watch. */
+ * runs a bus watch. A sync handler that drops a message must unref it:
+ * each leaked message holds its element, so the whole pipeline (and the
+ * socketpair of its GstPoll) leaked at every encoder change. */
 static GstBusSyncReply bus_filter(GstBus *bus, GstMessage *msg, gpointer data)
 {
 	switch (GST_MESSAGE_TYPE(msg)) {
@@ -239,6 +241,7 @@ static GstBusSyncReply bus_filter(GstBus *bus, GstMessage *msg, gpointer data)
 	case GST_MESSAGE_WARNING:
 		return GST_BUS_PASS;
 	default:
+		gst_message_unref(msg);
 		return GST_BUS_DROP;
 	}
 }

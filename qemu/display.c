@@ -49,8 +49,10 @@ struct zs_qemu_buffer *zs_qemu_buffer_new(enum zs_qemu_buffer_kind kind)
 	return buf;
 }
 
+unsigned zs_qemu_test_fail_allocs;
+
 /* A memfd framebuffer (zero-filled: black), rows aligned to 64 bytes. */
-static struct zs_qemu_buffer *fb_new(uint32_t width, uint32_t height,
+struct zs_qemu_buffer *zs_qemu_fb_new(uint32_t width, uint32_t height,
 	uint32_t fourcc)
 {
 	struct zs_qemu_buffer *buf;
@@ -58,6 +60,12 @@ static struct zs_qemu_buffer *fb_new(uint32_t width, uint32_t height,
 	size_t size = (size_t)stride * height;
 	int fd;
 
+	if (zs_qemu_test_fail_allocs > 0) {
+		zs_qemu_test_fail_allocs--;
+		g_warning("QEMU display: framebuffer %ux%u: failing as the "
+			"test asked", width, height);
+		return NULL;
+	}
 	fd = memfd_create("zerospice-qemu-fb", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		g_warning("QEMU display: memfd_create: %s", strerror(errno));
@@ -139,31 +147,45 @@ void zs_qemu_display_drop_buffers(struct zs_qemu_display *disp, bool keep_fb)
 	disp->dmabuf = NULL;
 }
 
-/* Replaces the framebuffer pool with one black buffer. */
-bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
-	uint32_t height, uint32_t fourcc)
+void zs_qemu_fb_install(struct zs_qemu_display *disp,
+	struct zs_qemu_buffer *fb)
 {
-	struct zs_qemu_buffer *buf = fb_new(width, height, fourcc);
-
-	if (!buf)
-		return false;
-	buf->missing = (struct zs_rect){ 0 };
+	fb->missing = (struct zs_rect){ 0 };
 	for (int i = 0; i < ZS_QEMU_FB_POOL; i++) {
 		zs_qemu_buffer_unref(disp->pool[i]);
 		disp->pool[i] = NULL;
 	}
-	disp->pool[0] = buf;
+	disp->pool[0] = fb;
 	disp->cur = 0;
+}
+
+bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
+	uint32_t height, uint32_t fourcc)
+{
+	struct zs_qemu_buffer *buf = zs_qemu_fb_new(width, height, fourcc);
+
+	if (!buf)
+		return false;
+	zs_qemu_fb_install(disp, buf);
 	return true;
 }
 
-/* The framebuffer the current batch of updates goes to: the newest one if no
- * consumer holds it, else a free one brought up to date (double buffering);
- * when the consumer holds all of them, the newest one (it may tear). */
-static struct zs_qemu_buffer *fb_target(struct zs_qemu_display *disp)
+struct zs_qemu_buffer *zs_qemu_fb_current(struct zs_qemu_display *disp)
 {
-	struct zs_qemu_buffer *cur = disp->pool[disp->cur];
+	if (disp->cur < 0 || disp->cur >= ZS_QEMU_FB_POOL)
+		return NULL;
+	return disp->pool[disp->cur];
+}
 
+/* The newest framebuffer if no consumer holds it, else a free one brought up
+ * to date (double buffering); when the consumer holds all of them, the
+ * newest one (it may tear). */
+struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp)
+{
+	struct zs_qemu_buffer *cur = zs_qemu_fb_current(disp);
+
+	if (!cur)
+		return NULL;
 	if (disp->pending || cur->refs == 1)
 		return cur;
 	for (int i = 0; i < ZS_QEMU_FB_POOL; i++) {
@@ -171,7 +193,7 @@ static struct zs_qemu_buffer *fb_target(struct zs_qemu_display *disp)
 		if (i == disp->cur || (b && b->refs > 1))
 			continue;
 		if (!b) {
-			b = fb_new(cur->width, cur->height, cur->fourcc);
+			b = zs_qemu_fb_new(cur->width, cur->height, cur->fourcc);
 			if (!b)
 				break;
 			disp->pool[i] = b;
@@ -199,17 +221,43 @@ static void fb_mark_written(struct zs_qemu_display *disp, struct zs_rect r)
 	}
 }
 
-/* Copies QEMU pixels (pixman_format) into the framebuffer batch. */
-void zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
+/* r inside the framebuffer fb? (callers checked it against the picture,
+ * which is the framebuffer's size; this guards the invariant.) */
+static bool fb_has(const struct zs_qemu_buffer *fb, struct zs_rect r)
+{
+	return zs_qemu_check_rect(r.x, r.y, r.width, r.height, fb->width,
+		fb->height, NULL, 0);
+}
+
+bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
 	const uint8_t *pixels, size_t stride, uint32_t pixman_format)
 {
-	struct zs_qemu_buffer *fb = fb_target(disp);
+	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp);
 
+	if (!fb || !fb_has(fb, r))
+		return false;
 	zs_qemu_copy_rect(fb->pixels + (size_t)r.y * fb->strides[0] +
 			(size_t)r.x * 4, fb->strides[0], fb->fourcc,
 		pixels, stride, pixman_format, (uint32_t)r.width,
 		(uint32_t)r.height);
 	fb_mark_written(disp, r);
+	return true;
+}
+
+bool zs_qemu_fb_read(struct zs_qemu_display *disp, struct zs_rect r, int fd,
+	uint64_t offset, size_t stride, uint32_t pixman_format)
+{
+	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp);
+	bool ok;
+
+	if (!fb || !fb_has(fb, r))
+		return false;
+	ok = zs_qemu_pread_rect(fb->pixels + (size_t)r.y * fb->strides[0] +
+			(size_t)r.x * 4, fb->strides[0], fb->fourcc, fd, offset,
+		stride, pixman_format, (uint32_t)r.width, (uint32_t)r.height);
+	/* Also on failure: some rows may have changed. */
+	fb_mark_written(disp, r);
+	return ok;
 }
 
 /* ---- frames */
@@ -310,11 +358,12 @@ void zs_qemu_emit_frame(struct zs_qemu_source *src, struct zs_qemu_buffer *buf,
 static struct zs_qemu_buffer *current_buffer(struct zs_qemu_display *disp)
 {
 	if (disp->kind == ZS_QEMU_BUFFER_MAP && disp->map &&
+	    disp->map->pixels &&
 	    zs_qemu_pixman_bytes(disp->map->pixman_format) == 4)
 		return disp->map;
 	if (disp->kind == ZS_QEMU_BUFFER_DMABUF)
 		return disp->dmabuf;
-	return disp->cur >= 0 ? disp->pool[disp->cur] : NULL;
+	return zs_qemu_fb_current(disp);
 }
 
 static void schedule_emit(struct zs_qemu_source *src, int delay_ms);
@@ -435,7 +484,7 @@ void zs_qemu_display_blank(struct zs_qemu_source *src)
 	struct zs_qemu_display *disp = &src->disp;
 	struct zs_qemu_buffer *buf;
 
-	buf = disp->cur >= 0 ? disp->pool[disp->cur] : NULL;
+	buf = zs_qemu_fb_current(disp);
 	/* Already black (Disable, or an earlier call): show it again. */
 	bool black = !disp->active && disp->kind == ZS_QEMU_BUFFER_FB && buf &&
 		buf->width == disp->width && buf->height == disp->height;
@@ -448,7 +497,9 @@ void zs_qemu_display_blank(struct zs_qemu_source *src)
 	}
 	disp->pending = false;
 	disp->size_wait_until_us = 0;
-	buf = disp->pool[disp->cur];
+	buf = zs_qemu_fb_current(disp);
+	if (!buf)
+		return;
 	zs_qemu_emit_frame(src, buf, buf->width, buf->height, 0, NULL,
 		(uint64_t)g_get_monotonic_time(), NULL);
 }
@@ -458,20 +509,16 @@ bool zs_qemu_fb_resize(struct zs_qemu_source *src, uint32_t width,
 	uint32_t height)
 {
 	struct zs_qemu_display *disp = &src->disp;
-	struct zs_qemu_buffer *cur = disp->pool[disp->cur], *fb;
+	struct zs_qemu_buffer *cur = zs_qemu_fb_current(disp), *fb;
 
-	fb = fb_new(width, height, cur->fourcc);
+	if (!cur)
+		return false;
+	fb = zs_qemu_fb_new(width, height, cur->fourcc);
 	if (!fb)
 		return false;
 	fb_copy_between(fb, cur, (struct zs_rect){ 0, 0, (int32_t)width,
 		(int32_t)height });
-	fb->missing = (struct zs_rect){ 0 };
-	for (int i = 0; i < ZS_QEMU_FB_POOL; i++) {
-		zs_qemu_buffer_unref(disp->pool[i]);
-		disp->pool[i] = NULL;
-	}
-	disp->pool[0] = fb;
-	disp->cur = 0;
+	zs_qemu_fb_install(disp, fb);
 	disp->width = width;
 	disp->height = height;
 	zs_qemu_damage_add(src, NULL);
@@ -484,9 +531,9 @@ void zs_qemu_display_console_resized(struct zs_qemu_source *src,
 	struct zs_qemu_display *disp = &src->disp;
 	struct zs_qemu_buffer *cur;
 
-	if (disp->kind != ZS_QEMU_BUFFER_FB || disp->cur < 0 || !disp->active)
+	cur = zs_qemu_fb_current(disp);
+	if (disp->kind != ZS_QEMU_BUFFER_FB || !cur || !disp->active)
 		return;
-	cur = disp->pool[disp->cur];
 	disp->size_wait_until_us = 0;
 	if (cur->width == width && cur->height == height) {
 		if (disp->pending)

@@ -72,38 +72,60 @@ static uint32_t expand_channel(uint32_t value, uint32_t bits)
 	return (value * 255 + max / 2) / max;
 }
 
-/* Decodes one pixel of a packed pixman format into XRGB8888. The channel
- * order follows pixman: ARGB/ABGR pack from bit 0 up (b or r lowest),
- * BGRA/RGBA pack from the top bit down. */
-static uint32_t decode_pixel(const uint8_t *p, uint32_t format)
+/* How to turn pixels of a packed pixman format into XRGB8888: where each
+ * channel sits and what its values become in 8 bits (tables, so that the
+ * per-pixel work is shifts and lookups). The channel order follows pixman:
+ * ARGB/ABGR pack from bit 0 up (b or r lowest), BGRA/RGBA from the top bit
+ * down. */
+struct pixel_decoder {
+	uint32_t bytes;
+	uint32_t rs, gs, bs, rm, gm, bm;
+	uint8_t r[1 << 10], g[1 << 10], b[1 << 10];
+};
+
+static void fill_table(uint8_t *table, uint32_t bits)
+{
+	for (uint32_t v = 0; v < (1u << bits); v++)
+		table[v] = (uint8_t)expand_channel(v, bits);
+}
+
+/* false for a layout we cannot decode (never for zs_qemu_pixman_to_drm's
+ * formats). */
+static bool decoder_init(struct pixel_decoder *d, uint32_t format)
 {
 	uint32_t bpp = format >> 24, type = (format >> 16) & 0xff;
-	uint32_t a = (format >> 12) & 0xf, r = (format >> 8) & 0xf;
-	uint32_t g = (format >> 4) & 0xf, b = format & 0xf;
-	uint32_t v = 0, rs, gs, bs;
+	uint32_t r = (format >> 8) & 0xf, g = (format >> 4) & 0xf;
+	uint32_t b = format & 0xf;
 
-	for (uint32_t i = 0; i < bpp / 8; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	(void)a;
+	if (bpp % 8 || bpp < 8 || bpp > 32 || r > 10 || g > 10 || b > 10 ||
+	    r + g + b > bpp)
+		return false;
+	d->bytes = bpp / 8;
 	switch (type) {
 	case ZS_PIXMAN_TYPE_ARGB:
-		bs = 0; gs = b; rs = b + g;
+		d->bs = 0; d->gs = b; d->rs = b + g;
 		break;
 	case ZS_PIXMAN_TYPE_ABGR:
-		rs = 0; gs = r; bs = r + g;
+		d->rs = 0; d->gs = r; d->bs = r + g;
 		break;
 	case ZS_PIXMAN_TYPE_BGRA:
-		bs = bpp - b; gs = bs - g; rs = gs - r;
+		d->bs = bpp - b; d->gs = d->bs - g; d->rs = d->gs - r;
 		break;
 	case ZS_PIXMAN_TYPE_RGBA:
-	default:
-		rs = bpp - r; gs = rs - g; bs = gs - b;
+		d->rs = bpp - r; d->gs = d->rs - g; d->bs = d->gs - b;
 		break;
+	default:
+		return false;
 	}
-	return 0xff000000u |
-		expand_channel((v >> rs) & ((1u << r) - 1), r) << 16 |
-		expand_channel((v >> gs) & ((1u << g) - 1), g) << 8 |
-		expand_channel((v >> bs) & ((1u << b) - 1), b);
+	if (d->rs > 31 || d->gs > 31 || d->bs > 31)
+		return false;
+	d->rm = (1u << r) - 1;
+	d->gm = (1u << g) - 1;
+	d->bm = (1u << b) - 1;
+	fill_table(d->r, r);
+	fill_table(d->g, g);
+	fill_table(d->b, b);
+	return true;
 }
 
 void zs_qemu_copy_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
@@ -111,20 +133,34 @@ void zs_qemu_copy_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
 	uint32_t width, uint32_t height)
 {
 	uint32_t src_bytes = zs_qemu_pixman_bytes(pixman_format);
+	struct pixel_decoder d;
 
+	if (!src_bytes)
+		return;
 	if (zs_qemu_pixman_to_drm(pixman_format) == dst_fourcc) {
 		size_t row = (size_t)width * src_bytes;
 		for (uint32_t y = 0; y < height; y++)
 			memcpy(dst + y * dst_stride, src + y * src_stride, row);
 		return;
 	}
+	if (!decoder_init(&d, pixman_format))
+		return;
 	for (uint32_t y = 0; y < height; y++) {
 		const uint8_t *s = src + y * src_stride;
-		uint8_t *d = dst + y * dst_stride;
-		for (uint32_t x = 0; x < width; x++) {
-			uint32_t px = decode_pixel(s + (size_t)x * src_bytes,
-				pixman_format);
-			memcpy(d + (size_t)x * 4, &px, 4);
+		uint8_t *out = dst + y * dst_stride;
+		for (uint32_t x = 0; x < width; x++, s += d.bytes) {
+			uint32_t v = s[0];
+			if (d.bytes > 1)
+				v |= (uint32_t)s[1] << 8;
+			if (d.bytes > 2)
+				v |= (uint32_t)s[2] << 16;
+			if (d.bytes > 3)
+				v |= (uint32_t)s[3] << 24;
+			uint32_t px = 0xff000000u |
+				(uint32_t)d.r[(v >> d.rs) & d.rm] << 16 |
+				(uint32_t)d.g[(v >> d.gs) & d.gm] << 8 |
+				d.b[(v >> d.bs) & d.bm];
+			memcpy(out + (size_t)x * 4, &px, 4);
 		}
 	}
 }
@@ -200,7 +236,7 @@ static bool check_row_layout(uint32_t width, uint32_t stride,
 bool zs_qemu_check_scanout(uint32_t width, uint32_t height, uint32_t stride,
 	uint32_t pixman_format, uint64_t data_len, char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!check_size(width, height, why, why_len))
 		return false;
@@ -232,7 +268,7 @@ bool zs_qemu_check_update(int32_t x, int32_t y, int32_t width, int32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t data_len,
 	uint32_t fb_width, uint32_t fb_height, char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!zs_qemu_check_rect(x, y, width, height, fb_width, fb_height, why,
 			why_len))
@@ -251,7 +287,7 @@ bool zs_qemu_check_map(uint32_t offset, uint32_t width, uint32_t height,
 	uint32_t stride, uint32_t pixman_format, uint64_t file_size,
 	char *why, size_t why_len)
 {
-	uint64_t row;
+	uint64_t row = 0;
 
 	if (!check_size(width, height, why, why_len))
 		return false;

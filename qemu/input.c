@@ -1,8 +1,15 @@
 /* zerospice — input toward the VM: keys, pointer and buttons through QEMU's
- * Keyboard and Mouse interfaces. */
+ * Keyboard and Mouse interfaces.
+ *
+ * Motion is coalesced while ZS_QEMU_MAX_MOTION_CALLS are unanswered: a QEMU
+ * that stops reading (or a guest that stalls it) must not make every
+ * pointer move of a client pile up in our D-Bus queue. Keys and buttons
+ * are never dropped. */
 #include <stdint.h>
 
 #include "qemu-private.h"
+
+static void send_motion(struct zs_qemu_source *src);
 
 static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
 {
@@ -19,14 +26,125 @@ static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
 	g_error_free(error);
 }
 
+/* A motion call came back: send the newest held position, if any. */
+static void motion_done(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	GError *error = NULL;
+	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
+		&error);
+
+	if (ret)
+		g_variant_unref(ret);
+	if (error) {
+		bool cancelled = zs_qemu_is_cancelled(error);
+		if (!cancelled)
+			g_debug("QEMU mouse motion: %s", error->message);
+		g_error_free(error);
+		if (cancelled)
+			return; /* src may be gone */
+	}
+	src->motion_inflight--;
+	if (src->motion_held && !src->closed && src->mouse)
+		send_motion(src);
+}
+
+static void send_motion(struct zs_qemu_source *src)
+{
+	if (src->motion_inflight >= ZS_QEMU_MAX_MOTION_CALLS) {
+		src->motion_held = true;
+		return;
+	}
+	src->motion_held = false;
+	src->motion_inflight++;
+	if (src->motion_abs) {
+		zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
+			(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
+			src->cancel, motion_done, src);
+	} else {
+		int32_t dx = src->motion_dx, dy = src->motion_dy;
+		src->motion_dx = src->motion_dy = 0;
+		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
+			src->cancel, motion_done, src);
+	}
+}
+
+/* Buttons go out after the motion before them: send what is held now,
+ * even past the bound (one call per button change at most). */
+static void flush_motion(struct zs_qemu_source *src)
+{
+	if (!src->motion_held)
+		return;
+	src->motion_held = false;
+	src->motion_inflight++;
+	if (src->motion_abs) {
+		zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
+			(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
+			src->cancel, motion_done, src);
+	} else {
+		int32_t dx = src->motion_dx, dy = src->motion_dy;
+		src->motion_dx = src->motion_dy = 0;
+		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
+			src->cancel, motion_done, src);
+	}
+}
+
+static void send_rel(struct zs_qemu_source *src, int32_t dx, int32_t dy)
+{
+	if (src->motion_held && src->motion_abs)
+		flush_motion(src);
+	src->motion_abs = false;
+	src->motion_dx = (int32_t)CLAMP((int64_t)src->motion_dx + dx,
+		-65536, 65536);
+	src->motion_dy = (int32_t)CLAMP((int64_t)src->motion_dy + dy,
+		-65536, 65536);
+	send_motion(src);
+}
+
+static void press_done(GObject *obj, GAsyncResult *res, gpointer data)
+{
+	struct zs_qemu_source *src = data;
+	GError *error = NULL;
+	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
+		&error);
+
+	if (ret)
+		g_variant_unref(ret);
+	if (error) {
+		bool cancelled = zs_qemu_is_cancelled(error);
+		if (!cancelled)
+			g_debug("QEMU Keyboard.Press: %s", error->message);
+		g_error_free(error);
+		if (cancelled)
+			return; /* src may be gone */
+	}
+	src->presses_inflight--;
+}
+
+/* Presses past ZS_QEMU_MAX_PRESS_CALLS unanswered ones are dropped (a QEMU
+ * that stopped reading); a release goes out only for a key pressed, so
+ * neither piles up and no key stays down. */
 static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
 {
+	uint8_t bit = (uint8_t)(1u << (qnum % 8));
+
 	if (down) {
-		src->keys_down[qnum / 8] |= (uint8_t)(1u << (qnum % 8));
+		if (src->presses_inflight >= ZS_QEMU_MAX_PRESS_CALLS) {
+			if (!src->warned_presses)
+				g_warning("QEMU display: QEMU does not answer "
+					"%d key presses; dropping new ones",
+					ZS_QEMU_MAX_PRESS_CALLS);
+			src->warned_presses = true;
+			return;
+		}
+		src->keys_down[qnum / 8] |= bit;
+		src->presses_inflight++;
 		zs_qemu_display1_keyboard_call_press(src->kbd, qnum,
-			src->cancel, call_done, "Keyboard.Press");
+			src->cancel, press_done, src);
 	} else {
-		src->keys_down[qnum / 8] &= (uint8_t)~(1u << (qnum % 8));
+		if (!(src->keys_down[qnum / 8] & bit))
+			return;
+		src->keys_down[qnum / 8] &= (uint8_t)~bit;
 		zs_qemu_display1_keyboard_call_release(src->kbd, qnum,
 			src->cancel, call_done, "Keyboard.Release");
 	}
@@ -50,6 +168,8 @@ static void send_buttons(struct zs_qemu_source *src, uint32_t buttons)
 {
 	uint32_t changed = (buttons ^ src->buttons) & 0x1f;
 
+	if (changed)
+		flush_motion(src);
 	/* ZS_BUTTON_* bit i is QEMU's button i: left 0, middle 1, right 2,
 	 * wheel-up 3, wheel-down 4. */
 	for (uint32_t i = 0; i < 5; i++) {
@@ -94,9 +214,10 @@ static void move_abs(struct zs_qemu_source *src, int64_t x, int64_t y)
 	src->pointer_x = clamp_coord(x, w);
 	src->pointer_y = clamp_coord(y, h);
 	src->pointer_known = true;
-	zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
-		(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
-		src->cancel, call_done, "Mouse.SetAbsPosition");
+	if (src->motion_held && !src->motion_abs)
+		flush_motion(src);
+	src->motion_abs = true;
+	send_motion(src);
 }
 
 void zs_qemu_input_pointer_abs(struct zs_qemu_source *src, int32_t x,
@@ -111,9 +232,7 @@ void zs_qemu_input_pointer_abs(struct zs_qemu_source *src, int32_t x,
 		 * guest's acceleration may make it drift). */
 		if (src->pointer_known && (x != src->pointer_x ||
 				y != src->pointer_y))
-			zs_qemu_display1_mouse_call_rel_motion(src->mouse,
-				x - src->pointer_x, y - src->pointer_y,
-				src->cancel, call_done, "Mouse.RelMotion");
+			send_rel(src, x - src->pointer_x, y - src->pointer_y);
 		src->pointer_x = x;
 		src->pointer_y = y;
 		src->pointer_known = true;
@@ -130,8 +249,7 @@ void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
 		move_abs(src, (int64_t)src->pointer_x + dx,
 			(int64_t)src->pointer_y + dy);
 	} else if (dx || dy) {
-		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
-			src->cancel, call_done, "Mouse.RelMotion");
+		send_rel(src, dx, dy);
 	}
 	send_buttons(src, buttons);
 }

@@ -68,9 +68,10 @@ static gboolean on_scanout(ZsQemuDisplay1Listener *l,
 			sizeof(why)))
 		return refuse(inv, "Scanout", why);
 	fourcc = zs_qemu_fb_fourcc(format);
-	cur = disp->cur >= 0 ? disp->pool[disp->cur] : NULL;
+	cur = zs_qemu_fb_current(disp);
 	if (!cur || cur->width != width || cur->height != height ||
 	    cur->fourcc != fourcc) {
+		/* Leaves everything as it was when it fails. */
 		if (!zs_qemu_fb_reset(disp, width, height, fourcc))
 			return refuse(inv, "Scanout", "out of memory");
 	}
@@ -97,11 +98,10 @@ static gboolean on_update(ZsQemuDisplay1Listener *l,
 	gsize len = 0;
 	const uint8_t *pixels = g_variant_get_fixed_array(data, &len, 1);
 	char why[160];
-	struct zs_qemu_buffer *cur;
+	struct zs_qemu_buffer *cur = zs_qemu_fb_current(disp);
 
-	if (disp->kind != ZS_QEMU_BUFFER_FB || disp->cur < 0 || !disp->active)
+	if (disp->kind != ZS_QEMU_BUFFER_FB || !cur || !disp->active)
 		return refuse(inv, "Update", "no Scanout before it");
-	cur = disp->pool[disp->cur];
 	/* A resize may show only as Updates outside the picture, with the
 	 * Console Width/Height change arriving after them (QEMU 7.2 sends
 	 * nothing else on a switch): grow to cover them and hold frames until
@@ -120,7 +120,7 @@ static gboolean on_update(ZsQemuDisplay1Listener *l,
 				ow, oh, gw, gh);
 			disp->size_wait_until_us = g_get_monotonic_time() +
 				SIZE_WAIT_MS * 1000;
-			cur = disp->pool[disp->cur];
+			cur = zs_qemu_fb_current(disp);
 		}
 	}
 	if (!zs_qemu_check_update(x, y, width, height, stride, format, len,
@@ -132,7 +132,8 @@ static gboolean on_update(ZsQemuDisplay1Listener *l,
 		return refuse(inv, "Update", why);
 	}
 	struct zs_rect r = { x, y, width, height };
-	zs_qemu_fb_write(disp, r, pixels, stride, format);
+	if (!zs_qemu_fb_write(disp, r, pixels, stride, format))
+		return refuse(inv, "Update", "no framebuffer");
 	zs_qemu_damage_add(src, &r);
 	zs_qemu_display1_listener_complete_update(l, inv);
 	return TRUE;
@@ -159,16 +160,10 @@ static int take_fd(GUnixFDList *fd_list, gint32 handle, char *why,
 	return fd;
 }
 
-static uint64_t fd_size(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-
-	if (end <= 0)
-		return 0;
-	lseek(fd, 0, SEEK_SET);
-	return (uint64_t)end;
-}
-
+/* ScanoutMap: a memfd that cannot shrink is mapped and, in a 32-bit layout,
+ * handed to the consumer as it is; any other is copied into our
+ * framebuffer (converted from 16/24 bits) — with pread() when it may shrink,
+ * so that a truncation costs a frame, not the process. */
 static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 	GDBusMethodInvocation *inv, GUnixFDList *fd_list, GVariant *handle,
 	guint offset, guint width, guint height, guint stride, guint format,
@@ -176,8 +171,10 @@ static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 {
 	struct zs_qemu_source *src = user_data;
 	struct zs_qemu_display *disp = &src->disp;
-	struct zs_qemu_buffer *buf;
-	struct stat st;
+	struct zs_qemu_buffer *buf, *fb = NULL;
+	enum zs_qemu_fd_kind kind;
+	uint64_t size;
+	void *pixels = NULL;
 	char why[160];
 	int fd;
 
@@ -186,21 +183,25 @@ static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 	fd = take_fd(fd_list, g_variant_get_handle(handle), why, sizeof(why));
 	if (fd < 0)
 		return refuse(inv, "ScanoutMap", why);
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, sizeof(why), "fstat: %s", strerror(errno));
+	kind = zs_qemu_fd_classify(fd, &size, why, sizeof(why));
+	if (kind == ZS_QEMU_FD_BAD)
+		goto err_fd;
+	if (kind == ZS_QEMU_FD_DMABUF) {
+		snprintf(why, sizeof(why), "a dma-buf is for ScanoutDMABUF");
 		goto err_fd;
 	}
-	if (!zs_qemu_check_map(offset, width, height, stride, format,
-			st.st_size > 0 ? (uint64_t)st.st_size : 0, why,
-			sizeof(why)))
+	if (!zs_qemu_check_map(offset, width, height, stride, format, size,
+			why, sizeof(why)))
 		goto err_fd;
 	size_t map_len = (size_t)offset + (size_t)stride * height;
-	void *pixels = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
-	if (pixels == MAP_FAILED) {
-		snprintf(why, sizeof(why), "mmap: %s", strerror(errno));
-		goto err_fd;
+	bool sealed = kind == ZS_QEMU_FD_SEALED;
+	if (sealed) {
+		pixels = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
+		if (pixels == MAP_FAILED) {
+			snprintf(why, sizeof(why), "mmap: %s", strerror(errno));
+			goto err_fd;
+		}
 	}
-
 	buf = zs_qemu_buffer_new(ZS_QEMU_BUFFER_MAP);
 	buf->width = width;
 	buf->height = height;
@@ -212,24 +213,48 @@ static gboolean on_scanout_map(ZsQemuDisplay1ListenerUnixMap *l,
 	buf->offsets[0] = offset;
 	buf->strides[0] = stride;
 	buf->pixels = pixels;
-	buf->map_len = map_len;
+	buf->map_len = pixels ? map_len : 0;
+
+	/* Everything that can fail before anything changes: a refused
+	 * ScanoutMap leaves the picture as it was. */
+	if (!sealed || zs_qemu_pixman_bytes(format) != 4) {
+		fb = zs_qemu_fb_new(width, height, zs_qemu_fb_fourcc(format));
+		if (!fb) {
+			zs_qemu_buffer_unref(buf);
+			return refuse(inv, "ScanoutMap", "out of memory");
+		}
+		bool ok = true;
+		if (sealed)
+			zs_qemu_copy_rect(fb->pixels, fb->strides[0],
+				fb->fourcc, buf->pixels + offset, stride,
+				format, width, height);
+		else
+			ok = zs_qemu_pread_rect(fb->pixels, fb->strides[0],
+				fb->fourcc, fd, offset, stride, format, width,
+				height);
+		if (!ok) {
+			zs_qemu_buffer_unref(fb);
+			zs_qemu_buffer_unref(buf);
+			return refuse(inv, "ScanoutMap", "the memfd shrank "
+				"while it was read");
+		}
+	}
 
 	zs_qemu_display_drop_buffers(disp, false);
+	if (fb)
+		zs_qemu_fb_install(disp, fb);
 	disp->kind = ZS_QEMU_BUFFER_MAP;
 	disp->map = buf;
 	disp->active = true;
 	disp->width = width;
 	disp->height = height;
-	if (zs_qemu_pixman_bytes(format) != 4) {
-		/* Not a 32-bit layout: convert into our framebuffer. */
-		if (!zs_qemu_fb_reset(disp, width, height, DRM_FORMAT_XRGB8888))
-			return refuse(inv, "ScanoutMap", "out of memory");
-		zs_qemu_fb_write(disp, (struct zs_rect){ 0, 0, (int32_t)width,
-				(int32_t)height },
-			pixels + offset, stride, format);
-	}
 	zs_qemu_damage_add(src, NULL);
 	note_path(src, ZS_QEMU_PATH_SCANOUT_MAP);
+	if (!sealed && !disp->warned_copy) {
+		g_message("QEMU display: ScanoutMap memfd cannot be sealed "
+			"against shrinking; copying updates with pread()");
+		disp->warned_copy = true;
+	}
 	zs_qemu_display1_listener_unix_map_complete_scanout_map(l, inv, NULL);
 	return TRUE;
 
@@ -253,15 +278,41 @@ static gboolean on_update_map(ZsQemuDisplay1ListenerUnixMap *l,
 			why, sizeof(why)))
 		return refuse(inv, "UpdateMap", why);
 	struct zs_rect r = { x, y, width, height };
-	if (zs_qemu_pixman_bytes(map->pixman_format) != 4) {
-		uint32_t bytes = zs_qemu_pixman_bytes(map->pixman_format);
-		zs_qemu_fb_write(disp, r, map->pixels + map->offsets[0] +
-				(size_t)y * map->strides[0] + (size_t)x * bytes,
-			map->strides[0], map->pixman_format);
+	uint32_t bytes = zs_qemu_pixman_bytes(map->pixman_format);
+	uint64_t start = map->offsets[0] + (uint64_t)y * map->strides[0] +
+		(uint64_t)x * bytes;
+	if (!map->pixels) {
+		if (!zs_qemu_fb_read(disp, r, map->fds[0], start,
+				map->strides[0], map->pixman_format))
+			return refuse(inv, "UpdateMap", "the memfd shrank (or "
+				"no framebuffer)");
+	} else if (bytes != 4) {
+		if (!zs_qemu_fb_write(disp, r, map->pixels + start,
+				map->strides[0], map->pixman_format))
+			return refuse(inv, "UpdateMap", "no framebuffer");
 	}
 	zs_qemu_damage_add(src, &r);
 	zs_qemu_display1_listener_unix_map_complete_update_map(l, inv);
 	return TRUE;
+}
+
+/* A dma-buf, or a memfd that cannot shrink (the stand-in for one in tests);
+ * *size gets its size. Pipes, sockets, directories, files that may shrink
+ * and empty buffers are refused. */
+static bool check_dmabuf_fd(int fd, uint64_t *size, char *why, size_t why_len)
+{
+	switch (zs_qemu_fd_classify(fd, size, why, why_len)) {
+	case ZS_QEMU_FD_DMABUF:
+	case ZS_QEMU_FD_SEALED:
+		return true;
+	case ZS_QEMU_FD_UNSEALED:
+		snprintf(why, why_len, "a file that may shrink (no "
+			"F_SEAL_SHRINK), not a dma-buf");
+		return false;
+	case ZS_QEMU_FD_BAD:
+	default:
+		return false;
+	}
 }
 
 static gboolean on_scanout_dmabuf(ZsQemuDisplay1Listener *l,
@@ -282,8 +333,8 @@ static gboolean on_scanout_dmabuf(ZsQemuDisplay1Listener *l,
 	fd = take_fd(fd_list, g_variant_get_handle(handle), why, sizeof(why));
 	if (fd < 0)
 		return refuse(inv, "ScanoutDMABUF", why);
-	size = fd_size(fd);
-	if (!zs_qemu_check_dmabuf(width, height, fourcc, modifier, 1, &offset,
+	if (!check_dmabuf_fd(fd, &size, why, sizeof(why)) ||
+	    !zs_qemu_check_dmabuf(width, height, fourcc, modifier, 1, &offset,
 			&stride, &size, why, sizeof(why))) {
 		close(fd);
 		return refuse(inv, "ScanoutDMABUF", why);
@@ -346,7 +397,8 @@ static gboolean on_scanout_dmabuf2(ZsQemuDisplay1ListenerUnixScanoutDMABUF2 *l,
 			goto err_buf;
 		offsets[i] = o[i];
 		strides[i] = s[i];
-		sizes[i] = fd_size(buf->fds[i]);
+		if (!check_dmabuf_fd(buf->fds[i], &sizes[i], why, sizeof(why)))
+			goto err_buf;
 	}
 	if (x || y) {
 		/* zs_frame has no crop: only a linear single-plane picture can

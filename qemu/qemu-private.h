@@ -88,17 +88,87 @@ bool zs_qemu_check_dmabuf(uint32_t width, uint32_t height, uint32_t fourcc,
 bool zs_qemu_check_cursor(int32_t width, int32_t height, int32_t hot_x,
 	int32_t hot_y, uint64_t data_len, char *why, size_t why_len);
 
+/* ---- QEMU's shared memory (memory.c) */
+enum zs_qemu_fd_kind {
+	ZS_QEMU_FD_BAD,      /* pipe, socket, directory, size 0: refused */
+	ZS_QEMU_FD_DMABUF,   /* a real dma-buf (fixed size): mapped */
+	ZS_QEMU_FD_SEALED,   /* a file with F_SEAL_SHRINK: mapped */
+	ZS_QEMU_FD_UNSEALED, /* a file that may shrink: read with pread() */
+};
+/* What fd (borrowed) is; *size gets its size (0 for BAD, with the reason in
+ * why). Adds F_SEAL_SHRINK to a memfd that allows sealing. */
+enum zs_qemu_fd_kind zs_qemu_fd_classify(int fd, uint64_t *size,
+	char *why, size_t why_len);
+/* True when fd (borrowed) is sealed against shrinking, or we could seal
+ * it. */
+bool zs_qemu_fd_cannot_shrink(int fd);
+/* zs_qemu_copy_rect() reading the source from fd at src_offset with pread()
+ * instead of a mapping: a file that shrank gives false, never SIGBUS. */
+bool zs_qemu_pread_rect(uint8_t *dst, size_t dst_stride, uint32_t dst_fourcc,
+	int fd, uint64_t src_offset, size_t src_stride, uint32_t pixman_format,
+	uint32_t width, uint32_t height);
+
 /* ---- QMP (qmp.c) */
-/* Connects to QEMU's QMP unix socket. Returns a new O_CLOEXEC fd (the caller
- * owns it) or a negative errno (-ENOENT, -ECONNREFUSED while QEMU is not
- * listening yet). */
-int zs_qemu_qmp_connect(const char *path);
-/* On a connected QMP socket (borrowed): greeting, qmp_capabilities, getfd
- * passing dbus_fd (borrowed; QEMU receives a copy), add_client
- * protocol=@dbus-display. Skips interleaved events; every read is bounded by
- * timeout_ms in total. */
-bool zs_qemu_qmp_add_client(int qmp_fd, int dbus_fd, int timeout_ms,
+#define ZS_QMP_LINE_MAX 65536
+
+enum zs_qemu_qmp_kind {
+	ZS_QMP_MSG_OTHER,
+	ZS_QMP_MSG_GREETING, /* {"QMP": ...} */
+	ZS_QMP_MSG_RETURN,   /* {"return": ..., "id": ...} */
+	ZS_QMP_MSG_ERROR,    /* {"error": {"desc": ...}, "id": ...} */
+	ZS_QMP_MSG_EVENT,    /* {"event": ...} */
+};
+
+struct zs_qemu_qmp_msg {
+	enum zs_qemu_qmp_kind kind;
+	char id[32];    /* a string "id", else empty */
+	char desc[200]; /* ERROR: the description */
+};
+
+/* Classifies one QMP line (without its newline): false when it is not a
+ * JSON object (or nests deeper than QMP ever does). */
+bool zs_qemu_qmp_parse_line(const char *line, size_t len,
+	struct zs_qemu_qmp_msg *msg);
+
+/* Splits a QMP byte stream into lines of at most ZS_QMP_LINE_MAX bytes. */
+struct zs_qemu_qmp_reader {
+	char *buf;
+	size_t len;
+};
+/* Returns non-zero to stop feeding (that value is returned by feed). */
+typedef int (*zs_qemu_qmp_msg_fn)(const struct zs_qemu_qmp_msg *msg,
+	void *data);
+void zs_qemu_qmp_reader_init(struct zs_qemu_qmp_reader *r);
+void zs_qemu_qmp_reader_finish(struct zs_qemu_qmp_reader *r);
+/* Calls cb for each whole line. Returns 0, cb's non-zero value, or a
+ * negative errno with a reason in err for a line too long (-EMSGSIZE) or
+ * not QMP (-EPROTO); the reader is unusable after an error. */
+int zs_qemu_qmp_reader_feed(struct zs_qemu_qmp_reader *r, const uint8_t *data,
+	size_t len, zs_qemu_qmp_msg_fn cb, void *cb_data, char *err,
+	size_t err_len);
+
+/* True when the peer of the connected unix socket fd (borrowed) runs as our
+ * effective uid, as root, or as allowed_uid (-1: none). */
+bool zs_qemu_peer_uid_ok(int fd, int64_t allowed_uid, char *why,
+	size_t why_len);
+
+/* The exchange with QEMU's QMP: greeting, qmp_capabilities, getfd with one
+ * end of a new socketpair, add_client protocol=@dbus-display; all on the
+ * thread-default main context, bounded by timeout_ms in total. */
+struct zs_qemu_qmp;
+/* dbus_fd: our end of the socketpair, connected to QEMU's display (the
+ * callee owns it), or -1 with the reason in err. Called once; may free
+ * the exchange. */
+typedef void (*zs_qemu_qmp_done_fn)(void *data, int dbus_fd, const char *err);
+/* Connects without blocking and checks the peer's uid. Returns 0 with *out
+ * set, or a negative errno with a reason in err: -ENOENT, -ECONNREFUSED,
+ * -EAGAIN (backlog full) while QEMU is not listening, -EPERM for a peer of
+ * another uid. */
+int zs_qemu_qmp_start(const char *path, int64_t allowed_uid, int timeout_ms,
+	zs_qemu_qmp_done_fn done, void *data, struct zs_qemu_qmp **out,
 	char *err, size_t err_len);
+/* Stops the exchange (no callback after) and frees it; accepts NULL. */
+void zs_qemu_qmp_free(struct zs_qemu_qmp *q);
 
 /* ---- the source */
 enum zs_qemu_buffer_kind {
@@ -119,7 +189,9 @@ struct zs_qemu_buffer {
 	int fds[ZS_FRAME_MAX_PLANES];
 	uint32_t offsets[ZS_FRAME_MAX_PLANES];
 	uint32_t strides[ZS_FRAME_MAX_PLANES];
-	uint8_t *pixels;   /* FB: writable mapping; MAP: read-only mapping */
+	/* FB: writable mapping; MAP: read-only mapping of a memfd that cannot
+	 * shrink, NULL for one that may (read with pread into our FB) */
+	uint8_t *pixels;
 	size_t map_len;
 	uint32_t pixman_format; /* MAP: the format QEMU writes in */
 	/* FB: bounding box of what changed in the current buffer since this one
@@ -157,6 +229,7 @@ struct zs_qemu_display {
 	 * change arrived: hold frames until it does, at most this long. */
 	int64_t size_wait_until_us;
 	bool warned_tearing;
+	bool warned_copy;     /* ScanoutMap copied with pread() was logged */
 	/* bit per enum zs_qemu_path already logged */
 	uint32_t paths_logged;
 };
@@ -169,6 +242,8 @@ struct zs_qemu_source {
 	GCancellable *cancel;
 
 	char *qmp_path;
+	struct zs_qemu_qmp *qmp; /* the QMP exchange under way */
+	int64_t allowed_uid;     /* -1: only ours and root */
 	char *bus_address;
 	int dbus_fd;           /* owned until handed to GDBus */
 	uint32_t console;
@@ -213,9 +288,21 @@ struct zs_qemu_source {
 	uint32_t buttons;      /* ZS_BUTTON_* sent to QEMU */
 	int32_t pointer_x, pointer_y;
 	bool pointer_known;
+	/* motion calls QEMU has not answered; past the bound the newest
+	 * position (or the summed relative motion) is held */
+	int motion_inflight;
+	int presses_inflight;  /* Keyboard.Press calls not answered */
+	bool warned_presses;
+	bool motion_held, motion_abs;
+	int32_t motion_dx, motion_dy;
 	bool ui_info_refused; /* SetUIInfo's refusal is logged once */
 	struct zs_qemu_audio *audio; /* audio.c; NULL without audio events */
 };
+
+/* Pointer motion calls to QEMU in flight before motion is coalesced. */
+#define ZS_QEMU_MAX_MOTION_CALLS 32
+/* Key presses to QEMU in flight before new ones are dropped. */
+#define ZS_QEMU_MAX_PRESS_CALLS 256
 
 /* True for the error of a call cancelled when the source closed. */
 bool zs_qemu_is_cancelled(const GError *error);
@@ -224,6 +311,20 @@ bool zs_qemu_is_cancelled(const GError *error);
 void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);
 
+/* Destroys and drops a GSource; accepts a NULL one. */
+void zs_qemu_clear_timer(GSource **timer);
+/* "closed" handler of both D-Bus connections to QEMU. */
+void zs_qemu_on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
+	GError *error, gpointer data);
+/* Opens the Console proxy; its reply registers the listener. */
+void zs_qemu_open_console(struct zs_qemu_source *src);
+
+/* ---- connect.c: reaching QEMU (QMP, inherited socket, bus) */
+/* Starts connecting the way the options say; failures close the source. */
+void zs_qemu_connect(struct zs_qemu_source *src);
+/* Wraps an fd in a GIOStream; takes ownership of fd. */
+GIOStream *zs_qemu_stream_from_fd(int fd, GError **error);
+
 /* ---- display.c: the picture */
 struct zs_qemu_buffer *zs_qemu_buffer_new(enum zs_qemu_buffer_kind kind);
 /* Drops a reference; the last one unmaps and closes the fds. */
@@ -231,13 +332,33 @@ void zs_qemu_buffer_unref(struct zs_qemu_buffer *buf);
 /* Drops QEMU's buffers (memfd surface, dma-bufs) and, unless keep_fb, our
  * framebuffers. */
 void zs_qemu_display_drop_buffers(struct zs_qemu_display *disp, bool keep_fb);
-/* Replaces the framebuffer pool with one black buffer. */
+/* A black memfd framebuffer (sealed against resizing); NULL when out of
+ * memory or fds. */
+struct zs_qemu_buffer *zs_qemu_fb_new(uint32_t width, uint32_t height,
+	uint32_t fourcc);
+/* Replaces the framebuffer pool with fb (takes the reference). */
+void zs_qemu_fb_install(struct zs_qemu_display *disp,
+	struct zs_qemu_buffer *fb);
+/* Replaces the framebuffer pool with one black buffer; on failure the pool
+ * is unchanged. */
 bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
 	uint32_t height, uint32_t fourcc);
+/* The newest framebuffer; NULL when there is none. */
+struct zs_qemu_buffer *zs_qemu_fb_current(struct zs_qemu_display *disp);
+/* Tests: this many framebuffer allocations fail from now on. */
+extern unsigned zs_qemu_test_fail_allocs;
+/* The framebuffer the current batch of updates goes to; NULL when there is
+ * none. */
+struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp);
 /* Copies QEMU pixels (pixman_format) into the framebuffer batch; the caller
- * has checked r against the framebuffer. */
-void zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
+ * has checked r against the framebuffer. False when there is no
+ * framebuffer. */
+bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
 	const uint8_t *pixels, size_t stride, uint32_t pixman_format);
+/* The same from QEMU's memfd (borrowed) with pread(): false when there is no
+ * framebuffer or the file shrank. */
+bool zs_qemu_fb_read(struct zs_qemu_display *disp, struct zs_rect r, int fd,
+	uint64_t offset, size_t stride, uint32_t pixman_format);
 /* Replaces the framebuffers with one of the new size keeping the overlap,
  * and queues a full frame. */
 bool zs_qemu_fb_resize(struct zs_qemu_source *src, uint32_t width,

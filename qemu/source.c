@@ -1,5 +1,6 @@
-/* zerospice — the QEMU D-Bus display source: connecting to QEMU (QMP, p2p
- * or bus), the listener registration, lifecycle. */
+/* zerospice — the QEMU D-Bus display source: the console, the listener
+ * registration, input proxies, lifecycle. Reaching QEMU (QMP, p2p, bus) is
+ * in connect.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +11,6 @@
 #include <gio/gunixfdlist.h>
 
 #include "qemu-private.h"
-
-#define QMP_RETRY_MS 100
-#define QMP_EXCHANGE_TIMEOUT_MS 5000
 
 static const struct zs_source_impl qemu_impl;
 
@@ -48,7 +46,7 @@ static gboolean closed_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void clear_timer(GSource **timer)
+void zs_qemu_clear_timer(GSource **timer)
 {
 	if (*timer) {
 		g_source_destroy(*timer);
@@ -59,8 +57,10 @@ static void clear_timer(GSource **timer)
 
 static void drop_connections(struct zs_qemu_source *src)
 {
-	clear_timer(&src->retry_timer);
-	clear_timer(&src->blank_timer);
+	zs_qemu_qmp_free(src->qmp);
+	src->qmp = NULL;
+	zs_qemu_clear_timer(&src->retry_timer);
+	zs_qemu_clear_timer(&src->blank_timer);
 	if (src->name_watch) {
 		g_bus_unwatch_name(src->name_watch);
 		src->name_watch = 0;
@@ -128,7 +128,7 @@ void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 
 /* ---- connecting */
 
-static void on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
+void zs_qemu_on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
 	GError *error, gpointer data)
 {
 	struct zs_qemu_source *src = data;
@@ -138,55 +138,14 @@ static void on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
 		error ? ": " : "", error ? error->message : "");
 }
 
-static void on_name_vanished(GDBusConnection *conn, const char *name,
-	gpointer data)
-{
-	struct zs_qemu_source *src = data;
-
-	/* Also called at once when QEMU has not taken its name yet: then the
-	 * name timer bounds the wait, if any. */
-	if (src->name_seen) {
-		zs_qemu_source_close(src, "QEMU (%s) left the bus", name);
-	} else if (src->wait_for_qemu && !src->said_waiting) {
-		g_message("QEMU display: waiting for %s on bus %s", name,
-			src->bus_address);
-		src->said_waiting = true;
-	}
-}
-
-static gboolean on_name_timeout(gpointer data)
-{
-	struct zs_qemu_source *src = data;
-
-	g_source_unref(src->retry_timer);
-	src->retry_timer = NULL;
-	zs_qemu_source_close(src, "no %s on bus %s after %u ms", "org.qemu",
-		src->bus_address, src->connect_timeout_ms);
-	return G_SOURCE_REMOVE;
-}
-
 static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data);
 
-static void open_console(struct zs_qemu_source *src)
+void zs_qemu_open_console(struct zs_qemu_source *src)
 {
 	zs_qemu_display1_console_proxy_new(src->qemu_conn,
 		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
 		src->bus_address ? "org.qemu" : NULL, src->console_path,
 		src->cancel, on_console_proxy, src);
-}
-
-static void on_name_appeared(GDBusConnection *conn, const char *name,
-	const char *owner, gpointer data)
-{
-	struct zs_qemu_source *src = data;
-
-	if (src->name_seen || src->closed)
-		return;
-	src->name_seen = true;
-	clear_timer(&src->retry_timer);
-	g_main_context_push_thread_default(src->ctx);
-	open_console(src);
-	g_main_context_pop_thread_default(src->ctx);
 }
 
 static void set_running(struct zs_qemu_source *src)
@@ -220,7 +179,7 @@ static void on_listener_conn(GObject *obj, GAsyncResult *res, gpointer data)
 	g_main_context_push_thread_default(src->ctx);
 	src->listener_conn = conn;
 	src->listener_closed_id = g_signal_connect(conn, "closed",
-		G_CALLBACK(on_conn_closed), src);
+		G_CALLBACK(zs_qemu_on_conn_closed), src);
 	if (!zs_qemu_listener_export(src, conn, &error)) {
 		zs_qemu_source_close(src, "exporting the listener: %s",
 			error->message);
@@ -254,21 +213,6 @@ static void on_registered(GObject *obj, GAsyncResult *res, gpointer data)
 	set_running(src);
 }
 
-/* Wraps an fd in a GIOStream; takes ownership of fd. */
-static GIOStream *stream_from_fd(int fd, GError **error)
-{
-	GSocket *sock = g_socket_new_from_fd(fd, error);
-	GSocketConnection *conn;
-
-	if (!sock) {
-		close(fd);
-		return NULL;
-	}
-	conn = g_socket_connection_factory_create_connection(sock);
-	g_object_unref(sock);
-	return G_IO_STREAM(conn);
-}
-
 static void register_listener(struct zs_qemu_source *src)
 {
 	GError *error = NULL;
@@ -280,7 +224,7 @@ static void register_listener(struct zs_qemu_source *src)
 		zs_qemu_source_close(src, "socketpair: %s", strerror(errno));
 		return;
 	}
-	stream = stream_from_fd(sv[0], &error);
+	stream = zs_qemu_stream_from_fd(sv[0], &error);
 	if (!stream) {
 		close(sv[1]);
 		zs_qemu_source_close(src, "listener socket: %s",
@@ -403,161 +347,6 @@ out:
 	g_main_context_pop_thread_default(src->ctx);
 }
 
-/* Takes the connection to QEMU's display (p2p or bus) and opens the
- * console. */
-static void use_qemu_conn(struct zs_qemu_source *src, GDBusConnection *conn)
-{
-	g_main_context_push_thread_default(src->ctx);
-	src->qemu_conn = conn;
-	src->qemu_closed_id = g_signal_connect(conn, "closed",
-		G_CALLBACK(on_conn_closed), src);
-	if (src->bus_address) {
-		/* QEMU may join the bus after us: wait for its name. */
-		if (!src->wait_for_qemu) {
-			src->retry_timer = g_timeout_source_new(
-				src->connect_timeout_ms);
-			g_source_set_callback(src->retry_timer,
-				on_name_timeout, src, NULL);
-			g_source_attach(src->retry_timer, src->ctx);
-		}
-		src->name_watch = g_bus_watch_name_on_connection(conn,
-			"org.qemu", G_BUS_NAME_WATCHER_FLAGS_NONE,
-			on_name_appeared, on_name_vanished, src, NULL);
-	} else {
-		open_console(src);
-	}
-	g_main_context_pop_thread_default(src->ctx);
-}
-
-static void on_qemu_conn(GObject *obj, GAsyncResult *res, gpointer data)
-{
-	GError *error = NULL;
-	GDBusConnection *conn;
-
-	(void)obj;
-	conn = g_dbus_connection_new_finish(res, &error);
-	if (!conn) {
-		if (!zs_qemu_is_cancelled(error))
-			zs_qemu_source_close(data, "D-Bus connection to QEMU: "
-				"%s", error->message);
-		g_error_free(error);
-		return;
-	}
-	if (((struct zs_qemu_source *)data)->closed) {
-		g_object_unref(conn);
-		return;
-	}
-	use_qemu_conn(data, conn);
-}
-
-/* Starts D-Bus on a connected peer-to-peer socket; takes ownership of fd. */
-static void start_p2p(struct zs_qemu_source *src, int fd)
-{
-	GError *error = NULL;
-	GIOStream *stream = stream_from_fd(fd, &error);
-
-	if (!stream) {
-		zs_qemu_source_close(src, "D-Bus socket: %s", error->message);
-		g_error_free(error);
-		return;
-	}
-	g_dbus_connection_new(stream, NULL,
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL,
-		src->cancel, on_qemu_conn, src);
-	g_object_unref(stream);
-}
-
-static gboolean try_qmp(gpointer data);
-
-static void schedule_qmp_retry(struct zs_qemu_source *src)
-{
-	src->retry_timer = g_timeout_source_new(src->wait_for_qemu ?
-		ZS_QEMU_WAIT_RETRY_MS : QMP_RETRY_MS);
-	g_source_set_callback(src->retry_timer, try_qmp, src, NULL);
-	g_source_attach(src->retry_timer, src->ctx);
-}
-
-static gboolean try_qmp(gpointer data)
-{
-	struct zs_qemu_source *src = data;
-	char err[256];
-	int qmp, sv[2];
-
-	if (src->retry_timer) {
-		g_source_unref(src->retry_timer);
-		src->retry_timer = NULL;
-	}
-	g_main_context_push_thread_default(src->ctx);
-	qmp = zs_qemu_qmp_connect(src->qmp_path);
-	if (qmp == -ENOENT || qmp == -ECONNREFUSED) {
-		if (src->wait_for_qemu && !src->said_waiting) {
-			g_message("QEMU display: waiting for QEMU's QMP socket "
-				"%s (%s; trying every %d ms)", src->qmp_path,
-				strerror(-qmp), ZS_QEMU_WAIT_RETRY_MS);
-			src->said_waiting = true;
-		}
-		if (src->wait_for_qemu ||
-		    g_get_monotonic_time() < src->connect_deadline_us) {
-			schedule_qmp_retry(src);
-			goto out;
-		}
-		zs_qemu_source_close(src, "QEMU QMP socket %s not listening "
-			"after %u ms: %s", src->qmp_path,
-			src->connect_timeout_ms, strerror(-qmp));
-		goto out;
-	}
-	if (qmp < 0) {
-		zs_qemu_source_close(src, "QEMU QMP socket %s: %s",
-			src->qmp_path, strerror(-qmp));
-		goto out;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		zs_qemu_source_close(src, "socketpair: %s", strerror(errno));
-		goto err_qmp;
-	}
-	if (!zs_qemu_qmp_add_client(qmp, sv[1], QMP_EXCHANGE_TIMEOUT_MS, err,
-			sizeof(err))) {
-		close(sv[0]);
-		close(sv[1]);
-		zs_qemu_source_close(src, "QEMU QMP %s: %s", src->qmp_path,
-			err);
-		goto err_qmp;
-	}
-	/* QEMU holds its own copy now; the QMP monitor is free for others. */
-	close(sv[1]);
-	close(qmp);
-	start_p2p(src, sv[0]);
-	goto out;
-
-err_qmp:
-	close(qmp);
-out:
-	g_main_context_pop_thread_default(src->ctx);
-	return G_SOURCE_REMOVE;
-}
-
-static void on_bus_conn(GObject *obj, GAsyncResult *res, gpointer data)
-{
-	GError *error = NULL;
-	GDBusConnection *conn =
-		g_dbus_connection_new_for_address_finish(res, &error);
-
-	(void)obj;
-	if (!conn) {
-		if (!zs_qemu_is_cancelled(error))
-			zs_qemu_source_close(data, "D-Bus bus %s: %s",
-				((struct zs_qemu_source *)data)->bus_address,
-				error->message);
-		g_error_free(error);
-		return;
-	}
-	if (((struct zs_qemu_source *)data)->closed) {
-		g_object_unref(conn);
-		return;
-	}
-	use_qemu_conn(data, conn);
-}
-
 static gboolean blank_tick(gpointer data)
 {
 	struct zs_qemu_source *src = data;
@@ -584,22 +373,7 @@ static gboolean start(gpointer data)
 		g_source_set_callback(src->blank_timer, blank_tick, src, NULL);
 		g_source_attach(src->blank_timer, src->ctx);
 	}
-	g_main_context_push_thread_default(src->ctx);
-	if (src->qmp_path) {
-		src->connect_deadline_us = g_get_monotonic_time() +
-			(int64_t)src->connect_timeout_ms * 1000;
-		try_qmp(src);
-	} else if (src->dbus_fd >= 0) {
-		int fd = src->dbus_fd;
-		src->dbus_fd = -1;
-		start_p2p(src, fd);
-	} else {
-		g_dbus_connection_new_for_address(src->bus_address,
-			G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-			NULL, src->cancel, on_bus_conn, src);
-	}
-	g_main_context_pop_thread_default(src->ctx);
+	zs_qemu_connect(src);
 	return G_SOURCE_REMOVE;
 }
 
@@ -752,6 +526,7 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
 	src->wait_for_qemu = opts->wait_for_qemu;
+	src->allowed_uid = opts->allowed_uid > 0 ? opts->allowed_uid : -1;
 	if (opts->session)
 		src->session = *opts->session;
 	src->session_data = opts->session_data;

@@ -35,6 +35,11 @@ struct zs_qemu_options {
 	 * join meanwhile, see a stopped display; 0 for none. zerospice
 	 * --reconnect passes the size of the last picture. */
 	uint32_t blank_width, blank_height;
+	/* Another uid QEMU may run as, besides zerospice's own and root; 0 for
+	 * none. The peer of the QMP socket, of dbus_fd and the owner of
+	 * org.qemu on the bus are checked (SO_PEERCRED): anyone else could
+	 * read the keystrokes. */
+	int64_t allowed_uid;
 	/* Character devices and the clipboard (chardev.c, clipboard.c); NULL
 	 * for none. Called on the source's context. */
 	const struct zs_qemu_session_events *session;
@@ -61,8 +66,9 @@ struct zs_qemu_options {
  * QMP errors, console not found, RegisterListener refused), QEMU exiting and
  * the socket dropping are reported once through events->closed, after a
  * black frame at the last size when a picture was shown. The QMP
- * exchange itself, once the socket accepts, is done synchronously with a 5 s
- * bound (QEMU answers it from its main loop in milliseconds).
+ * exchange never blocks the loop: a QEMU that accepts and stays silent
+ * costs at most 5 s (or connect_timeout_ms), and a full backlog counts as
+ * not listening yet. A peer of another uid (see allowed_uid) is refused.
  *
  * Frames carry DRM fourccs (XRGB8888 for QEMU's x8r8g8b8); their release may
  * be called from any thread and is marshalled back to this context, so frames

@@ -35,6 +35,8 @@ struct zs_display {
 
 	SpiceCharDeviceInstance port;
 	bool port_added;
+	bool watched;      /* the last START_STOP named codecs */
+	guint renew_idle;  /* renew_stream_device() is due */
 	struct zs_stream_reader stream_reader;
 	GQueue out; /* struct out_msg, head is being read */
 	size_t out_bytes;
@@ -58,6 +60,8 @@ struct zs_display {
 
 /* ---- stream-device port ---- */
 
+static gboolean renew_stream_device(gpointer data);
+
 static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 {
 	struct zs_display *d = data;
@@ -68,6 +72,12 @@ static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
 			g_warning("stream device: truncated START_STOP ignored");
 			return;
 		}
+		/* renew once per time it was watched (the device's own
+		 * START_STOPs at open and close name no codecs either); not
+		 * from here: spice-server is calling us */
+		if (mask == 0 && d->watched && !d->renew_idle)
+			d->renew_idle = g_idle_add(renew_stream_device, d);
+		d->watched = mask != 0;
 		d->events->start_stop(d->events_data, mask);
 		break;
 	}
@@ -101,10 +111,15 @@ static int port_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
 	return len;
 }
 
+bool zs_display_test_stall_reads;
+
 static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
 	struct zs_display *d = DISPLAY_OF(sin, port);
 	size_t done = 0;
+
+	if (zs_display_test_stall_reads)
+		return 0;
 	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
 		struct out_msg *m = g_queue_peek_head(&d->out);
 		size_t n = MIN(m->len - m->pos, (size_t)len - done);
@@ -146,9 +161,37 @@ static SpiceCharDeviceInterface port_sif = {
 	.event = port_event,
 };
 
+static void drop_msg(struct zs_display *d, GList *l)
+{
+	struct out_msg *m = l->data;
+
+	d->out_bytes -= m->len;
+	free(m->data);
+	g_free(m);
+	g_queue_delete_link(&d->out, l);
+}
+
+/* Only the newest cursor shape and position matter: while spice-server is
+ * not reading, a new one replaces the unsent one, so a guest that moves or
+ * redraws its pointer all the time queues at most one of each. */
+static void drop_unsent_of_type(struct zs_display *d, uint16_t type)
+{
+	GList *l = d->out.head;
+
+	while (l) {
+		GList *next = l->next;
+		struct out_msg *m = l->data;
+		if (m->pos == 0 && m->type == type)
+			drop_msg(d, l);
+		l = next;
+	}
+}
+
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type)
 {
+	if (type == STREAM_TYPE_CURSOR_SET || type == STREAM_TYPE_CURSOR_MOVE)
+		drop_unsent_of_type(d, type);
 	struct out_msg *m = g_new0(struct out_msg, 1);
 	m->data = msg;
 	m->len = len;
@@ -173,6 +216,11 @@ bool zs_display_busy(const struct zs_display *d)
 	return d->out_bytes > 0;
 }
 
+size_t zs_display_queued_bytes(const struct zs_display *d)
+{
+	return d->out_bytes;
+}
+
 unsigned zs_display_drop_unsent(struct zs_display *d)
 {
 	unsigned dropped = 0;
@@ -183,14 +231,48 @@ unsigned zs_display_drop_unsent(struct zs_display *d)
 		if (m->pos == 0) {
 			if (m->type == STREAM_TYPE_DATA)
 				dropped++;
-			d->out_bytes -= m->len;
-			free(m->data);
-			g_free(m);
-			g_queue_delete_link(&d->out, l);
+			drop_msg(d, l);
 		}
 		l = next;
 	}
 	return dropped;
+}
+
+/* spice-server 0.15.1 can keep one stream frame alive after every client
+ * it was queued for has gone (seen after clients that answer nonsense:
+ * tests/abuse/hostile-client.sh). Its stream device then counts a queue
+ * that never empties and stops reading us for good: every later client
+ * connects and gets no picture. So whenever the last client stops
+ * watching, the stream device (and the stream channel spice-server makes
+ * for it) is created afresh: nothing a client left behind in spice-server
+ * outlives its session. */
+static gboolean renew_stream_device(gpointer data)
+{
+	struct zs_display *d = data;
+	d->renew_idle = 0;
+	if (d->watched || !d->port_added)
+		return G_SOURCE_REMOVE;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
+	spice_server_remove_interface(&d->port.base);
+	d->port_added = false;
+	/* what the old device had not read belongs to no one now */
+	struct out_msg *m;
+	while ((m = g_queue_pop_head(&d->out))) {
+		free(m->data);
+		g_free(m);
+	}
+	d->out_bytes = 0;
+	zs_stream_reader_finish(&d->stream_reader);
+	zs_stream_reader_init(&d->stream_reader);
+	if (spice_server_add_interface(d->server, &d->port.base) != 0) {
+		g_warning("spice-server refused the stream device again: no "
+			"client can get a picture until restart");
+		return G_SOURCE_REMOVE;
+	}
+	d->port_added = true;
+	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
+	g_info("stream device renewed: no client is watching");
+	return G_SOURCE_REMOVE;
 }
 
 /* ---- vdagent device (agent-bridge.c): mouse here, the rest to the
@@ -502,10 +584,9 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	}
 	/* zerospice owns the listening sockets: spice-server keeps its default
 	 * of none (port -1). */
-	if (config->ticket)
-		spice_server_set_ticket(d->server, config->ticket, 0, 0, 0);
-	else
-		spice_server_set_noauth(d->server);
+	/* until zs_display_set_ticket: no client reaches spice-server before
+	 * main binds the ticket (server/ticket.c) */
+	spice_server_set_noauth(d->server);
 	spice_server_set_agent_mouse(d->server, 1);
 	spice_server_set_name(d->server, "zerospice");
 	if (spice_server_init(d->server, zs_spice_core_get(
@@ -558,6 +639,8 @@ void zs_display_destroy(struct zs_display *d)
 {
 	if (!d)
 		return;
+	if (d->renew_idle)
+		g_source_remove(d->renew_idle);
 	zs_agent_bridge_destroy(d->agent);
 	if (d->port_added) {
 		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
@@ -575,6 +658,20 @@ void zs_display_destroy(struct zs_display *d)
 	}
 	zs_stream_reader_finish(&d->stream_reader);
 	g_free(d);
+}
+
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s)
+{
+	if (!text) {
+		spice_server_set_noauth(d->server);
+		return;
+	}
+	/* clients already connected stay (fail_if_connected and
+	 * disconnect_if_connected off) */
+	if (spice_server_set_ticket(d->server, text,
+		    lifetime_s > INT32_MAX ? INT32_MAX : (int)lifetime_s, 0, 0) != 0)
+		g_warning("spice-server refused the new ticket");
 }
 
 bool zs_display_add_client(struct zs_display *d, int fd)

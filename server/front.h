@@ -18,6 +18,7 @@ struct zs_display;
 struct zs_front_config {
 	/* the plain listener: a unix path, or host + port (0 = any) */
 	const char *listen_unix;
+	unsigned unix_mode;     /* permissions of listen_unix */
 	const char *listen_host;
 	uint16_t listen_port;
 	/* TLS: tls_port -1 = no TLS listener, 0 = any free port; on
@@ -42,6 +43,9 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 /* Where accepted connections go. Borrows d; set it before the main loop
  * runs, and NULL (or destroy the front) before destroying d. */
 void zs_front_set_display(struct zs_front *f, struct zs_display *d);
+/* Reads the TLS files again for new connections (SIGHUP); live TLS
+ * sessions keep the old ones. On error the old ones stay. */
+bool zs_front_reload_tls(struct zs_front *f, char *err, size_t err_len);
 /* Closes the listeners and every connection it still relays. */
 void zs_front_destroy(struct zs_front *f);
 
@@ -54,10 +58,50 @@ struct zs_front_stats {
 	uint64_t handed_off;    /* plain connections given to spice-server as is */
 	uint64_t relayed;       /* connections relayed (main channel or TLS) */
 	uint64_t refused;       /* link errors we answered ourselves */
+	uint64_t refused_full;  /* over a connection cap */
+	uint64_t refused_blocked; /* from an address blocked after wrong tickets */
+	uint64_t auth_failures; /* wrong tickets spice-server reported */
+	uint64_t timeouts;      /* no link, no ticket or no progress in time */
 	uint64_t bytes_to_client, bytes_to_server;
 	uint64_t clock_rewrites;
 };
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s);
+
+/* ---- peers.c: per-source-address accounting ---- */
+
+struct zs_peer_limits {
+	unsigned max_total;           /* connections the front holds */
+	unsigned max_unauth_total;    /* ... of which before the ticket */
+	unsigned max_per_addr;        /* per source address */
+	unsigned max_unauth_per_addr; /* ... before the ticket */
+};
+/* Limits scaled to RLIMIT_NOFILE. */
+void zs_peer_limits_default(struct zs_peer_limits *l);
+
+struct zs_peers;
+struct zs_peer;
+struct zs_peers *zs_peers_create(const struct zs_peer_limits *limits);
+void zs_peers_destroy(struct zs_peers *p);
+/* "127.0.0.1", "[::1]" or "unix": the accounting key of fd's peer. */
+void zs_peer_name_of_fd(int fd, char *buf, size_t len);
+/* A new connection from name, counted as not yet past the ticket; NULL
+ * (why says which cap) when a cap is reached. */
+struct zs_peer *zs_peers_enter(struct zs_peers *p, const char *name,
+	char *why, size_t why_len);
+/* True while name is blocked after wrong tickets (why says how long). */
+bool zs_peers_blocked(struct zs_peers *p, const struct zs_peer *peer,
+	char *why, size_t why_len);
+/* One of peer's connections passed the ticket: its failures are forgiven. */
+void zs_peers_authenticated(struct zs_peers *p, struct zs_peer *peer);
+/* One of peer's connections is gone (unauth: it never passed the ticket).
+ * peer may be freed. */
+void zs_peers_leave(struct zs_peers *p, struct zs_peer *peer, bool unauth);
+/* A wrong ticket from peer; true when this starts (or extends) a block. */
+bool zs_peers_auth_failed(struct zs_peers *p, struct zs_peer *peer);
+/* Forgets addresses with no connection, no block and no recent failure. */
+void zs_peers_sweep(struct zs_peers *p);
+unsigned zs_peers_total(const struct zs_peers *p);
+const char *zs_peer_name(const struct zs_peer *peer);
 
 /* ---- tls.c: OpenSSL server context and non-blocking I/O ---- */
 

@@ -42,7 +42,6 @@ struct zs_display_events {
 struct zs_agent_bridge_ops;
 
 struct zs_display_config {
-	const char *ticket; /* NULL: no authentication */
 	uint32_t width, height; /* initial stream size */
 	/* The agent bridge's session hooks (monitors config, clipboard; its
 	 * pointer_abs is ignored: the mouse goes to the display events). NULL
@@ -56,6 +55,10 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	size_t err_len);
 void zs_display_destroy(struct zs_display *d);
 
+/* The SPICE ticket clients must give (text NULL: none), valid lifetime_s
+ * seconds (0: no expiry); clients already connected stay. */
+void zs_display_set_ticket(struct zs_display *d, const char *text,
+	uint32_t lifetime_s);
 /* The vdagent char device's bridge, and the SpiceServer (for the session's
  * char devices). */
 struct zs_agent_bridge *zs_display_agent(struct zs_display *d);
@@ -65,13 +68,19 @@ SpiceServer *zs_display_spice_server(struct zs_display *d);
 bool zs_display_add_client(struct zs_display *d, int fd);
 
 /* Queues one whole stream-device message (takes ownership of the malloc'd
- * bytes) and wakes spice-server up. */
+ * bytes) and wakes spice-server up. A CURSOR_SET or CURSOR_MOVE replaces an
+ * unsent one of its type. */
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type);
 /* SPICE sessions (main channels) spice-server has now. */
 uint32_t zs_display_client_count(const struct zs_display *d);
 /* True while queued bytes wait for spice-server to read them. */
 bool zs_display_busy(const struct zs_display *d);
+/* Bytes queued and not read yet. */
+size_t zs_display_queued_bytes(const struct zs_display *d);
+/* Tests: spice-server reads nothing while set (a client that stopped
+ * reading, as spice-server sees it). */
+extern bool zs_display_test_stall_reads;
 /* Drops queued messages spice-server has not started to read. Returns how
  * many DATA messages were dropped. */
 unsigned zs_display_drop_unsent(struct zs_display *d);
@@ -187,6 +196,7 @@ struct zs_pipeline_stats {
 	uint64_t frames_in, frames_encoded, frames_sent;
 	uint64_t frames_skipped; /* raw frames replaced before encoding */
 	uint64_t frames_dropped; /* encoded frames dropped (forced a keyframe) */
+	uint64_t frames_failed;  /* frames the encoder failed (dropped) */
 	uint64_t keyframes, bytes_sent;
 };
 
@@ -210,11 +220,13 @@ void zs_pipeline_get_stats(const struct zs_pipeline *p,
 struct zs_listener;
 typedef void (*zs_accept_fn)(int fd, void *data); /* takes ownership of fd */
 
-/* Binds and listens (host:port or a unix path). On success *bound_desc
- * holds "127.0.0.1:5900" or "unix:/path" (the real port if 0 was asked). */
+/* Binds and listens (host:port or a unix path, which gets unix_mode before
+ * anyone can connect). On success *bound_desc holds "127.0.0.1:5900" or
+ * "unix:/path" (the real port if 0 was asked). */
 struct zs_listener *zs_listener_create(const char *host, uint16_t port,
-	const char *unix_path, zs_accept_fn accept_cb, void *data,
-	char *bound_desc, size_t desc_len, char *err, size_t err_len);
+	const char *unix_path, unsigned unix_mode, zs_accept_fn accept_cb,
+	void *data, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len);
 void zs_listener_destroy(struct zs_listener *l);
 
 /* ---- resize.c: the desktop follows the client's window ---- */

@@ -1,6 +1,7 @@
 /* The listening sockets. zerospice owns them (spice-server gets none) and
  * hands every accepted connection to spice-server from the main loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +18,8 @@
 
 #define MAX_LISTEN_FDS 8
 #define LISTEN_BACKLOG 16
+/* Out of fds (or memory): stop accepting this long. */
+#define ACCEPT_PAUSE_MS 1000
 
 struct zs_listener {
 	int fds[MAX_LISTEN_FDS];
@@ -25,7 +28,63 @@ struct zs_listener {
 	char *unix_path;
 	zs_accept_fn accept_cb;
 	void *data;
+	/* An fd held in reserve: given up to accept and close one waiting
+	 * connection when the process is out of fds, so that client learns
+	 * at once instead of waiting in the backlog. */
+	int spare_fd;
+	guint pause;
+	uint64_t shed;
 };
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
+
+static void watch_all(struct zs_listener *l)
+{
+	for (int i = 0; i < l->n_fds; i++)
+		if (!l->watches[i])
+			l->watches[i] = g_unix_fd_add(l->fds[i], G_IO_IN,
+				on_accept, l);
+}
+
+static void unwatch_all(struct zs_listener *l)
+{
+	for (int i = 0; i < l->n_fds; i++) {
+		if (l->watches[i])
+			g_source_remove(l->watches[i]);
+		l->watches[i] = 0;
+	}
+}
+
+static gboolean on_pause_end(gpointer data)
+{
+	struct zs_listener *l = data;
+	l->pause = 0;
+	if (l->spare_fd < 0)
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	watch_all(l);
+	return G_SOURCE_REMOVE;
+}
+
+/* accept failed for want of fds or memory: the loop would spin on the
+ * waiting connection. Shed one with the spare fd, stop accepting for a
+ * while, say so once per pause. */
+static void pause_accepting(struct zs_listener *l, int fd, int err)
+{
+	if (l->spare_fd >= 0) {
+		close(l->spare_fd);
+		l->spare_fd = -1;
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd >= 0) {
+			close(cfd);
+			l->shed++;
+		}
+	}
+	g_warning("accept: %s; not accepting connections for %d ms (%"
+		G_GUINT64_FORMAT " shed so far)", g_strerror(err),
+		ACCEPT_PAUSE_MS, l->shed);
+	unwatch_all(l);
+	l->pause = g_timeout_add(ACCEPT_PAUSE_MS, on_pause_end, l);
+}
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 {
@@ -39,10 +98,17 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 				break;
 			if (errno == ECONNABORTED || errno == EPROTO)
 				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+				errno == ENOBUFS || errno == ENOMEM) {
+				pause_accepting(l, fd, errno);
+				return G_SOURCE_CONTINUE; /* removed: no spin */
+			}
 			g_warning("accept: %s", g_strerror(errno));
 			break;
 		}
 		l->accept_cb(cfd, l->data);
+		if (l->pause)
+			break;
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -59,8 +125,8 @@ static bool add_fd(struct zs_listener *l, int fd)
 	return true;
 }
 
-static int listen_unix(struct zs_listener *l, const char *path, char *err,
-	size_t err_len)
+static int listen_unix(struct zs_listener *l, const char *path,
+	unsigned mode, char *err, size_t err_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -92,8 +158,10 @@ static int listen_unix(struct zs_listener *l, const char *path, char *err,
 			unlink(path);
 		}
 	}
+	/* The mode is set before listen(): until then nobody can connect, so
+	 * no one slips in under the umask's mode. */
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-		listen(fd, LISTEN_BACKLOG) < 0) {
+		chmod(path, mode) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		snprintf(err, err_len, "cannot listen on unix:%s: %s", path,
@@ -169,15 +237,17 @@ static int listen_tcp(struct zs_listener *l, const char *host, uint16_t port,
 }
 
 struct zs_listener *zs_listener_create(const char *host, uint16_t port,
-	const char *unix_path, zs_accept_fn accept_cb, void *data,
-	char *bound_desc, size_t desc_len, char *err, size_t err_len)
+	const char *unix_path, unsigned unix_mode, zs_accept_fn accept_cb,
+	void *data, char *bound_desc, size_t desc_len, char *err,
+	size_t err_len)
 {
 	struct zs_listener *l = g_new0(struct zs_listener, 1);
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	l->accept_cb = accept_cb;
 	l->data = data;
 	int rc;
 	if (unix_path) {
-		rc = listen_unix(l, unix_path, err, err_len);
+		rc = listen_unix(l, unix_path, unix_mode, err, err_len);
 		if (rc == 0)
 			snprintf(bound_desc, desc_len, "unix:%s", unix_path);
 	} else {
@@ -199,10 +269,13 @@ void zs_listener_destroy(struct zs_listener *l)
 {
 	if (!l)
 		return;
-	for (int i = 0; i < l->n_fds; i++) {
-		g_source_remove(l->watches[i]);
+	unwatch_all(l);
+	for (int i = 0; i < l->n_fds; i++)
 		close(l->fds[i]);
-	}
+	if (l->pause)
+		g_source_remove(l->pause);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
 	if (l->unix_path) {
 		unlink(l->unix_path);
 		g_free(l->unix_path);

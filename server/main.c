@@ -11,6 +11,7 @@
 #include "front.h"
 #include "internal.h"
 #include "stats.h"
+#include "ticket.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
 #include "zs-server.h"
@@ -247,6 +248,31 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: the ticket file and the TLS files again; live clients stay. */
+static gboolean on_reload(gpointer data)
+{
+	struct app *app = data;
+	char err[512];
+	if (app->opts.ticket_file) {
+		if (zs_ticket_reload_file(err, sizeof(err)))
+			g_message("SIGHUP: read the ticket file again");
+		else
+			g_warning("SIGHUP: %s; the previous ticket stays", err);
+	}
+	if (app->opts.tls_port >= 0) {
+		if (zs_front_reload_tls(app->front, err, sizeof(err)))
+			g_message("SIGHUP: read the TLS files again");
+		else
+			g_warning("SIGHUP: %s; the previous TLS files stay", err);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void apply_ticket(void *data, const char *text, uint32_t lifetime_s)
+{
+	zs_display_set_ticket(data, text, lifetime_s);
+}
+
 static struct zs_source *create_source(struct app *app, char *err,
 	size_t err_len)
 {
@@ -264,6 +290,7 @@ static struct zs_source *create_source(struct app *app, char *err,
 			.wait_for_qemu = o->reconnect,
 			.blank_width = app->last_width,
 			.blank_height = app->last_height,
+			.allowed_uid = o->qemu_uid,
 			.session = zs_session_qemu_events(),
 			.session_data = app->session,
 		};
@@ -285,18 +312,16 @@ static int run(struct app *app)
 {
 	const struct zs_options *o = &app->opts;
 	char err[512];
-	char *ticket = NULL;
-	if (o->ticket_file) {
-		ticket = zs_read_ticket_file(o->ticket_file, err, sizeof(err));
-		if (!ticket) {
-			fprintf(stderr, "zerospice: error: %s\n", err);
-			return EXIT_FAILURE;
-		}
+	if (!zs_ticket_init(o->ticket_file, o->ticket_expiry_s, err,
+		    sizeof(err))) {
+		fprintf(stderr, "zerospice: error: %s\n", err);
+		return EXIT_FAILURE;
 	}
 
 	char bound[300], tls_bound[300];
 	struct zs_front_config fcfg = {
 		.listen_unix = o->listen_unix,
+		.unix_mode = o->socket_mode,
 		.listen_host = o->listen_host,
 		.listen_port = o->listen_port,
 		.tls_port = o->tls_port,
@@ -310,7 +335,6 @@ static int run(struct app *app)
 		sizeof(tls_bound), err, sizeof(err));
 	if (!app->front) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
-		free(ticket);
 		return EXIT_FAILURE;
 	}
 
@@ -318,7 +342,6 @@ static int run(struct app *app)
 	app->session = zs_session_create(&app->source,
 		o->source == ZS_SOURCE_QEMU ? &session_hooks : NULL, app);
 	struct zs_display_config dcfg = {
-		.ticket = ticket,
 		.width = o->width,
 		.height = o->height,
 		.agent_ops = zs_session_agent_ops(app->session),
@@ -326,14 +349,11 @@ static int run(struct app *app)
 	};
 	app->display = zs_display_create(&dcfg, &display_events, app, err,
 		sizeof(err));
-	if (ticket) {
-		explicit_bzero(ticket, strlen(ticket));
-		free(ticket);
-	}
 	if (!app->display) {
 		fprintf(stderr, "zerospice: error: %s\n", err);
 		return EXIT_FAILURE;
 	}
+	zs_ticket_bind(apply_ticket, app->display);
 	zs_front_set_display(app->front, app->display);
 	zs_session_set_display(app->session, app->display);
 
@@ -386,6 +406,7 @@ static int run(struct app *app)
 
 	g_unix_signal_add(SIGINT, on_signal, app);
 	g_unix_signal_add(SIGTERM, on_signal, app);
+	g_unix_signal_add(SIGHUP, on_reload, app);
 
 	if (o->listen_unix)
 		printf("zerospice %s: listening on %s\n"
@@ -397,7 +418,9 @@ static int run(struct app *app)
 			ZS_VERSION, bound, bound);
 	if (tls_bound[0])
 		printf("zerospice %s: TLS on %s%s\n", ZS_VERSION, tls_bound,
-			o->tls_only ? " (plain connections refused)" : "");
+			o->plain_refused_by_default ? " (plain connections "
+			"refused: a ticket off loopback; --allow-plain to accept "
+			"them)" : o->tls_only ? " (plain connections refused)" : "");
 	if (metrics_bound[0])
 		printf("zerospice %s: metrics on http://%s/metrics\n", ZS_VERSION,
 			metrics_bound);
@@ -448,9 +471,11 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_source_destroy(app.source);
+	zs_ticket_bind(NULL, NULL);
 	zs_session_destroy(app.session);
 	zs_audio_destroy(app.audio); /* after the source that feeds it */
 	zs_display_destroy(app.display);
+	zs_ticket_finish();
 	g_main_loop_unref(app.loop);
 	zs_options_finish(&app.opts);
 	return rc;

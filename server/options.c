@@ -23,9 +23,10 @@
 #define DEFAULT_PORT 5900
 #define MAX_FPS 240
 #define MAX_BITRATE_KBPS 1000000
-/* SPICE_MAX_PASSWORD_LENGTH in spice-protocol */
-#define MAX_TICKET_BYTES 60
+/* a year: spice-server keeps the lifetime as an int of seconds */
+#define MAX_TICKET_EXPIRY_S (366u * 24 * 3600)
 #define MAX_CLOCK_BIAS_MS 1000
+#define DEFAULT_SOCKET_MODE 0600
 
 static const char usage[] =
 	"Usage: zerospice [OPTION]...\n"
@@ -40,6 +41,9 @@ static const char usage[] =
 	"  --source qemu,dbus-fd=N use an inherited, connected p2p D-Bus socket\n"
 	"  --source qemu,bus=ADDR  QEMU on a D-Bus bus, name org.qemu\n"
 	"  --console N             QEMU console to show (default 0)\n"
+	"  --qemu-uid UID          QEMU may also run as UID (default: only as\n"
+	"                          zerospice's own user or root; the QMP socket's\n"
+	"                          and D-Bus peer's uid is checked)\n"
 	"  --reconnect             with qemu,qmp= or bus=: when QEMU goes away,\n"
 	"                          keep serving (clients see black) and attach to\n"
 	"                          the next QEMU on the same socket or bus, trying\n"
@@ -51,9 +55,18 @@ static const char usage[] =
 	"                          where clients connect (default 127.0.0.1:5900;\n"
 	"                          port 0 picks a free port; [::1]:PORT for IPv6)\n"
 	"  --ticket-file PATH      SPICE password, first line of PATH (never on the\n"
-	"                          command line); required for addresses other than\n"
-	"                          loopback or unix sockets\n"
-	"  --insecure-no-auth      allow a non-loopback address without a password\n"
+	"                          command line; 1..60 bytes, no NUL; the file must\n"
+	"                          be readable by its owner only, e.g. mode 0600;\n"
+	"                          a FIFO works); required for addresses other than\n"
+	"                          loopback or unix sockets, and for --source qemu\n"
+	"                          (clients get the VM's keyboard); SIGHUP reads it\n"
+	"                          again (clients already connected stay)\n"
+	"  --ticket-expiry SECONDS the ticket stops working SECONDS after it was\n"
+	"                          read (at start and at every SIGHUP)\n"
+	"  --insecure-no-auth      allow a non-loopback address, or a VM source,\n"
+	"                          without a password\n"
+	"  --socket-mode MODE      permissions of the --listen unix socket, octal\n"
+	"                          (default 0600: only this user)\n"
 	"  --tls-port PORT         also accept TLS (1.2 or later) on PORT of the\n"
 	"                          --listen host (0 picks a free port); zerospice\n"
 	"                          terminates TLS itself\n"
@@ -62,6 +75,10 @@ static const char usage[] =
 	"  --tls-ciphers LIST      OpenSSL cipher list for TLS 1.2\n"
 	"  --tls-only              refuse plain connections (clients are told to\n"
 	"                          use TLS)\n"
+	"  --allow-plain           with a ticket, TLS and a --listen address other\n"
+	"                          than loopback, plain connections are refused\n"
+	"                          unless this is given (they carry the keyboard in\n"
+	"                          the clear)\n"
 	"  --clock-fix on|off      give clients spice-server's real multimedia clock\n"
 	"                          on the main channel, so video is shown as soon as\n"
 	"                          it is decoded (default on; off: spice-server's\n"
@@ -69,7 +86,8 @@ static const char usage[] =
 	"  --clock-bias-ms N       with --clock-fix, set the client clock N ms behind\n"
 	"                          (0..1000, default 0)\n"
 	"\n"
-	"  SASL and seamless migration are not supported.\n"
+	"  SIGHUP reads the ticket file and the TLS files again; clients already\n"
+	"  connected stay. SASL and seamless migration are not supported.\n"
 	"\n"
 	"Encoding:\n"
 	"  --codec auto|h264|vp8|vp9|h265|mjpeg\n"
@@ -315,14 +333,18 @@ static bool parse_metrics(struct zs_options *opts, const char *arg,
 enum {
 	OPT_SOURCE = 256,
 	OPT_CONSOLE,
+	OPT_QEMU_UID,
+	OPT_SOCKET_MODE,
 	OPT_RECONNECT,
 	OPT_LISTEN,
 	OPT_TICKET_FILE,
+	OPT_TICKET_EXPIRY,
 	OPT_INSECURE_NO_AUTH,
 	OPT_TLS_PORT,
 	OPT_X509_DIR,
 	OPT_TLS_CIPHERS,
 	OPT_TLS_ONLY,
+	OPT_ALLOW_PLAIN,
 	OPT_CLOCK_FIX,
 	OPT_CLOCK_BIAS_MS,
 	OPT_CODEC,
@@ -338,14 +360,18 @@ enum {
 static const struct option long_options[] = {
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "qemu-uid", required_argument, NULL, OPT_QEMU_UID },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "ticket-file", required_argument, NULL, OPT_TICKET_FILE },
+	{ "ticket-expiry", required_argument, NULL, OPT_TICKET_EXPIRY },
 	{ "insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH },
 	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
 	{ "x509-dir", required_argument, NULL, OPT_X509_DIR },
 	{ "tls-ciphers", required_argument, NULL, OPT_TLS_CIPHERS },
 	{ "tls-only", no_argument, NULL, OPT_TLS_ONLY },
+	{ "allow-plain", no_argument, NULL, OPT_ALLOW_PLAIN },
 	{ "clock-fix", required_argument, NULL, OPT_CLOCK_FIX },
 	{ "clock-bias-ms", required_argument, NULL, OPT_CLOCK_BIAS_MS },
 	{ "codec", required_argument, NULL, OPT_CODEC },
@@ -373,6 +399,19 @@ static void set_defaults(struct zs_options *opts)
 	opts->tls_port = -1;
 	opts->metrics_port = -1;
 	opts->clock_fix = true;
+	opts->socket_mode = DEFAULT_SOCKET_MODE;
+}
+
+/* Octal permission bits, 0..0777. */
+static bool parse_mode(const char *s, uint32_t *out)
+{
+	if (!s || !*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 4)
+		return false;
+	unsigned long v = strtoul(s, NULL, 8);
+	if (v > 0777)
+		return false;
+	*out = (uint32_t)v;
+	return true;
 }
 
 static bool parse_one(struct zs_options *opts, int opt, const char *arg,
@@ -389,6 +428,18 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 	case OPT_RECONNECT:
 		opts->reconnect = true;
 		return true;
+	case OPT_QEMU_UID:
+		/* 0 is root, always allowed; (uid_t)-1 is no user */
+		if (!parse_u32(arg, 0, UINT32_MAX - 1, &v))
+			return fail(err, err_len, "--qemu-uid: '%s' is not a "
+				"numeric uid", arg);
+		opts->qemu_uid = v;
+		return true;
+	case OPT_SOCKET_MODE:
+		if (!parse_mode(arg, &opts->socket_mode))
+			return fail(err, err_len, "--socket-mode: '%s' is not "
+				"an octal mode 0..0777 (e.g. 0660)", arg);
+		return true;
 	case OPT_LISTEN:
 		return parse_listen(opts, arg, err, err_len);
 	case OPT_TICKET_FILE:
@@ -396,6 +447,13 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			return fail(err, err_len, "--ticket-file needs a path");
 		return replace_str(&opts->ticket_file, arg) ||
 			fail(err, err_len, "out of memory");
+	case OPT_TICKET_EXPIRY:
+		if (!parse_u32(arg, 1, MAX_TICKET_EXPIRY_S,
+			    &opts->ticket_expiry_s))
+			return fail(err, err_len,
+				"--ticket-expiry: '%s' is not 1..%u seconds", arg,
+				MAX_TICKET_EXPIRY_S);
+		return true;
 	case OPT_INSECURE_NO_AUTH:
 		opts->insecure_no_auth = true;
 		return true;
@@ -417,6 +475,9 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 			fail(err, err_len, "out of memory");
 	case OPT_TLS_ONLY:
 		opts->tls_only = true;
+		return true;
+	case OPT_ALLOW_PLAIN:
+		opts->allow_plain = true;
 		return true;
 	case OPT_CLOCK_FIX:
 		if (strcmp(arg, "on") == 0)
@@ -518,12 +579,22 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	if (!opts->listen_unix && !opts->listen_host &&
 		!replace_str(&opts->listen_host, DEFAULT_HOST))
 		return fail(err, err_len, "out of memory");
+	if (opts->source == ZS_SOURCE_QEMU && !opts->ticket_file &&
+		!opts->insecure_no_auth)
+		return fail(err, err_len,
+			"--source qemu gives every client the VM's keyboard and "
+			"mouse: give --ticket-file PATH (or --insecure-no-auth)");
 	if (opts->listen_host && !opts->ticket_file && !opts->insecure_no_auth &&
 		!zs_host_is_loopback(opts->listen_host))
 		return fail(err, err_len,
 			"refusing to listen on %s without a password: give "
 			"--ticket-file PATH (or --insecure-no-auth)",
 			opts->listen_host);
+	if (opts->ticket_expiry_s && !opts->ticket_file)
+		return fail(err, err_len, "--ticket-expiry needs --ticket-file");
+	if (opts->allow_plain && opts->tls_only)
+		return fail(err, err_len,
+			"--allow-plain and --tls-only contradict each other");
 	if (opts->tls_port >= 0) {
 		if (!opts->x509_dir)
 			return fail(err, err_len,
@@ -537,10 +608,19 @@ bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 			return fail(err, err_len,
 				"--tls-port %d is also the plain --listen port",
 				opts->tls_port);
-	} else if (opts->x509_dir || opts->tls_ciphers || opts->tls_only) {
+		/* Off loopback the keyboard must not cross the network in
+		 * the clear once there is a way not to (SECURITY.md). */
+		if (opts->ticket_file && opts->listen_host && !opts->allow_plain &&
+			!zs_host_is_loopback(opts->listen_host)) {
+			opts->tls_only = true;
+			opts->plain_refused_by_default = true;
+		}
+	} else if (opts->x509_dir || opts->tls_ciphers || opts->tls_only ||
+		opts->allow_plain) {
 		return fail(err, err_len, "%s needs --tls-port PORT",
 			opts->tls_only ? "--tls-only" : opts->x509_dir ?
-			"--x509-dir" : "--tls-ciphers");
+			"--x509-dir" : opts->tls_ciphers ? "--tls-ciphers" :
+			"--allow-plain");
 	}
 	return true;
 }
@@ -586,42 +666,4 @@ bool zs_host_is_loopback(const char *host)
 	}
 	freeaddrinfo(res);
 	return loopback;
-}
-
-char *zs_read_ticket_file(const char *path, char *err, size_t err_len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		fail(err, err_len, "cannot read ticket file %s: %s", path,
-			strerror(errno));
-		return NULL;
-	}
-	char buf[MAX_TICKET_BYTES + 3];
-	ssize_t n;
-	do {
-		n = read(fd, buf, sizeof(buf) - 1);
-	} while (n < 0 && errno == EINTR);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		fail(err, err_len, "cannot read ticket file %s: %s", path,
-			strerror(saved));
-		return NULL;
-	}
-	buf[n] = '\0';
-	size_t len = strcspn(buf, "\r\n");
-	if (len == 0) {
-		fail(err, err_len, "ticket file %s is empty", path);
-		return NULL;
-	}
-	if (len > MAX_TICKET_BYTES) {
-		fail(err, err_len, "ticket in %s is longer than %d bytes", path,
-			MAX_TICKET_BYTES);
-		return NULL;
-	}
-	if (memchr(buf, '\0', len)) {
-		fail(err, err_len, "ticket in %s contains a NUL byte", path);
-		return NULL;
-	}
-	return strndup(buf, len);
 }

@@ -6,7 +6,12 @@
  * read everything queued before, so encoded frames never pile up and never
  * need dropping in the normal case. If queued DATA ever has to be dropped
  * (a new client, a codec change), the next frame is forced to a keyframe and
- * delta frames are held back until it arrives. */
+ * delta frames are held back until it arrives.
+ *
+ * A frame the encoder cannot take (a bad buffer from the source, a size the
+ * element refuses) costs that frame and a keyframe, never the codec: only
+ * FAIL_LIMIT failures in a row put the codec aside for FAIL_BACKOFF_MS, and
+ * another codec the clients decode streams meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +27,10 @@
 #include "stats.h"
 #include "zs-client-proto.h"
 
+/* Failures in a row before a codec is put aside, and for how long. */
+#define FAIL_LIMIT 3
+#define FAIL_BACKOFF_MS 10000
+
 struct job {
 	struct zs_frame *frame;
 	enum zs_codec codec;
@@ -31,8 +40,7 @@ struct job {
 struct result {
 	struct zs_access_unit *au; /* NULL on failure */
 	enum zs_codec codec;
-	int err;
-	bool create_failed;
+	int err; /* negative errno when the frame could not be encoded */
 	char *encoder_desc; /* set when a new encoder was made */
 	uint64_t cpu_pixel_bytes;
 };
@@ -55,6 +63,10 @@ struct zs_pipeline {
 	uint8_t *cursor_msg;
 	size_t cursor_len;
 	struct zs_pipeline_stats stats;
+	/* per codec: failures in a row, and until when it is put aside */
+	unsigned fails[ZS_CODEC_COUNT];
+	int64_t aside_until_us[ZS_CODEC_COUNT];
+	GSource *aside_timer;
 
 	/* worker */
 	GThread *thread;
@@ -102,7 +114,6 @@ static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
 	if (!p->enc) {
 		g_warning("cannot create a %s encoder for %ux%u: %s",
 			zs_codec_name(job->codec), f->width, f->height, err);
-		res->create_failed = true;
 		res->err = -ENODEV;
 		return false;
 	}
@@ -138,13 +149,9 @@ static gpointer worker_main(gpointer data)
 			res->cpu_pixel_bytes = zs_encoder_cpu_pixel_bytes(p->enc);
 			if (res->err < 0) {
 				g_warning("encoding frame %" G_GUINT64_FORMAT
-					" failed: %s; %s",
-					job.frame->id, g_strerror(-res->err),
-					fresh ? "giving up on this codec" :
-						"restarting the encoder");
-				/* an encoder that fails its first frame (e.g. a size
-				 * the element cannot do) would fail every frame */
-				res->create_failed = fresh && res->err != -EINVAL;
+					" failed: %s; dropping it and "
+					"restarting the encoder",
+					job.frame->id, g_strerror(-res->err));
 				zs_encoder_destroy(p->enc);
 				p->enc = NULL;
 				res->au = NULL;
@@ -164,12 +171,27 @@ static gpointer worker_main(gpointer data)
 
 /* ---- main thread ---- */
 
+/* The codecs we can encode, without those put aside after failures. */
+static uint32_t usable_mask(struct zs_pipeline *p)
+{
+	int64_t now = g_get_monotonic_time();
+	uint32_t mask = p->available_mask;
+
+	for (int c = 1; c < ZS_CODEC_COUNT; c++) {
+		if (p->aside_until_us[c] > now)
+			mask &= ~ZS_CODEC_BIT(c);
+	}
+	return mask;
+}
+
 static void choose_codec(struct zs_pipeline *p)
 {
 	enum zs_codec prev = p->codec;
+	uint32_t usable = usable_mask(p);
+
+	/* A forced codec that was put aside: nothing else may stream. */
 	p->codec = p->client_mask ?
-		zs_codec_choose(p->client_mask, p->available_mask,
-			p->cfg.forced_codec) :
+		zs_codec_choose(p->client_mask, usable, p->cfg.forced_codec) :
 		ZS_CODEC_NONE;
 	zs_stats_streaming(p->codec);
 	if (p->client_mask && p->codec == ZS_CODEC_NONE) {
@@ -181,6 +203,43 @@ static void choose_codec(struct zs_pipeline *p)
 	} else if (p->codec != prev && p->codec != ZS_CODEC_NONE) {
 		g_message("streaming %s (%s)", zs_codec_name(p->codec),
 			zs_encoder_element_name(p->cfg.backend, p->codec));
+	}
+}
+
+static gboolean on_aside_timer(gpointer data)
+{
+	struct zs_pipeline *p = data;
+
+	g_source_unref(p->aside_timer);
+	p->aside_timer = NULL;
+	choose_codec(p);
+	p->need_format = true;
+	p->need_keyframe = true;
+	try_submit(p);
+	return G_SOURCE_REMOVE;
+}
+
+/* A frame was lost to an encoder error: ask for a keyframe, and put the
+ * codec aside for a while when it keeps failing. */
+static void frame_failed(struct zs_pipeline *p, enum zs_codec codec)
+{
+	p->stats.frames_failed++;
+	p->need_keyframe = true;
+	if (codec <= ZS_CODEC_NONE || codec >= ZS_CODEC_COUNT ||
+	    ++p->fails[codec] < FAIL_LIMIT)
+		return;
+	p->fails[codec] = 0;
+	p->aside_until_us[codec] = g_get_monotonic_time() +
+		FAIL_BACKOFF_MS * 1000;
+	g_warning("%s failed %d frames in a row: trying other codecs for "
+		"%d s", zs_codec_name(codec), FAIL_LIMIT, FAIL_BACKOFF_MS / 1000);
+	choose_codec(p);
+	p->need_format = true;
+	if (!p->aside_timer) {
+		p->aside_timer = g_timeout_source_new(FAIL_BACKOFF_MS + 10);
+		g_source_set_callback(p->aside_timer, on_aside_timer, p, NULL);
+		g_source_attach(p->aside_timer,
+			g_main_context_get_thread_default());
 	}
 }
 
@@ -284,14 +343,14 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 			g_message("encoder: %s", res->encoder_desc);
 			zs_stats_encoder(res->encoder_desc);
 		}
-		if (res->create_failed) {
-			p->available_mask &= ~ZS_CODEC_BIT(res->codec);
-			choose_codec(p);
-			p->need_format = true;
-			p->need_keyframe = true;
+		if (!res->au && res->err < 0) {
+			frame_failed(p, res->codec);
 		} else if (!res->au) {
 			p->need_keyframe = true;
 		} else {
+			if (res->codec > ZS_CODEC_NONE &&
+			    res->codec < ZS_CODEC_COUNT)
+				p->fails[res->codec] = 0;
 			zs_stats_frame_encoded(res->au, res->cpu_pixel_bytes);
 			handle_access_unit(p, res->au);
 		}
@@ -500,6 +559,10 @@ void zs_pipeline_destroy(struct zs_pipeline *p)
 	if (p->pace_timer) {
 		g_source_destroy(p->pace_timer);
 		g_source_unref(p->pace_timer);
+	}
+	if (p->aside_timer) {
+		g_source_destroy(p->aside_timer);
+		g_source_unref(p->aside_timer);
 	}
 	close(p->wake_fd);
 	zs_frame_release(p->pending);

@@ -7,7 +7,10 @@
  * result, then messages. spice-server frames them with mini headers when the
  * *client's* common caps have MINI_HEADER (red-channel-client.cpp), full
  * SpiceDataHeaders otherwise. A non-OK reply or result means spice-server is
- * refusing and will close: from there bytes pass untouched. */
+ * refusing and will close: from there bytes pass untouched. On an accepted
+ * main channel every message is followed: the clock fields are rewritten
+ * (with the clock fix) and CHANNELS_LIST is held whole and loses the stub
+ * QXL's channels (relay.h, ZS_RELAY_HIDDEN_CHANNEL_ID). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +36,7 @@ enum {
 	S2C_RESULT,
 	S2C_MSG_HEADER,
 	S2C_MSG_BODY,
+	S2C_MSG_HOLD, /* a CHANNELS_LIST, held whole to be rewritten */
 	S2C_PASS,
 	S2C_DEAD,
 };
@@ -127,7 +131,22 @@ size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
 
 bool zs_relay_following(const struct zs_relay_parser *p)
 {
-	return p->s2c_state == S2C_MSG_HEADER || p->s2c_state == S2C_MSG_BODY;
+	return p->s2c_state == S2C_MSG_HEADER || p->s2c_state == S2C_MSG_BODY ||
+		p->s2c_state == S2C_MSG_HOLD;
+}
+
+size_t zs_relay_s2c_held(const struct zs_relay_parser *p)
+{
+	if (p->s2c_state == S2C_MSG_HEADER)
+		return p->hdr_have;
+	return p->s2c_state == S2C_MSG_HOLD ? p->held_have : 0;
+}
+
+bool zs_relay_channel_hidden(uint8_t channel_type, uint8_t channel_id)
+{
+	return channel_id == ZS_RELAY_HIDDEN_CHANNEL_ID &&
+		(channel_type == SPICE_CHANNEL_DISPLAY ||
+			channel_type == SPICE_CHANNEL_CURSOR);
 }
 
 static bool test_cap(const uint8_t *caps, uint32_t num_caps, uint32_t cap)
@@ -217,10 +236,18 @@ static enum zs_relay_status c2s_mess_done(struct zs_relay_parser *p,
 		return refuse(p, SPICE_LINK_ERR_BAD_CONNECTION_ID, err, err_len,
 			why);
 	}
+	if (zs_relay_channel_hidden(p->channel_type, p->channel_id)) {
+		char why[128];
+		snprintf(why, sizeof(why),
+			"client asks for channel %u:%u, the stub QXL's, which is "
+			"not offered", p->channel_type, p->channel_id);
+		return refuse(p, SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE, err,
+			err_len, why);
+	}
 	p->link_done = true;
 	if (p->channel_type != SPICE_CHANNEL_MAIN) {
+		/* the server side is followed up to the link result */
 		p->c2s_state = C2S_PASS;
-		p->s2c_state = S2C_PASS;
 	} else {
 		p->c2s_state = p->client_auth_selection ? C2S_MECH : C2S_TICKET;
 		p->ticket_left = ZS_RELAY_TICKET_BYTES;
@@ -328,18 +355,23 @@ static enum zs_relay_status s2c_header_done(struct zs_relay_parser *p,
 		p->reply_error = 0;
 		return ZS_RELAY_OK;
 	case S2C_RESULT:
-		if (get_le32(h) != SPICE_LINK_ERR_OK ||
+		p->result_seen = true;
+		p->link_result = get_le32(h);
+		if (p->link_result != SPICE_LINK_ERR_OK ||
 			p->auth_mechanism == SPICE_COMMON_CAP_AUTH_SASL ||
-			!p->rewrite_clock) {
-			/* refused (spice-server closes next), or nothing to
-			 * rewrite */
+			p->channel_type != SPICE_CHANNEL_MAIN) {
+			/* refused (spice-server closes next), or nothing more
+			 * to follow on a channel other than main */
 			p->s2c_state = S2C_PASS;
 			return ZS_RELAY_OK;
 		}
+		/* followed even without the clock fix: CHANNELS_LIST is
+		 * always rewritten */
 		p->s2c_state = S2C_MSG_HEADER;
 		p->hdr_need = p->client_mini_header ? ZS_RELAY_MINI_HEADER_BYTES :
 			ZS_RELAY_FULL_HEADER_BYTES;
-		if (p->client_mini_header && p->resync_state == RESYNC_OFF)
+		if (p->rewrite_clock && p->client_mini_header &&
+			p->resync_state == RESYNC_OFF)
 			p->resync_state = p->c2s_state == C2S_PASS ?
 				RESYNC_DUE : RESYNC_WAIT;
 		return ZS_RELAY_OK;
@@ -360,8 +392,28 @@ static enum zs_relay_status s2c_header_done(struct zs_relay_parser *p,
 		}
 		p->messages++;
 		p->field = false;
-		if (p->msg_type == SPICE_MSG_MAIN_INIT ||
-			p->msg_type == SPICE_MSG_MAIN_MULTI_MEDIA_TIME) {
+		p->body_left = size;
+		p->body_off = 0;
+		if (p->msg_type == SPICE_MSG_MAIN_INIT && size < 4) {
+			snprintf(err, err_len,
+				"spice-server sent a MAIN_INIT of %u bytes", size);
+			return s2c_fail(p);
+		}
+		if (p->msg_type == SPICE_MSG_MAIN_CHANNELS_LIST) {
+			if (size > ZS_RELAY_MAX_HELD_BYTES) {
+				snprintf(err, err_len,
+					"spice-server sent a channel list of %u bytes, "
+					"over the relay's %u-byte limit", size,
+					ZS_RELAY_MAX_HELD_BYTES);
+				return s2c_fail(p);
+			}
+			memcpy(p->held, p->hdr, p->hdr_need);
+			p->held_have = p->hdr_need;
+			p->s2c_state = S2C_MSG_HOLD;
+			return ZS_RELAY_OK;
+		}
+		if (p->rewrite_clock && (p->msg_type == SPICE_MSG_MAIN_INIT ||
+			p->msg_type == SPICE_MSG_MAIN_MULTI_MEDIA_TIME)) {
 			uint32_t off = p->msg_type == SPICE_MSG_MAIN_INIT ?
 				ZS_RELAY_INIT_MM_TIME_OFFSET :
 				ZS_RELAY_MM_TIME_OFFSET;
@@ -377,8 +429,6 @@ static enum zs_relay_status s2c_header_done(struct zs_relay_parser *p,
 			p->field_value = now_ms - p->bias_ms;
 			p->field_orig = 0;
 		}
-		p->body_left = size;
-		p->body_off = 0;
 		p->s2c_state = S2C_MSG_BODY;
 		return ZS_RELAY_OK;
 	default:
@@ -393,6 +443,8 @@ static void s2c_body_done(struct zs_relay_parser *p)
 	p->hdr_have = 0;
 	if (p->s2c_state == S2C_REPLY_BODY) {
 		if (p->reply_error != SPICE_LINK_ERR_OK) {
+			p->result_seen = true;
+			p->link_result = p->reply_error;
 			p->s2c_state = S2C_PASS;
 			return;
 		}
@@ -407,6 +459,14 @@ static void s2c_body_done(struct zs_relay_parser *p)
 		p->field = false;
 	}
 	p->s2c_state = S2C_MSG_HEADER;
+	if (p->msg_type == SPICE_MSG_MAIN_INIT)
+		p->session_known = true;
+}
+
+static void s2c_advance(struct zs_relay_parser *p, size_t n)
+{
+	p->body_off += (uint32_t)n;
+	p->body_left -= (uint32_t)n;
 }
 
 /* Body bytes [body_off, body_off + n) of the current reply or message. */
@@ -418,7 +478,15 @@ static void s2c_body(struct zs_relay_parser *p, uint8_t *buf, size_t n)
 		/* SpiceLinkReply.error: the first u32 */
 		for (uint32_t i = start; i < end && i < 4; i++)
 			p->reply_error |= (uint32_t)buf[i - start] << (8 * i);
-	} else if (p->field) {
+		s2c_advance(p, n);
+		return;
+	}
+	if (p->msg_type == SPICE_MSG_MAIN_INIT && !p->session_known) {
+		/* SpiceMsgMainInit.session_id: the first u32 */
+		for (uint32_t i = start; i < end && i < 4; i++)
+			p->session_id |= (uint32_t)buf[i - start] << (8 * i);
+	}
+	if (p->field) {
 		for (uint32_t i = start; i < end; i++) {
 			if (i < p->field_off || i >= p->field_off + 4)
 				continue;
@@ -427,13 +495,55 @@ static void s2c_body(struct zs_relay_parser *p, uint8_t *buf, size_t n)
 			buf[i - start] = (uint8_t)(p->field_value >> (8 * byte));
 		}
 	}
-	p->body_off = end;
-	p->body_left -= (uint32_t)n;
+	s2c_advance(p, n);
+}
+
+/* The held CHANNELS_LIST is complete: drop the hidden channels from it,
+ * fix its sizes, and return its new length. A list that does not parse
+ * goes out as it came (the client judges it). */
+static size_t rewrite_channels_list(struct zs_relay_parser *p)
+{
+	size_t hdr = p->client_mini_header ? ZS_RELAY_MINI_HEADER_BYTES :
+		ZS_RELAY_FULL_HEADER_BYTES;
+	size_t size_at = p->client_mini_header ? 2 : 10;
+	uint8_t *body = p->held + hdr;
+	size_t size = p->held_have - hdr;
+	if (size < 4)
+		return p->held_have;
+	uint32_t num = get_le32(body);
+	if (num > (size - 4) / 2)
+		return p->held_have;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < num; i++) {
+		uint8_t type = body[4 + 2 * i], id = body[5 + 2 * i];
+		if (zs_relay_channel_hidden(type, id)) {
+			p->hidden_channels++;
+			continue;
+		}
+		body[4 + 2 * kept] = type;
+		body[5 + 2 * kept] = id;
+		kept++;
+	}
+	size_t removed = 2 * (size_t)(num - kept);
+	/* bytes after the list, if any, follow it */
+	memmove(body + 4 + 2 * kept, body + 4 + 2 * num, size - 4 - 2 * num);
+	put_le32(body, kept);
+	put_le32(p->held + size_at, (uint32_t)(size - removed));
+	return p->held_have - removed;
+}
+
+/* n bytes to the client: out may trail in (memmove). */
+static void emit(uint8_t *out, size_t *out_len, const uint8_t *src, size_t n)
+{
+	memmove(out + *out_len, src, n);
+	*out_len += n;
 }
 
 enum zs_relay_status zs_relay_feed_s2c(struct zs_relay_parser *p,
-	uint8_t *buf, size_t len, uint32_t now_ms, char *err, size_t err_len)
+	const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+	uint32_t now_ms, char *err, size_t err_len)
 {
+	*out_len = 0;
 	if (len == 0)
 		return p->s2c_state == S2C_DEAD ? ZS_RELAY_ERROR : ZS_RELAY_OK;
 	if (!p->link_done && p->s2c_state != S2C_DEAD) {
@@ -452,31 +562,57 @@ enum zs_relay_status zs_relay_feed_s2c(struct zs_relay_parser *p,
 			n = p->hdr_need - p->hdr_have;
 			if (n > len - off)
 				n = len - off;
-			memcpy(p->hdr + p->hdr_have, buf + off, n);
+			memcpy(p->hdr + p->hdr_have, in + off, n);
 			p->hdr_have += n;
+			/* link bytes pass at once; a message header waits
+			 * until its type is known */
+			if (p->s2c_state != S2C_MSG_HEADER)
+				emit(out, out_len, in + off, n);
 			off += n;
 			if (p->hdr_have < p->hdr_need)
 				break;
+			bool msg = p->s2c_state == S2C_MSG_HEADER;
 			p->hdr_have = 0;
 			st = s2c_header_done(p, now_ms, err, err_len);
 			if (st != ZS_RELAY_OK)
 				return st;
+			if (msg && p->s2c_state == S2C_MSG_BODY)
+				emit(out, out_len, p->hdr, p->hdr_need);
 			if ((p->s2c_state == S2C_MSG_BODY ||
 				    p->s2c_state == S2C_REPLY_BODY) &&
 				p->body_left == 0)
 				s2c_body_done(p);
+			if (p->s2c_state == S2C_MSG_HOLD && p->body_left == 0)
+				goto held_done;
 			break;
 		case S2C_REPLY_BODY:
 		case S2C_MSG_BODY:
 			n = p->body_left;
 			if (n > len - off)
 				n = len - off;
-			s2c_body(p, buf + off, n);
+			emit(out, out_len, in + off, n);
+			s2c_body(p, out + *out_len - n, n);
 			off += n;
 			if (p->body_left == 0)
 				s2c_body_done(p);
 			break;
+		case S2C_MSG_HOLD:
+			n = p->body_left;
+			if (n > len - off)
+				n = len - off;
+			memcpy(p->held + p->held_have, in + off, n);
+			p->held_have += n;
+			p->body_left -= (uint32_t)n;
+			off += n;
+			if (p->body_left)
+				break;
+		held_done:
+			emit(out, out_len, p->held, rewrite_channels_list(p));
+			p->held_have = 0;
+			p->s2c_state = S2C_MSG_HEADER;
+			break;
 		case S2C_PASS:
+			emit(out, out_len, in + off, len - off);
 			return ZS_RELAY_OK;
 		default:
 			snprintf(err, err_len, "spice-server data after an error");

@@ -34,6 +34,19 @@
 /* The encrypted ticket that follows the client's link (and mechanism):
  * spice-server's RSA-1024 modulus size. */
 #define ZS_RELAY_TICKET_BYTES 128
+/* The stub QXL (server/display.c) is display and cursor channel 1: it is
+ * there only so spice-server allows the client mouse. Clients are never
+ * shown it (CHANNELS_LIST is rewritten) nor let link to it: each client
+ * on it cost spice-server's per-client image caches (8 MiB), and hostile
+ * clients on it wedged or crashed spice-server 0.15's QXL worker. */
+#define ZS_RELAY_HIDDEN_CHANNEL_ID 1
+/* Largest SPICE_MSG_MAIN_CHANNELS_LIST the relay holds whole (u32 count +
+ * 2 bytes per channel; spice-server 0.15 has fewer than 20 channels). */
+#define ZS_RELAY_MAX_HELD_BYTES 1024
+/* How far the bytes zs_relay_feed_s2c() writes may run ahead of what it
+ * read in one call: a held message header and a held CHANNELS_LIST. */
+#define ZS_RELAY_S2C_SLACK_BYTES \
+	(ZS_RELAY_FULL_HEADER_BYTES + ZS_RELAY_MAX_HELD_BYTES)
 /* A SPICE_MSG_MAIN_MULTI_MEDIA_TIME with a mini header. */
 #define ZS_RELAY_RESYNC_BYTES (ZS_RELAY_MINI_HEADER_BYTES + 4)
 
@@ -66,6 +79,13 @@ struct zs_relay_parser {
 	uint32_t auth_mechanism;   /* 0 until the client chose one */
 	uint32_t link_error;       /* SPICE_LINK_ERR_* for a REFUSE */
 
+	/* What spice-server answered: link_result once result_seen (the u32
+	 * after its link reply, or the reply's own error); session_id from
+	 * SPICE_MSG_MAIN_INIT once session_known (the connection_id every
+	 * other channel of that client names). */
+	bool result_seen, session_known;
+	uint32_t link_result, session_id;
+
 	/* spice-server → client */
 	int s2c_state;
 	uint8_t hdr[ZS_RELAY_FULL_HEADER_BYTES];
@@ -75,18 +95,21 @@ struct zs_relay_parser {
 	bool field;                   /* the current body holds a clock field */
 	uint32_t field_off, field_value, field_orig;
 	uint16_t msg_type;
+	uint8_t held[ZS_RELAY_FULL_HEADER_BYTES + ZS_RELAY_MAX_HELD_BYTES];
+	size_t held_have;
 
 	/* The one message the relay adds (mini-header sessions only): the
 	 * clock again, once the client has handled MAIN_INIT. */
 	int resync_state;
 
 	/* counters, for logs and tests */
-	uint64_t messages, rewrites, resyncs;
+	uint64_t messages, rewrites, resyncs, hidden_channels;
 	uint32_t last_orig_mm_time, last_new_mm_time;
 };
 
-/* rewrite_clock false: follow the link exchange only (link checks,
- * refusals) and pass every message through untouched. */
+/* rewrite_clock false: leave the clock fields alone (link checks,
+ * refusals, the session id from MAIN_INIT and the channel list rewrite
+ * still apply). Any channel: the link reply and result are followed. */
 void zs_relay_parser_init(struct zs_relay_parser *p, bool rewrite_clock,
 	uint32_t bias_ms);
 
@@ -97,11 +120,25 @@ void zs_relay_parser_init(struct zs_relay_parser *p, bool rewrite_clock,
 enum zs_relay_status zs_relay_feed_c2s(struct zs_relay_parser *p,
 	const uint8_t *buf, size_t len, char *err, size_t err_len);
 
-/* Bytes spice-server sent, rewritten in place: the clock fields become
- * now_ms - bias_ms (now_ms: CLOCK_MONOTONIC in ms, spice-server's
- * reds_get_mm_time()). ERROR: close both sides. */
+/* Bytes spice-server sent (`in`, `len`); what goes on to the client is
+ * written to `out`, *out_len bytes. On the main channel, after the link,
+ * the clock fields become now_ms - bias_ms (now_ms: CLOCK_MONOTONIC in ms,
+ * spice-server's reds_get_mm_time()) when the clock fix is on, and
+ * SPICE_MSG_MAIN_CHANNELS_LIST loses the hidden channels. A message header
+ * is held until complete, a CHANNELS_LIST until whole, so one call writes
+ * up to len + ZS_RELAY_S2C_SLACK_BYTES bytes. out may overlap in only at
+ * or before in - ZS_RELAY_S2C_SLACK_BYTES. ERROR: close both sides. */
 enum zs_relay_status zs_relay_feed_s2c(struct zs_relay_parser *p,
-	uint8_t *buf, size_t len, uint32_t now_ms, char *err, size_t err_len);
+	const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+	uint32_t now_ms, char *err, size_t err_len);
+
+/* Bytes spice-server sent that the parser holds back for now (a partial
+ * message header, a partial CHANNELS_LIST). */
+size_t zs_relay_s2c_held(const struct zs_relay_parser *p);
+
+/* True for the stub QXL's display and cursor channels, which clients are
+ * neither shown nor let link to. */
+bool zs_relay_channel_hidden(uint8_t channel_type, uint8_t channel_id);
 
 /* spice-gtk takes MAIN_INIT's clock when it handles the message, which a
  * client busy starting up does tens of ms after it arrived: its clock then
@@ -117,8 +154,7 @@ size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
 	uint8_t out[ZS_RELAY_RESYNC_BYTES]);
 
 /* True when spice-server's side is followed message by message (a main
- * channel with the clock fix on, link accepted); false while linking or
- * when bytes just pass. */
+ * channel, link accepted); false while linking or when bytes just pass. */
 bool zs_relay_following(const struct zs_relay_parser *p);
 
 /* The SpiceLinkHeader + SpiceLinkReply spice-server itself sends to refuse

@@ -94,8 +94,16 @@ struct zs_tls *zs_tls_create(const char *x509_dir, const char *ciphers,
 		goto err_ctx;
 	}
 	if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
+		/* OpenSSL 3 compares the key with the certificate here */
+		bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) ==
+			X509_R_KEY_VALUES_MISMATCH;
 		ssl_error_text(why, sizeof(why), "unknown error");
-		snprintf(err, err_len, "TLS: cannot load %s: %s", key, why);
+		if (mismatch)
+			snprintf(err, err_len,
+				"TLS: %s does not match the certificate in %s: %s",
+				key, cert, why);
+		else
+			snprintf(err, err_len, "TLS: cannot load %s: %s", key, why);
 		goto err_ctx;
 	}
 	if (SSL_CTX_check_private_key(t->ctx) != 1) {

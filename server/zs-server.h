@@ -27,13 +27,17 @@ struct zs_options {
 	/* --reconnect (qmp or bus only): wait for QEMU without a bound, and
 	 * attach to the next one when it goes away */
 	bool reconnect;
+	/* another uid QEMU may run as (besides ours and root); 0 for none */
+	uint32_t qemu_uid;
 
 	/* listen: either a unix path or host + port (port 0 = any free one) */
 	char *listen_unix;
+	uint32_t socket_mode; /* of listen_unix, default 0600 */
 	char *listen_host;
 	uint16_t listen_port;
 
 	char *ticket_file;
+	uint32_t ticket_expiry_s; /* 0 = never */
 	bool insecure_no_auth;
 
 	/* TLS, terminated by zerospice: tls_port -1 = none (0 = any free
@@ -43,6 +47,10 @@ struct zs_options {
 	char *x509_dir;
 	char *tls_ciphers; /* NULL: OpenSSL's defaults */
 	bool tls_only;     /* refuse plain connections */
+	bool allow_plain;  /* --allow-plain */
+	/* tls_only was set because of a ticket, TLS and a non-loopback
+	 * address without --allow-plain */
+	bool plain_refused_by_default;
 
 	/* the main-channel clock relay (shared/DESIGN.md §4) */
 	bool clock_fix;         /* default on */
@@ -72,7 +80,3 @@ const char *zs_options_usage(void);
 
 /* True when every address `host` resolves to is loopback (127/8, ::1). */
 bool zs_host_is_loopback(const char *host);
-
-/* Reads a SPICE ticket (password) file: the first line, without its line
- * ending; 1..60 bytes. Returns a malloc'd string or NULL with a reason. */
-char *zs_read_ticket_file(const char *path, char *err, size_t err_len);

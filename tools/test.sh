@@ -1,7 +1,9 @@
 #!/bin/bash
 # Builds zerospice with -Dwerror=true under AddressSanitizer and
 # UndefinedBehaviorSanitizer and runs every test: unit, fuzz regression
-# loops and integration against real clients. Installs what it needs.
+# loops, integration against real clients, abuse cases; then builds the
+# libFuzzer targets with clang and runs each for a bounded time. Installs
+# what it needs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZS_TEST_BUILD:-$top/build-test}
@@ -19,5 +21,23 @@ if [ ! -d "$build" ]; then
 fi
 ninja -C "$build"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Leaks are off for the clients the integration tests start (not ours);
+# the zerospice binary runs with them on (tests/integration/lib.sh), as do
+# the unit tests that set their own ASAN_OPTIONS and the fuzzers.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
+
+# libFuzzer, bounded: every target the fuzz build defines, ZS_FUZZ_SECONDS
+# (default 30) each, from the seeds in tests/fuzz/corpus/; any crash fails.
+# Skipped when test.sh is asked for particular tests, or ZS_FUZZ_SECONDS=0.
+if [ $# -eq 0 ] && [ "${ZS_FUZZ_SECONDS:-30}" != 0 ]; then
+	fuzz_build=${ZS_FUZZ_BUILD:-$top/build-fuzz}
+	if [ ! -d "$fuzz_build" ]; then
+		CC=clang meson setup "$fuzz_build" "$top" -Dwerror=true -Dfuzz=true \
+			-Dintegration_tests=false
+	fi
+	ninja -C "$fuzz_build" fuzzers
+	meson test -C "$fuzz_build" --no-rebuild --print-errorlogs \
+		--num-processes 2 --suite libfuzzer
+	grep -h "executions in" "$fuzz_build/meson-logs/testlog.txt" || true
+fi

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 need remote-viewer spicy-screenshot Xvfb
 
-echo "clock-ticket" >"$TMP/ticket"
+echo "clock-ticket" >"$TMP/ticket"; chmod 600 "$TMP/ticket"
 start_xvfb
 
 # run_viewer MODE: zerospice with --clock-fix MODE, remote-viewer for the
@@ -39,7 +39,7 @@ run_viewer() {
 	kill "$EXTRA_PIDS"; wait "$EXTRA_PIDS" 2>/dev/null; EXTRA_PIDS=
 	zerospice_alive || fail "zerospice died"
 	cp "$TMP/zerospice.log" "$TMP/zerospice-$mode.log"
-	kill "$ZS_PID"; wait "$ZS_PID" 2>/dev/null; ZS_PID=
+	stop_zerospice
 }
 
 run_viewer on

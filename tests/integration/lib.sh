@@ -19,14 +19,54 @@ dump_logs() {
 	done
 }
 
+# zs_stop: SIGTERM, then zerospice must exit with status 0 within 20 s (a
+# sanitizer report, a leak or a GLib critical at shutdown makes it
+# non-zero). Returns 1 with the reason in ZS_STOP_ERROR otherwise. Clears
+# ZS_PID. stop_zerospice: the same, failing the test.
+zs_stop() {
+	local pid=$ZS_PID rc
+	ZS_STOP_ERROR=
+	[ -n "$pid" ] || return 0
+	ZS_PID=
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 200); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		ZS_STOP_ERROR="zerospice did not exit within 20 s of SIGTERM"
+		return 1
+	fi
+	wait "$pid"; rc=$?
+	if [ "$rc" != 0 ]; then
+		ZS_STOP_ERROR="zerospice exited with status $rc after SIGTERM"
+		return 1
+	fi
+}
+stop_zerospice() { zs_stop || fail "$ZS_STOP_ERROR"; }
+
 cleanup() {
-	for pid in $EXTRA_PIDS $ZS_PID $XVFB_PID; do
+	local rc=$?
+	for pid in $EXTRA_PIDS $XVFB_PID; do
 		kill "$pid" 2>/dev/null
 	done
-	for pid in $EXTRA_PIDS $ZS_PID $XVFB_PID; do
+	for pid in $EXTRA_PIDS $XVFB_PID; do
 		wait "$pid" 2>/dev/null
 	done
+	# A passing script must also shut down cleanly; a failing or skipping
+	# one keeps its own status.
+	if [ -n "$ZS_PID" ]; then
+		if [ "$rc" = 0 ]; then
+			zs_stop || { log "FAIL: $ZS_STOP_ERROR"; dump_logs; rc=1; }
+		else
+			kill -KILL "$ZS_PID" 2>/dev/null
+			wait "$ZS_PID" 2>/dev/null
+		fi
+	fi
 	rm -rf "$TMP"
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -38,8 +78,16 @@ need() {
 
 # start_zerospice ARGS... : starts zerospice on a free loopback port and sets
 # ZS_PID, ZS_PORT. Output goes to $TMP/zerospice.log.
+#
+# zerospice runs with LeakSanitizer on (the clients keep test.sh's
+# detect_leaks=0: they are not ours) and the reviewed suppressions in
+# lsan-zerospice.supp, and with GLib criticals fatal.
+ZS_LSAN_SUPP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan-zerospice.supp
 start_zerospice() {
-	"$ZEROSPICE" --listen 127.0.0.1:0 "$@" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1" \
+	LSAN_OPTIONS="suppressions=$ZS_LSAN_SUPP:print_suppressions=0:fast_unwind_on_malloc=0" \
+	G_DEBUG=fatal-criticals \
+		"$ZEROSPICE" --listen 127.0.0.1:0 "$@" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 	ZS_PID=$!
 	ZS_PORT=
 	for _ in $(seq 1 100); do
@@ -52,6 +100,10 @@ start_zerospice() {
 }
 
 zerospice_alive() { kill -0 "$ZS_PID" 2>/dev/null; }
+
+# zs_fd_count, zs_rss_kib: zerospice's open fds and resident memory.
+zs_fd_count() { ls "/proc/$ZS_PID/fd" 2>/dev/null | wc -l; }
+zs_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$ZS_PID/status"; }
 
 # screenshot OUT.ppm [ARGS...]: one spicy-screenshot of display 0.
 screenshot() {

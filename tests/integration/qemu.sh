@@ -33,7 +33,7 @@ QEMU_PID=$!
 EXTRA_PIDS="$QEMU_PID"
 log "qemu: $("$QEMU" --version | head -n 1)"
 
-start_zerospice --source "qemu,qmp=$TMP/qmp.sock"
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 
 # SeaBIOS's "Press ESC for boot menu" screen stays for 60 s: a still picture
 sleep 3
@@ -92,6 +92,10 @@ zerospice_alive && fail "zerospice still runs after QEMU died"
 wait "$ZS_PID"; rc=$?
 ZS_PID=
 [ "$rc" -ne 0 ] || fail "zerospice exited 0 after QEMU died"
+# a failure status, but its own: no sanitizer report, leak or critical
+[ "$rc" -eq 1 ] || fail "zerospice exited $rc after QEMU died, not 1"
+! grep -Eq "Sanitizer|runtime error|CRITICAL" "$TMP/zerospice.log" ||
+	fail "zerospice reported an error of its own at exit: $(grep -E "Sanitizer|runtime error|CRITICAL" "$TMP/zerospice.log" | head -n 3)"
 grep -q "error: source ended" "$TMP/zerospice.log" || fail "no message about QEMU: $(tail -n 3 "$TMP/zerospice.log")"
 log "after QEMU died: exit $rc, '$(grep 'source ended' "$TMP/zerospice.log")'"
 log "listener paths over the whole run: $(listener_paths)"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 need spicy-screenshot
 
-echo "right-ticket" >"$TMP/ticket"
+echo "right-ticket" >"$TMP/ticket"; chmod 600 "$TMP/ticket"
 start_zerospice --source testpattern,size=800x600,fps=30 --ticket-file "$TMP/ticket"
 
 screenshot "$TMP/a.ppm" -w right-ticket || fail "spicy-screenshot with the right ticket failed"

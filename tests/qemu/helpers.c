@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -241,13 +242,31 @@ static bool qmp_wait(int fd, int timeout_ms)
 	}
 }
 
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -1;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int qmp_test_open(const char *path, int timeout_ms)
 {
 	int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
 	int fd;
 	char greeting[4096];
 
-	while ((fd = zs_qemu_qmp_connect(path)) < 0) {
+	while ((fd = unix_connect(path)) < 0) {
 		if (g_get_monotonic_time() > deadline)
 			return -1;
 		g_usleep(50 * 1000);

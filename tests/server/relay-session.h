@@ -130,3 +130,26 @@ static inline void zs_test_name(struct zs_test_bytes *b, bool mini,
 	zs_test_u32(b, 10);
 	zs_test_put(b, "zerospice", 10);
 }
+
+/* SPICE_MSG_MAIN_CHANNELS_LIST: n channels, {type, id} each. */
+static inline void zs_test_channels_list(struct zs_test_bytes *b, bool mini,
+	uint64_t serial, const uint8_t (*channels)[2], uint32_t n)
+{
+	zs_test_msg_header(b, mini, serial, SPICE_MSG_MAIN_CHANNELS_LIST,
+		4 + 2 * n);
+	zs_test_u32(b, n);
+	for (uint32_t i = 0; i < n; i++)
+		zs_test_put(b, channels[i], 2);
+}
+
+/* What spice-server 0.15 lists for zerospice: the stream's display 0, the
+ * stub QXL's display and cursor 1, and the rest. */
+static const uint8_t zs_test_zerospice_channels[][2] = {
+	{ SPICE_CHANNEL_MAIN, 0 },
+	{ SPICE_CHANNEL_DISPLAY, 0 },
+	{ SPICE_CHANNEL_INPUTS, 0 },
+	{ SPICE_CHANNEL_CURSOR, 0 },
+	{ SPICE_CHANNEL_DISPLAY, 1 },
+	{ SPICE_CHANNEL_CURSOR, 1 },
+	{ SPICE_CHANNEL_PLAYBACK, 0 },
+};

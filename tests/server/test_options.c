@@ -112,7 +112,8 @@ Test(options, unix_listen_and_qemu_source)
 	struct zs_options o;
 	char err[256] = "";
 	const char *args[] = { "--listen", "unix:/tmp/zs.sock", "--source",
-		"qemu,qmp=/run/qmp.sock", "--console", "1", NULL };
+		"qemu,qmp=/run/qmp.sock", "--console", "1",
+		"--insecure-no-auth", NULL };
 	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
 	cr_expect_str_eq(o.listen_unix, "/tmp/zs.sock");
 	cr_expect_eq(o.source, ZS_SOURCE_QEMU);
@@ -125,17 +126,18 @@ Test(options, reconnect_with_a_qmp_socket_or_a_bus)
 {
 	struct zs_options o;
 	char err[256] = "";
-	const char *none[] = { "--source", "qemu,qmp=/run/qmp.sock", NULL };
+	const char *none[] = { "--source", "qemu,qmp=/run/qmp.sock",
+		"--ticket-file", "/run/t", NULL };
 	cr_assert(parse(&o, err, sizeof(err), none), "%s", err);
 	cr_expect_not(o.reconnect, "default: exit when QEMU goes away");
 	zs_options_finish(&o);
 	const char *qmp[] = { "--source", "qemu,qmp=/run/qmp.sock",
-		"--reconnect", NULL };
+		"--reconnect", "--ticket-file", "/run/t", NULL };
 	cr_assert(parse(&o, err, sizeof(err), qmp), "%s", err);
 	cr_expect(o.reconnect);
 	zs_options_finish(&o);
 	const char *bus[] = { "--reconnect", "--source",
-		"qemu,bus=unix:path=/run/vm.bus", NULL };
+		"qemu,bus=unix:path=/run/vm.bus", "--insecure-no-auth", NULL };
 	cr_assert(parse(&o, err, sizeof(err), bus), "%s", err);
 	cr_expect(o.reconnect);
 	cr_expect_str_eq(o.qemu_bus_address, "unix:path=/run/vm.bus");
@@ -207,7 +209,34 @@ static const struct bad_case bad_cases[] = {
 	{ { "--clock-fix", "maybe", NULL }, "--clock-fix" },
 	{ { "--clock-bias-ms", "1001", NULL }, "--clock-bias-ms" },
 	{ { "--clock-bias-ms", "-1", NULL }, "--clock-bias-ms" },
+	{ { "--source", "qemu,qmp=/q", NULL }, "VM's keyboard" },
+	{ { "--source", "qemu,qmp=/q", "--listen", "unix:/s", NULL },
+		"--ticket-file" },
+	{ { "--socket-mode", "888", NULL }, "--socket-mode" },
+	{ { "--socket-mode", "01000", NULL }, "--socket-mode" },
+	{ { "--socket-mode", "", NULL }, "--socket-mode" },
+	{ { "--qemu-uid", "nobody", NULL }, "--qemu-uid" },
+	{ { "--qemu-uid", "4294967295", NULL }, "--qemu-uid" },
 };
+
+Test(options, vm_source_needs_a_ticket_socket_mode_and_qemu_uid)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *pattern[] = { "--listen", "unix:/tmp/s", NULL };
+	cr_assert(parse(&o, err, sizeof(err), pattern), "%s", err);
+	cr_expect_eq(o.socket_mode, 0600, "default: only this user");
+	cr_expect_eq(o.qemu_uid, 0);
+	zs_options_finish(&o);
+	const char *vm[] = { "--source", "qemu,qmp=/q", "--ticket-file", "/t",
+		"--socket-mode", "0660", "--qemu-uid", "107", NULL };
+	cr_assert(parse(&o, err, sizeof(err), vm), "%s", err);
+	cr_expect_eq(o.socket_mode, 0660);
+	cr_expect_eq(o.qemu_uid, 107);
+	zs_options_finish(&o);
+	cr_expect_not_null(strstr(zs_options_usage(), "--socket-mode"));
+	cr_expect_not_null(strstr(zs_options_usage(), "--qemu-uid"));
+}
 
 Test(options, bad_values_are_refused_with_a_reason)
 {
@@ -252,48 +281,61 @@ Test(options, loopback_detection)
 	cr_expect_not(zs_host_is_loopback("no-such-host.invalid"));
 }
 
-static char *write_temp(const char *content, size_t len)
+Test(options, ticket_off_loopback_with_tls_refuses_plain_by_default)
 {
-	char *path = strdup("/tmp/zs-ticket-XXXXXX");
-	int fd = mkstemp(path);
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
-	return path;
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--listen", "192.0.2.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect(o.tls_only);
+	cr_expect(o.plain_refused_by_default);
+	zs_options_finish(&o);
+
+	const char *allow[] = { "--listen", "192.0.2.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", "--allow-plain",
+		NULL };
+	cr_assert(parse(&o, err, sizeof(err), allow), "%s", err);
+	cr_expect_not(o.tls_only);
+	zs_options_finish(&o);
+
+	/* loopback keeps plain: the keyboard does not leave the host */
+	const char *lo[] = { "--listen", "127.0.0.1:5900", "--ticket-file",
+		"/t", "--tls-port", "5901", "--x509-dir", "/pki", NULL };
+	cr_assert(parse(&o, err, sizeof(err), lo), "%s", err);
+	cr_expect_not(o.tls_only);
+	zs_options_finish(&o);
+
+	const char *both[] = { "--tls-port", "5901", "--x509-dir", "/pki",
+		"--allow-plain", "--tls-only", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), both));
+	cr_expect_not_null(strstr(err, "contradict"), "%s", err);
+	zs_options_finish(&o);
+
+	const char *no_tls[] = { "--allow-plain", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), no_tls));
+	cr_expect_not_null(strstr(err, "--allow-plain needs --tls-port"), "%s",
+		err);
+	zs_options_finish(&o);
 }
 
-Test(options, ticket_file_first_line_without_newline)
+Test(options, ticket_expiry_needs_a_ticket_file_and_a_range)
 {
+	struct zs_options o;
 	char err[256] = "";
-	char *path = write_temp("s3cret\nsecond line\n", 19);
-	char *ticket = zs_read_ticket_file(path, err, sizeof(err));
-	cr_assert_not_null(ticket, "%s", err);
-	cr_expect_str_eq(ticket, "s3cret");
-	free(ticket);
-	unlink(path);
-	free(path);
-}
-
-Test(options, ticket_file_errors)
-{
-	char err[256] = "";
-	cr_expect_null(zs_read_ticket_file("/nonexistent/ticket", err,
-		sizeof(err)));
-	cr_expect_not_null(strstr(err, "No such file"), "%s", err);
-
-	char *empty = write_temp("\n", 1);
-	cr_expect_null(zs_read_ticket_file(empty, err, sizeof(err)));
-	cr_expect_not_null(strstr(err, "empty"), "%s", err);
-	unlink(empty);
-	free(empty);
-
-	char long_ticket[80];
-	memset(long_ticket, 'x', sizeof(long_ticket));
-	char *too_long = write_temp(long_ticket, sizeof(long_ticket));
-	cr_expect_null(zs_read_ticket_file(too_long, err, sizeof(err)));
-	cr_expect_not_null(strstr(err, "longer"), "%s", err);
-	unlink(too_long);
-	free(too_long);
+	const char *ok[] = { "--ticket-file", "/t", "--ticket-expiry", "30",
+		NULL };
+	cr_assert(parse(&o, err, sizeof(err), ok), "%s", err);
+	cr_expect_eq(o.ticket_expiry_s, 30);
+	zs_options_finish(&o);
+	const char *alone[] = { "--ticket-expiry", "30", NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), alone));
+	cr_expect_not_null(strstr(err, "needs --ticket-file"), "%s", err);
+	zs_options_finish(&o);
+	const char *zero[] = { "--ticket-file", "/t", "--ticket-expiry", "0",
+		NULL };
+	cr_expect_not(parse(&o, err, sizeof(err), zero));
+	zs_options_finish(&o);
 }
 
 Test(options, metrics_address_defaults_to_loopback)

@@ -17,6 +17,37 @@ static uint32_t le32_at(const uint8_t *p)
 		(uint32_t)p[3] << 24;
 }
 
+/* Feeds spice-server's bytes and writes what the parser lets through back
+ * over them: for feeds that end where nothing is held back. */
+static enum zs_relay_status feed_s2c(struct zs_relay_parser *p, uint8_t *buf,
+	size_t len, uint32_t now_ms, char *e, size_t e_len)
+{
+	static uint8_t out[sizeof(((struct zs_test_bytes *)0)->data) +
+		ZS_RELAY_S2C_SLACK_BYTES];
+	size_t out_len = 0;
+	cr_assert_leq(len, sizeof(out) - ZS_RELAY_S2C_SLACK_BYTES);
+	enum zs_relay_status st = zs_relay_feed_s2c(p, buf, len, out, &out_len,
+		now_ms, e, e_len);
+	cr_assert_leq(out_len, len, "feed_s2c: %zu bytes out of %zu in",
+		out_len, len);
+	memcpy(buf, out, out_len);
+	return st;
+}
+
+/* Feeds spice-server's bytes and appends what the parser lets through to
+ * *acc. */
+static enum zs_relay_status feed_s2c_acc(struct zs_relay_parser *p,
+	const uint8_t *buf, size_t len, struct zs_test_bytes *acc)
+{
+	uint8_t out[sizeof(acc->data) + ZS_RELAY_S2C_SLACK_BYTES];
+	size_t out_len = 0;
+	enum zs_relay_status st = zs_relay_feed_s2c(p, buf, len, out, &out_len,
+		NOW_MS, err, sizeof(err));
+	cr_assert_leq(out_len, len + ZS_RELAY_S2C_SLACK_BYTES);
+	zs_test_put(acc, out, out_len);
+	return st;
+}
+
 /* A client that linked: its bytes fed, all accepted. */
 static void link_client(struct zs_relay_parser *p, bool mini)
 {
@@ -53,7 +84,7 @@ Test(relay, rewrites_main_init_and_mm_time_with_mini_headers)
 	link_client(&p, true);
 	server_session(&s, true, &init_at, &mm_at);
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK, "%s", err);
 	cr_assert_eq(le32_at(s.data + init_at), NOW_MS);
 	cr_assert_eq(le32_at(s.data + mm_at), NOW_MS);
@@ -77,7 +108,7 @@ Test(relay, rewrites_with_full_headers_when_the_client_lacks_mini_header)
 	link_client(&p, false);
 	cr_assert_not(p.client_mini_header);
 	server_session(&s, false, &init_at, &mm_at);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK, "%s", err);
 	/* with the bias, the client clock runs 7 ms behind ours */
 	cr_assert_eq(le32_at(s.data + init_at), NOW_MS - 7);
@@ -86,23 +117,31 @@ Test(relay, rewrites_with_full_headers_when_the_client_lacks_mini_header)
 }
 
 /* The same session cut into two pieces at every byte boundary, and fed
- * byte by byte, gives the same bytes as fed whole. */
+ * byte by byte, gives the same bytes as fed whole; with and without a
+ * CHANNELS_LIST to rewrite in it. */
 Test(relay, split_reads_at_every_byte_boundary_give_the_same_bytes)
 {
-	for (int mini = 0; mini < 2; mini++) {
-		struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 }, whole;
+	for (int variant = 0; variant < 4; variant++) {
+		bool mini = variant & 1, list = variant & 2;
+		struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 };
+		struct zs_test_bytes whole = { .len = 0 };
 		size_t init_at, mm_at;
 		zs_test_client_link(&c, SPICE_CHANNEL_MAIN, 0, mini, true);
 		server_session(&s, mini, &init_at, &mm_at);
+		if (list)
+			zs_test_channels_list(&s, mini, 4,
+				zs_test_zerospice_channels, 7);
+		zs_test_name(&s, mini, 5);
 		struct zs_relay_parser p;
 		zs_relay_parser_init(&p, true, 0);
 		link_client(&p, mini);
-		whole = s;
-		cr_assert_eq(zs_relay_feed_s2c(&p, whole.data, whole.len, NOW_MS,
-			err, sizeof(err)), ZS_RELAY_OK);
+		cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &whole), ZS_RELAY_OK,
+			"%s", err);
+		cr_assert_eq(whole.len, s.len - (list ? 4 : 0));
+		cr_assert_eq(zs_relay_s2c_held(&p), 0);
 
 		for (size_t cut = 0; cut <= s.len; cut++) {
-			struct zs_test_bytes t = s;
+			struct zs_test_bytes t = { .len = 0 };
 			zs_relay_parser_init(&p, true, 0);
 			/* the client side split too */
 			size_t ccut = cut % (c.len + 1);
@@ -110,26 +149,158 @@ Test(relay, split_reads_at_every_byte_boundary_give_the_same_bytes)
 				sizeof(err)), ZS_RELAY_OK);
 			cr_assert_eq(zs_relay_feed_c2s(&p, c.data + ccut,
 				c.len - ccut, err, sizeof(err)), ZS_RELAY_OK);
-			cr_assert_eq(zs_relay_feed_s2c(&p, t.data, cut, NOW_MS, err,
-				sizeof(err)), ZS_RELAY_OK, "cut %zu: %s", cut, err);
-			cr_assert_eq(zs_relay_feed_s2c(&p, t.data + cut, s.len - cut,
-				NOW_MS, err, sizeof(err)), ZS_RELAY_OK, "cut %zu: %s",
-				cut, err);
-			cr_assert_arr_eq(t.data, whole.data, s.len,
-				"mini %d, cut at %zu differs", mini, cut);
+			cr_assert_eq(feed_s2c_acc(&p, s.data, cut, &t), ZS_RELAY_OK,
+				"cut %zu: %s", cut, err);
+			/* out, held back, or dropped from the list */
+			cr_assert_eq(t.len + zs_relay_s2c_held(&p) +
+				2 * p.hidden_channels, cut, "cut %zu", cut);
+			cr_assert_eq(feed_s2c_acc(&p, s.data + cut, s.len - cut, &t),
+				ZS_RELAY_OK, "cut %zu: %s", cut, err);
+			cr_assert_eq(t.len, whole.len, "variant %d, cut %zu", variant,
+				cut);
+			cr_assert_arr_eq(t.data, whole.data, whole.len,
+				"variant %d, cut at %zu differs", variant, cut);
 			cr_assert_eq(p.rewrites, 2);
+			cr_assert_eq(p.hidden_channels, list ? 2 : 0);
 		}
 
-		struct zs_test_bytes t = s;
+		struct zs_test_bytes t = { .len = 0 };
 		zs_relay_parser_init(&p, true, 0);
 		for (size_t i = 0; i < c.len; i++)
 			cr_assert_eq(zs_relay_feed_c2s(&p, c.data + i, 1, err,
 				sizeof(err)), ZS_RELAY_OK);
 		for (size_t i = 0; i < s.len; i++)
-			cr_assert_eq(zs_relay_feed_s2c(&p, t.data + i, 1, NOW_MS,
-				err, sizeof(err)), ZS_RELAY_OK);
-		cr_assert_arr_eq(t.data, whole.data, s.len);
+			cr_assert_eq(feed_s2c_acc(&p, s.data + i, 1, &t),
+				ZS_RELAY_OK);
+		cr_assert_eq(t.len, whole.len);
+		cr_assert_arr_eq(t.data, whole.data, whole.len);
 	}
+}
+
+/* The stub QXL's display:1 and cursor:1 leave the list; the header's
+ * size and the count follow; nothing else changes. */
+Test(relay, channels_list_loses_the_stub_qxl_channels)
+{
+	for (int variant = 0; variant < 4; variant++) {
+		bool mini = variant & 1, clock = variant & 2;
+		struct zs_relay_parser p;
+		struct zs_test_bytes s = { .len = 0 }, out = { .len = 0 };
+		struct zs_test_bytes want = { .len = 0 };
+		zs_relay_parser_init(&p, clock, 0);
+		link_client(&p, mini);
+		zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+		size_t at = s.len;
+		zs_test_channels_list(&s, mini, 7, zs_test_zerospice_channels, 7);
+		zs_test_name(&s, mini, 8);
+		cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &out), ZS_RELAY_OK,
+			"%s", err);
+		const uint8_t kept[][2] = {
+			{ SPICE_CHANNEL_MAIN, 0 }, { SPICE_CHANNEL_DISPLAY, 0 },
+			{ SPICE_CHANNEL_INPUTS, 0 }, { SPICE_CHANNEL_CURSOR, 0 },
+			{ SPICE_CHANNEL_PLAYBACK, 0 },
+		};
+		zs_test_put(&want, s.data, at);
+		zs_test_channels_list(&want, mini, 7, kept, 5);
+		zs_test_name(&want, mini, 8);
+		cr_assert_eq(out.len, want.len);
+		cr_assert_arr_eq(out.data, want.data, want.len, "variant %d",
+			variant);
+		cr_assert_eq(p.hidden_channels, 2);
+		cr_assert(zs_relay_following(&p));
+	}
+}
+
+/* The output may trail the input in one buffer by the slack: what
+ * front.c does. */
+Test(relay, writes_in_place_behind_its_input)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, ref = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	zs_test_channels_list(&s, true, 1, zs_test_zerospice_channels, 7);
+	zs_test_name(&s, true, 2);
+	cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &ref), ZS_RELAY_OK);
+	static uint8_t buf[ZS_RELAY_S2C_SLACK_BYTES + 4096];
+	/* in pieces of 5: each piece read past the gap, output at the end */
+	size_t end = 0;
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	for (size_t off = 0; off < s.len; off += 5) {
+		size_t n = s.len - off < 5 ? s.len - off : 5, out_len;
+		memcpy(buf + end + ZS_RELAY_S2C_SLACK_BYTES, s.data + off, n);
+		cr_assert_eq(zs_relay_feed_s2c(&p, buf + end +
+			ZS_RELAY_S2C_SLACK_BYTES, n, buf + end, &out_len, NOW_MS,
+			err, sizeof(err)), ZS_RELAY_OK);
+		end += out_len;
+	}
+	cr_assert_eq(end, ref.len);
+	cr_assert_arr_eq(buf, ref.data, ref.len);
+}
+
+Test(relay, refuses_links_to_the_stub_qxl_channels)
+{
+	const uint8_t cases[][3] = {
+		/* type, id, refused */
+		{ SPICE_CHANNEL_DISPLAY, 1, 1 },
+		{ SPICE_CHANNEL_CURSOR, 1, 1 },
+		{ SPICE_CHANNEL_DISPLAY, 0, 0 },
+		{ SPICE_CHANNEL_CURSOR, 0, 0 },
+		{ SPICE_CHANNEL_INPUTS, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct zs_relay_parser p;
+		struct zs_test_bytes c = { .len = 0 };
+		zs_relay_parser_init(&p, true, 0);
+		zs_test_client_link(&c, cases[i][0], 0x1234, true, true);
+		/* the channel id: the byte after the type */
+		c.data[ZS_RELAY_LINK_HEADER_BYTES + 5] = cases[i][1];
+		enum zs_relay_status st = zs_relay_feed_c2s(&p, c.data, c.len,
+			err, sizeof(err));
+		cr_assert_eq(zs_relay_channel_hidden(cases[i][0], cases[i][1]),
+			cases[i][2]);
+		if (cases[i][2]) {
+			cr_assert_eq(st, ZS_RELAY_REFUSE, "case %zu", i);
+			cr_assert_eq(p.link_error,
+				SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE);
+			cr_assert(strstr(err, "not offered"), "%s", err);
+		} else {
+			cr_assert_eq(st, ZS_RELAY_OK, "case %zu: %s", i, err);
+			cr_assert(p.link_done);
+		}
+	}
+}
+
+Test(relay, oversized_channels_list_is_an_error)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	zs_test_msg_header(&s, true, 1, SPICE_MSG_MAIN_CHANNELS_LIST,
+		ZS_RELAY_MAX_HELD_BYTES + 1);
+	struct zs_test_bytes out = { .len = 0 };
+	cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &out), ZS_RELAY_ERROR);
+	cr_assert(strstr(err, "channel list"), "%s", err);
+}
+
+/* A list that does not parse goes out as it came. */
+Test(relay, malformed_channels_list_passes_unchanged)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, out = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	zs_test_msg_header(&s, true, 1, SPICE_MSG_MAIN_CHANNELS_LIST, 6);
+	zs_test_u32(&s, 9); /* 9 channels in 2 bytes */
+	zs_test_u16(&s, 0x0102);
+	cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &out), ZS_RELAY_OK);
+	cr_assert_eq(out.len, s.len);
+	cr_assert_arr_eq(out.data, s.data, s.len);
+	cr_assert_eq(p.hidden_channels, 0);
 }
 
 Test(relay, clock_fix_off_passes_every_byte)
@@ -141,7 +312,7 @@ Test(relay, clock_fix_off_passes_every_byte)
 	link_client(&p, true);
 	server_session(&s, true, &init_at, &mm_at);
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_arr_eq(s.data, orig.data, s.len);
 	cr_assert_eq(p.rewrites, 0);
@@ -162,7 +333,7 @@ Test(relay, other_channels_pass_untouched)
 	cr_assert_eq(p.channel_type, SPICE_CHANNEL_DISPLAY);
 	server_session(&s, true, &init_at, &mm_at);
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_arr_eq(s.data, orig.data, s.len);
 }
@@ -178,7 +349,7 @@ Test(relay, a_refused_link_passes_the_servers_answer_untouched)
 		SPICE_LINK_ERR_PERMISSION_DENIED);
 	zs_test_main_init(&s, true, 1, SERVER_MM_TIME); /* not a message now */
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_arr_eq(s.data, orig.data, s.len);
 	cr_assert_eq(p.rewrites, 0);
@@ -190,7 +361,7 @@ Test(relay, a_refused_link_passes_the_servers_answer_untouched)
 	zs_test_server_link(&s, SPICE_LINK_ERR_NEED_SECURED, 0);
 	zs_test_main_init(&s, true, 1, SERVER_MM_TIME);
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_arr_eq(s.data, orig.data, s.len);
 }
@@ -222,7 +393,7 @@ Test(relay, sasl_chosen_by_the_client_passes_untouched)
 	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
 	zs_test_main_init(&s, true, 1, SERVER_MM_TIME);
 	orig = s;
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_arr_eq(s.data, orig.data, s.len);
 	cr_assert_not(zs_relay_following(&p));
@@ -312,7 +483,7 @@ Test(relay, a_truncated_link_message_is_not_yet_done)
 	cr_assert_not(p.link_done);
 	/* and spice-server speaking first is an error */
 	uint8_t b[4] = { 0 };
-	cr_assert_eq(zs_relay_feed_s2c(&p, b, sizeof(b), NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, b, sizeof(b), NOW_MS, err,
 		sizeof(err)), ZS_RELAY_ERROR);
 }
 
@@ -326,7 +497,7 @@ Test(relay, not_spice_passes_on_for_spice_server_to_answer)
 	cr_assert(p.link_done);
 	cr_assert_not(p.spice_magic);
 	uint8_t reply[] = "HTTP/1.1 101";
-	cr_assert_eq(zs_relay_feed_s2c(&p, reply, sizeof(reply), NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, reply, sizeof(reply), NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_str_eq((char *)reply, "HTTP/1.1 101");
 }
@@ -340,11 +511,11 @@ Test(relay, oversized_server_message_is_an_error)
 	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
 	zs_test_msg_header(&s, true, 1, SPICE_MSG_MAIN_NAME,
 		ZS_RELAY_MAX_MSG_BYTES + 1);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_ERROR);
 	cr_assert(strstr(err, "limit"), "%s", err);
 	/* and stays one */
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, 1, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, 1, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_ERROR);
 }
 
@@ -358,7 +529,7 @@ Test(relay, truncated_clock_messages_are_errors)
 		zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
 		zs_test_msg_header(&s, true, 1, which ? SPICE_MSG_MAIN_INIT :
 			SPICE_MSG_MAIN_MULTI_MEDIA_TIME, which ? 27 : 3);
-		cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 			sizeof(err)), ZS_RELAY_ERROR);
 		cr_assert(strstr(err, "truncated"), "%s", err);
 	}
@@ -374,7 +545,7 @@ Test(relay, bad_server_link_reply_is_an_error)
 	zs_test_u32(&s, 2);
 	zs_test_u32(&s, 2);
 	zs_test_u32(&s, 186);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_ERROR);
 	zs_relay_parser_init(&p, true, 0);
 	link_client(&p, true);
@@ -383,7 +554,7 @@ Test(relay, bad_server_link_reply_is_an_error)
 	zs_test_u32(&s, 2);
 	zs_test_u32(&s, 2);
 	zs_test_u32(&s, 1 << 20);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_ERROR);
 }
 
@@ -397,7 +568,7 @@ Test(relay, resync_follows_the_clients_first_message_on_a_boundary)
 	link_client(&p, true);
 	server_session(&s, true, &init_at, &mm_at);
 	/* up to the middle of MAIN_INIT */
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, init_at, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, init_at, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	/* the client has not spoken yet */
 	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
@@ -408,7 +579,7 @@ Test(relay, resync_follows_the_clients_first_message_on_a_boundary)
 		ZS_RELAY_OK);
 	/* not in the middle of a message */
 	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg), 0);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data + init_at, s.len - init_at,
+	cr_assert_eq(feed_s2c(&p, s.data + init_at, s.len - init_at,
 		NOW_MS, err, sizeof(err)), ZS_RELAY_OK);
 	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 40, msg),
 		ZS_RELAY_RESYNC_BYTES);
@@ -429,7 +600,7 @@ Test(relay, no_resync_with_full_headers)
 	zs_relay_parser_init(&p, true, 0);
 	link_client(&p, false);
 	server_session(&s, false, &init_at, &mm_at);
-	cr_assert_eq(zs_relay_feed_s2c(&p, s.data, s.len, NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	zs_test_msg_header(&c, false, 1, SPICE_MSGC_MAIN_ATTACH_CHANNELS, 0);
 	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
@@ -449,7 +620,7 @@ Test(relay, link_error_reply_is_what_spice_server_sends)
 	struct zs_relay_parser p;
 	zs_relay_parser_init(&p, true, 0);
 	link_client(&p, true);
-	cr_assert_eq(zs_relay_feed_s2c(&p, r, sizeof(r), NOW_MS, err,
+	cr_assert_eq(feed_s2c(&p, r, sizeof(r), NOW_MS, err,
 		sizeof(err)), ZS_RELAY_OK);
 	cr_assert_not(zs_relay_following(&p));
 }
@@ -465,4 +636,45 @@ Test(relay, mm_time_now_is_spice_servers_clock)
 		(uint64_t)ts.tv_nsec / 1000000);
 	cr_assert(mono_ms - before <= 1 && after - mono_ms <= 1,
 		"%u %u %u", before, mono_ms, after);
+}
+
+Test(relay, main_init_names_the_session_with_or_without_the_clock_fix)
+{
+	for (int fix = 0; fix < 2; fix++) {
+		struct zs_relay_parser p;
+		struct zs_test_bytes s = { .len = 0 }, acc = { .len = 0 };
+		size_t init_at, mm_at;
+		zs_relay_parser_init(&p, fix, 0);
+		link_client(&p, true);
+		server_session(&s, true, &init_at, &mm_at);
+		/* byte by byte: the session id may arrive split */
+		for (size_t i = 0; i < s.len; i++)
+			cr_assert_eq(feed_s2c_acc(&p, s.data + i, 1, &acc),
+				ZS_RELAY_OK, "%s", err);
+		cr_assert(p.result_seen);
+		cr_assert_eq(p.link_result, SPICE_LINK_ERR_OK);
+		cr_assert(p.session_known);
+		cr_assert_eq(p.session_id, 0x1234);
+		cr_assert_eq(acc.len, s.len);
+		if (!fix)
+			cr_assert_arr_eq(acc.data, s.data, s.len,
+				"clock fix off: nothing rewritten");
+	}
+}
+
+Test(relay, other_channels_report_their_link_result)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes c = { .len = 0 }, s = { .len = 0 };
+	zs_relay_parser_init(&p, true, 0);
+	zs_test_client_link(&c, SPICE_CHANNEL_DISPLAY, 0x1234, true, true);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK,
+		SPICE_LINK_ERR_PERMISSION_DENIED);
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert(p.result_seen);
+	cr_assert_eq(p.link_result, SPICE_LINK_ERR_PERMISSION_DENIED);
+	cr_assert_not(p.session_known);
 }

@@ -15,4 +15,5 @@ if [ ! -r /dev/udmabuf ] || [ ! -w /dev/udmabuf ]; then
 	echo "SKIP: no usable /dev/udmabuf: the hardware test turns memfds into dma-bufs with it" >&2
 	exit 77
 fi
-ZS_VA_TEST_HW=1 exec "$1" --verbose
+ZS_VA_TEST_HW=1 exec "$(dirname "$0")/../criterion-run.sh" "$1" --verbose \
+	--filter 'vaapi_hw/*'

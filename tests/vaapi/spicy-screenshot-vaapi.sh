@@ -28,9 +28,7 @@ grep -q "streaming h264" "$TMP/zerospice.log" || fail "no h264 stream"
 ! grep -q "fake-va: FAIL" "$TMP/zerospice.log" || fail "the fake driver found a parameter mismatch"
 ! grep -q "switching to software" "$TMP/zerospice.log" || fail "fell back to software"
 zerospice_alive || fail "zerospice died"
-kill "$ZS_PID"
-wait "$ZS_PID" 2>/dev/null
-ZS_PID=
+stop_zerospice
 
 # device lost after a few frames: the session survives in software
 mv "$TMP/zerospice.log" "$TMP/first-run.txt"
