@@ -22,14 +22,8 @@
 #include "process.h"
 #include "zs-client-proto.h"
 
-/* A bridge until the branches meet: once server/stats.c (the session's
- * counters behind /metrics, from the broker-ops work) is in the tree, the
- * Stats property carries its snapshot; before, the pipeline's counters.
- * Drop the #else branch when both are merged. */
-#if __has_include("stats.h")
 #include "stats.h"
-#define ZS_HAVE_STATS_SNAPSHOT 1
-#endif
+#include "ticket.h"
 
 #define MAX_TICKET_BYTES 60 /* SPICE_MAX_PASSWORD_LENGTH */
 #define FRESH_TICKET_BYTES 24
@@ -58,14 +52,8 @@ struct zs_broker {
 };
 
 /* ---- tickets ----
- * The one place that sets the ticket. A bridge until the branches meet:
- * with server/ticket.c (net-hard's work: one ticket state for the ticket
- * file, SIGHUP and this API, checked by the front too) in the tree it goes
- * through zs_ticket_set/expire; before, straight to spice-server. Drop the
- * #else branch when both are merged. */
-
-#if __has_include("ticket.h")
-#include "ticket.h"
+ * The one place the control API sets the ticket: through ticket.c, the one
+ * ticket state for the ticket file, SIGHUP and this API. */
 
 static bool ticket_apply(struct zs_broker *b, const char *ticket,
 	int64_t expires_s, bool disconnect, GError **error)
@@ -101,36 +89,6 @@ static bool ticket_apply(struct zs_broker *b, const char *ticket,
 		b->expires_s);
 	return true;
 }
-#else
-static bool ticket_apply(struct zs_broker *b, const char *ticket,
-	int64_t expires_s, bool disconnect, GError **error)
-{
-	SpiceServer *s = zs_display_spice_server(b->cfg.display);
-	int lifetime = 0; /* spice-server: 0 = never expires */
-	if (expires_s < 0) {
-		lifetime = -1;
-	} else if (expires_s > 0) {
-		int64_t left = expires_s - g_get_real_time() / G_USEC_PER_SEC;
-		lifetime = left <= 0 ? -1 : left > G_MAXINT / 2 ? G_MAXINT / 2 :
-			(int)left;
-	}
-	if (spice_server_set_ticket(s, ticket, lifetime, 0, disconnect) != 0) {
-		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
-			"spice-server refused the ticket");
-		return false;
-	}
-	if (ticket != b->ticket) {
-		if (b->ticket)
-			explicit_bzero(b->ticket, strlen(b->ticket));
-		g_free(b->ticket);
-		b->ticket = g_strdup(ticket);
-	}
-	b->expires_s = lifetime < 0 ? -1 : expires_s;
-	zs_control_set_ticket_info(b->control, b->expires_s < 0 ? "expired" :
-		"set", b->expires_s);
-	return true;
-}
-#endif
 
 static bool random_ticket(char *out, size_t n)
 {
@@ -580,7 +538,6 @@ static void free_client(gpointer data)
 #define ADD(key, type, value) \
 	g_variant_builder_add(&sb, "{sv}", key, g_variant_new_##type(value))
 
-#ifdef ZS_HAVE_STATS_SNAPSHOT
 /* The Stats property: server/stats.c's snapshot (the same figures as
  * /metrics) as a{sv}, with one a{sv} per client machine in "clients". */
 static GVariant *stats_variant(struct zs_broker *b)
@@ -627,24 +584,6 @@ static GVariant *stats_variant(struct zs_broker *b)
 	g_variant_builder_add(&sb, "{sv}", "clients", g_variant_builder_end(&cb));
 	return g_variant_builder_end(&sb);
 }
-#else
-/* The pipeline's own counters. */
-static GVariant *stats_variant(struct zs_broker *b)
-{
-	struct zs_pipeline_stats ps;
-	zs_pipeline_get_stats(b->cfg.pipeline, &ps);
-	GVariantBuilder sb;
-	g_variant_builder_init(&sb, G_VARIANT_TYPE("a{sv}"));
-	ADD("frames-in", uint64, ps.frames_in);
-	ADD("frames-encoded", uint64, ps.frames_encoded);
-	ADD("frames-sent", uint64, ps.frames_sent);
-	ADD("frames-skipped", uint64, ps.frames_skipped);
-	ADD("frames-dropped", uint64, ps.frames_dropped);
-	ADD("keyframes", uint64, ps.keyframes);
-	ADD("bytes-sent", uint64, ps.bytes_sent);
-	return g_variant_builder_end(&sb);
-}
-#endif
 #undef ADD
 
 static gboolean on_refresh(gpointer data)

@@ -234,6 +234,16 @@ void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	d->in_wakeup = nested;
 }
 
+uint32_t zs_display_client_count(const struct zs_display *d)
+{
+	/* deprecated in the header, but the only count spice-server gives */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	int n = spice_server_get_num_clients(d->server);
+#pragma GCC diagnostic pop
+	return n > 0 ? (uint32_t)n : 0;
+}
+
 bool zs_display_busy(const struct zs_display *d)
 {
 	return d->out_bytes > 0;

@@ -28,6 +28,7 @@
 
 #include "front-priv.h"
 #include "internal.h"
+#include "stats.h"
 #include "ticket.h"
 
 #define RELAY_BUF_BYTES (64 * 1024)
@@ -721,6 +722,7 @@ void zs_front_relay_start(struct zs_front *f, int fd, SSL *ssl,
 	r->peer = peer_rec;
 	r->client_fd = fd;
 	r->server_fd = -1;
+	zs_stats_connection(fd);
 	r->ssl = ssl;
 	r->is_unix = is_unix;
 	r->c2s.data = g_malloc(RELAY_BUF_BYTES);

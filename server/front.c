@@ -29,6 +29,7 @@
 
 #include "front-priv.h"
 #include "internal.h"
+#include "stats.h"
 
 #define PEEK_BYTES (ZS_RELAY_LINK_HEADER_BYTES + ZS_RELAY_LINK_MESS_BYTES)
 #define KEEPALIVE_IDLE_S 600 /* as spice-server sets on its sockets */
@@ -116,6 +117,7 @@ static void hand_off(struct zs_front *f, int fd)
 		return;
 	}
 	f->stats.handed_off++;
+	zs_stats_connection(fd);
 	zs_display_add_client(f->display, fd);
 }
 

@@ -81,6 +81,8 @@ bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth);
  * unsent one of its type. */
 void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
 	uint16_t type);
+/* SPICE sessions (main channels) spice-server has now. */
+uint32_t zs_display_client_count(const struct zs_display *d);
 /* True while queued bytes wait for spice-server to read them. */
 bool zs_display_busy(const struct zs_display *d);
 /* Bytes queued and not read yet. */

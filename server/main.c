@@ -12,6 +12,7 @@
 #include "front.h"
 #include "internal.h"
 #include "process.h"
+#include "stats.h"
 #include "ticket.h"
 #include "zs-config.h"
 #include "zs-qemu.h"
@@ -30,6 +31,7 @@ struct app {
 	struct zs_front *front;
 	struct zs_session *session;
 	struct zs_trace *trace; /* --trace-stages */
+	struct zs_metrics *metrics;
 	int exit_code;
 	/* --reconnect: the closed source is replaced from this timer, and the
 	 * new one shows black at the last picture's size until QEMU's first */
@@ -405,6 +407,20 @@ static int run(struct app *app)
 			return EXIT_FAILURE;
 		}
 	}
+
+	zs_stats_set_display(app->display);
+	zs_stats_set_pipeline(app->pipeline);
+	char metrics_bound[300] = "";
+	if (o->metrics_port >= 0) {
+		app->metrics = zs_metrics_create(o->metrics_host,
+			(uint16_t)o->metrics_port, metrics_bound,
+			sizeof(metrics_bound), err, sizeof(err));
+		if (!app->metrics) {
+			fprintf(stderr, "zerospice: error: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
+
 	app->source = create_source(app, err, sizeof(err));
 	if (!app->source) {
 		zs_log_error("%s", err);
@@ -445,6 +461,9 @@ static int run(struct app *app)
 			o->plain_refused_by_default ? " (plain connections "
 			"refused: a ticket off loopback; --allow-plain to accept "
 			"them)" : o->tls_only ? " (plain connections refused)" : "");
+	if (metrics_bound[0])
+		printf("zerospice %s: metrics on http://%s/metrics\n", ZS_VERSION,
+			metrics_bound);
 	fflush(stdout);
 
 	/* readiness: every socket listens, the bus name is ours */
@@ -574,6 +593,7 @@ int main(int argc, char **argv)
 	}
 
 	app.loop = g_main_loop_new(NULL, FALSE);
+	zs_stats_reset();
 	rc = run(&app);
 
 	/* The pipeline first: it hands the frames it holds back to the
@@ -583,6 +603,9 @@ int main(int argc, char **argv)
 		g_source_unref(app.reconnect_timer);
 	}
 	broker_teardown(&app);
+	zs_metrics_destroy(app.metrics);
+	zs_stats_set_display(NULL);
+	zs_stats_set_pipeline(NULL);
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_trace_close(app.trace);

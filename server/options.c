@@ -147,6 +147,11 @@ static const char usage[] =
 	"  Socket activation: LISTEN_FDS (names \"spice\" and \"tls\", or the first\n"
 	"  fd plain and the second TLS) replaces binding --listen/--tls-port.\n"
 	"\n"
+	"Monitoring:\n"
+	"  --metrics [HOST:]PORT   serve Prometheus metrics at\n"
+	"                          http://HOST:PORT/metrics (HOST an IP address,\n"
+	"                          default 127.0.0.1; port 0 picks a free port)\n"
+	"\n"
 	"  --version               print the version and exit\n"
 	"  --help                  print this help and exit\n"
 	"\n"
@@ -340,6 +345,44 @@ static bool parse_listen(struct zs_options *opts, const char *arg, char *err,
 	return true;
 }
 
+/* --metrics [HOST:]PORT; HOST a numeric address ([ADDR] for IPv6). */
+static bool parse_metrics(struct zs_options *opts, const char *arg,
+	char *err, size_t err_len)
+{
+	const char *port_s = arg;
+	char *host = NULL;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || close[1] != ':' || close == arg + 1)
+			return fail(err, err_len,
+				"--metrics: '%s' is not [IPV6]:PORT", arg);
+		host = strndup(arg + 1, (size_t)(close - arg - 1));
+		port_s = close + 2;
+	} else if (strchr(arg, ':')) {
+		const char *colon = strrchr(arg, ':');
+		if (colon == arg || memchr(arg, ':', (size_t)(colon - arg)))
+			return fail(err, err_len,
+				"--metrics: '%s' is not [HOST:]PORT (IPv6 as [ADDR]:PORT)",
+				arg);
+		host = strndup(arg, (size_t)(colon - arg));
+		port_s = colon + 1;
+	} else {
+		host = strdup(DEFAULT_HOST);
+	}
+	if (!host)
+		return fail(err, err_len, "out of memory");
+	uint32_t port;
+	if (!parse_u32(port_s, 0, 65535, &port)) {
+		free(host);
+		return fail(err, err_len, "--metrics: port '%s' is not 0..65535",
+			port_s);
+	}
+	free(opts->metrics_host);
+	opts->metrics_host = host;
+	opts->metrics_port = (int)port;
+	return true;
+}
+
 enum {
 	OPT_SOURCE = 256,
 	OPT_CONSOLE,
@@ -365,6 +408,7 @@ enum {
 	OPT_MAX_FPS,
 	OPT_REFINE,
 	OPT_TRACE_STAGES,
+	OPT_METRICS,
 	OPT_VERSION,
 	OPT_HELP,
 	/* broker contract */
@@ -405,6 +449,7 @@ static const struct option long_options[] = {
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
 	{ "refine", required_argument, NULL, OPT_REFINE },
 	{ "trace-stages", required_argument, NULL, OPT_TRACE_STAGES },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "dbus-address", required_argument, NULL, OPT_DBUS_ADDRESS },
@@ -532,6 +577,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->codec = ZS_CODEC_NONE;
 	opts->encoder = ZS_ENCODER_AUTO;
 	opts->tls_port = -1;
+	opts->metrics_port = -1;
 	opts->clock_fix = true;
 	opts->ready_fd = -1;
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
@@ -691,6 +737,8 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 				MAX_FPS);
 		opts->max_fps = v;
 		return true;
+	case OPT_METRICS:
+		return parse_metrics(opts, arg, err, err_len);
 	case OPT_VERSION:
 		opts->show_version = true;
 		return true;
@@ -814,6 +862,8 @@ void zs_options_finish(struct zs_options *opts)
 	free(opts->ticket_file);
 	free(opts->x509_dir);
 	free(opts->tls_ciphers);
+	free(opts->metrics_host);
+	opts->metrics_host = NULL;
 	opts->x509_dir = opts->tls_ciphers = NULL;
 	opts->qemu_qmp_path = opts->qemu_bus_address = NULL;
 	opts->listen_unix = opts->listen_host = opts->ticket_file = NULL;

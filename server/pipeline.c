@@ -24,6 +24,7 @@
 #include <spice/stream-device.h>
 
 #include "internal.h"
+#include "stats.h"
 #include "zs-client-proto.h"
 
 /* Failures in a row before a codec is put aside, and for how long. */
@@ -45,6 +46,7 @@ struct result {
 	char *encoder_desc; /* set when a new encoder was made */
 	unsigned refine_level;
 	int64_t in_us, submit_us;
+	uint64_t cpu_pixel_bytes;
 };
 
 struct zs_pipeline {
@@ -170,6 +172,7 @@ static gpointer worker_main(gpointer data)
 			zs_encoder_set_refine(p->enc, job.refine_level);
 			res->err = zs_encoder_encode(p->enc, job.frame,
 				job.force_keyframe || fresh, &res->au);
+			res->cpu_pixel_bytes = zs_encoder_cpu_pixel_bytes(p->enc);
 			if (res->err < 0) {
 				g_warning("encoding frame %" G_GUINT64_FORMAT
 					" failed: %s; dropping it and "
@@ -216,6 +219,7 @@ static void choose_codec(struct zs_pipeline *p)
 	p->codec = p->client_mask ?
 		zs_codec_choose(p->client_mask, usable, p->cfg.forced_codec) :
 		ZS_CODEC_NONE;
+	zs_stats_streaming(p->codec);
 	if (p->client_mask && p->codec == ZS_CODEC_NONE) {
 		g_warning("no codec to stream: clients decode 0x%x, this server "
 			  "encodes 0x%x%s%s (bits: 1 mjpeg, 2 vp8, 3 h264, 4 vp9, 5 h265)",
@@ -350,6 +354,7 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 	}
 	p->stats.frames_sent++;
 	p->stats.bytes_sent += au->size;
+	zs_stats_frame_sent(au);
 	if (refine_level) {
 		p->stats.frames_refined++;
 		p->stats.bytes_refined += au->size;
@@ -395,6 +400,7 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 			g_message("encoder: %s", res->encoder_desc);
 			g_free(p->encoder_desc);
 			p->encoder_desc = g_strdup(res->encoder_desc);
+			zs_stats_encoder(res->encoder_desc);
 		}
 		if (!res->au && res->err < 0) {
 			frame_failed(p, res->codec);
@@ -406,6 +412,7 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 			if (res->codec > ZS_CODEC_NONE &&
 			    res->codec < ZS_CODEC_COUNT)
 				p->fails[res->codec] = 0;
+			zs_stats_frame_encoded(res->au, res->cpu_pixel_bytes);
 			bool sent = handle_access_unit(p, res->au,
 				res->refine_level);
 			if (sent)
@@ -486,6 +493,7 @@ static void refine_request(void *data)
 void zs_pipeline_frame(struct zs_pipeline *p, struct zs_frame *frame)
 {
 	p->stats.frames_in++;
+	zs_stats_frame_in();
 	p->frame_requested = false;
 	if (p->pending) {
 		/* newest frame wins; the replaced one was never encoded */

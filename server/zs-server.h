@@ -66,6 +66,11 @@ struct zs_options {
 	bool refine;           /* sharpen still pictures (default on) */
 	char *trace_stages;    /* --trace-stages FILE; NULL = off */
 
+	/* --metrics: Prometheus endpoint; metrics_port -1 = off (0 = any
+	 * free port), metrics_host defaults to loopback */
+	char *metrics_host;
+	int metrics_port;
+
 	bool show_help, show_version;
 
 	/* ---- broker contract (server/process.c, server/control.c) ---- */

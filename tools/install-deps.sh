@@ -1,9 +1,11 @@
 #!/bin/bash
-# Installs the Debian 12 packages listed in tools/debian-packages.txt that
-# are missing. Needs root (or sudo).
+# Installs the Debian 12 packages listed in tools/debian-packages.txt (or
+# the list given, e.g. tools/debian-packages-optional.txt) that are
+# missing. Needs root (or sudo).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(grep -v '^\s*#' "$here/debian-packages.txt" | grep -v '^\s*$')
+list=${1:-$here/debian-packages.txt}
+mapfile -t pkgs < <(grep -v '^\s*#' "$list" | grep -v '^\s*$')
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

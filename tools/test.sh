@@ -8,6 +8,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZS_TEST_BUILD:-$top/build-test}
 "$top/tools/install-deps.sh"
+# libvirt for integration-libvirt, best effort: without it that test skips.
+timeout 900 "$top/tools/install-deps.sh" "$top/tools/debian-packages-optional.txt" ||
+	echo "test.sh: optional packages not installed; integration-libvirt will skip" >&2
 # QEMU 10 from bookworm-backports for integration-qemu-10, best effort: if
 # the mirror cannot be reached that test skips and prints why.
 timeout 600 "$top/tools/qemu-backports.sh" ||

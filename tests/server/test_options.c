@@ -368,3 +368,43 @@ Test(options, ticket_expiry_needs_a_ticket_file_and_a_range)
 	cr_expect_not(parse(&o, err, sizeof(err), zero));
 	zs_options_finish(&o);
 }
+
+Test(options, metrics_address_defaults_to_loopback)
+{
+	struct zs_options o;
+	char err[256] = "";
+	cr_assert(parse(&o, err, sizeof(err), NULL), "%s", err);
+	cr_expect_eq(o.metrics_port, -1, "no endpoint unless asked");
+	zs_options_finish(&o);
+
+	static const struct {
+		const char *arg, *host;
+		int port;
+	} ok[] = {
+		{ "9100", "127.0.0.1", 9100 },
+		{ "0", "127.0.0.1", 0 },
+		{ "0.0.0.0:9100", "0.0.0.0", 9100 },
+		{ "[::1]:9101", "::1", 9101 },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *args[] = { "--metrics", ok[i].arg, NULL };
+		cr_assert(parse(&o, err, sizeof(err), args), "%s: %s", ok[i].arg,
+			err);
+		cr_expect_str_eq(o.metrics_host, ok[i].host, "%s", ok[i].arg);
+		cr_expect_eq(o.metrics_port, ok[i].port, "%s", ok[i].arg);
+		zs_options_finish(&o);
+	}
+
+	static const char *const bad[] = { "", "x", "70000", ":9100",
+		"::1:9100", "[::1]", "[]:9100", "127.0.0.1:", "-1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = { "--metrics", bad[i], NULL };
+		err[0] = '\0';
+		cr_expect_not(parse(&o, err, sizeof(err), args), "'%s' accepted",
+			bad[i]);
+		cr_expect_not_null(strstr(err, "--metrics"), "'%s': %s", bad[i],
+			err);
+		zs_options_finish(&o);
+	}
+	cr_expect_not_null(strstr(zs_options_usage(), "--metrics"));
+}

@@ -1,0 +1,321 @@
+/* Prometheus text exposition of the session's counters on --metrics.
+ *
+ * One scrape = one zs_stats_snapshot() into a buffer the endpoint keeps and
+ * reuses, so a scrape allocates nothing that outlives it (libsoup copies
+ * the body and frees it with the message).
+ *
+ * libsoup 3.2 (Debian 12) loses memory per connection on its own listener
+ * (SoupListener keeps a reference to every accepted GSocket) and never
+ * closes a keep-alive connection the client closed while idle (fixed in
+ * 3.3, commit d20c6601). So we accept with a GSocketService and hand each
+ * connection over (soup_server_accept_iostream), and every response is the
+ * last on its connection: once its body is written we take the connection
+ * back and close it. A scrape every few seconds needs no keep-alive. */
+#include <stdio.h>
+#include <string.h>
+
+#include <libsoup/soup.h>
+
+#include "internal.h"
+#include "stats.h"
+#include "zs-config.h"
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define REQUEST_TIMEOUT_S 10
+
+struct zs_metrics {
+	SoupServer *server;
+	GSocketService *service;
+	GString *text;
+	struct zs_stats_snapshot snap;
+};
+
+/* ---- the text format ---- */
+
+static void family(GString *out, const char *name, const char *type,
+	const char *help)
+{
+	g_string_append_printf(out, "# HELP zerospice_%s %s\n# TYPE zerospice_%s %s\n",
+		name, help, name, type);
+}
+
+static void sample_u64(GString *out, const char *name, const char *type,
+	const char *help, uint64_t v)
+{
+	family(out, name, type, help);
+	g_string_append_printf(out, "zerospice_%s %" G_GUINT64_FORMAT "\n", name,
+		v);
+}
+
+static void sample_f(GString *out, const char *name, const char *type,
+	const char *help, double v)
+{
+	family(out, name, type, help);
+	g_string_append_printf(out, "zerospice_%s %.6g\n", name, v);
+}
+
+/* Label values: backslash, double quote and newline escaped. */
+static void append_label_value(GString *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			g_string_append_c(out, '\\');
+		if (*v == '\n') {
+			g_string_append(out, "\\n");
+			continue;
+		}
+		g_string_append_c(out, *v);
+	}
+}
+
+enum client_field {
+	CLIENT_BYTES,
+	CLIENT_QUEUE,
+	CLIENT_CONNECTIONS,
+	CLIENT_DROPPED,
+	CLIENT_SINCE,
+};
+
+static void client_family(GString *out, const struct zs_stats_snapshot *s,
+	const char *name, const char *type, const char *help,
+	enum client_field field)
+{
+	family(out, name, type, help);
+	for (uint32_t i = 0; i < s->n_clients; i++) {
+		const struct zs_stats_client *c = &s->clients[i];
+		g_string_append_printf(out, "zerospice_%s{client=\"", name);
+		append_label_value(out, c->address);
+		g_string_append(out, "\"} ");
+		switch (field) {
+		case CLIENT_BYTES:
+			g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n",
+				c->bytes_sent);
+			break;
+		case CLIENT_QUEUE:
+			g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n",
+				c->send_queue_bytes);
+			break;
+		case CLIENT_CONNECTIONS:
+			g_string_append_printf(out, "%u\n", c->connections);
+			break;
+		case CLIENT_DROPPED:
+			g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n",
+				c->frames_dropped);
+			break;
+		case CLIENT_SINCE:
+			g_string_append_printf(out, "%.3f\n",
+				(double)c->since_us / 1e6);
+			break;
+		}
+	}
+}
+
+void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
+	GString *out)
+{
+	family(out, "build_info", "gauge", "zerospice's version.");
+	g_string_append(out, "zerospice_build_info{version=\"" ZS_VERSION "\"} 1\n");
+	family(out, "start_time_seconds", "gauge",
+		"Wall-clock time the session started, in seconds since the epoch.");
+	g_string_append_printf(out, "zerospice_start_time_seconds %.3f\n",
+		(double)s->start_us / 1e6);
+	sample_u64(out, "frames_in_total", "counter",
+		"Frames the source delivered.", s->frames_in);
+	sample_u64(out, "frames_encoded_total", "counter",
+		"Frames the encoder produced.", s->frames_encoded);
+	sample_u64(out, "frames_sent_total", "counter",
+		"Encoded frames handed to spice-server for the clients.",
+		s->frames_sent);
+	sample_u64(out, "frames_skipped_total", "counter",
+		"Source frames replaced by a newer one before encoding.",
+		s->frames_skipped);
+	sample_u64(out, "frames_dropped_total", "counter",
+		"Encoded frames dropped before spice-server took them.",
+		s->frames_dropped);
+	sample_u64(out, "keyframes_total", "counter",
+		"Keyframes sent.", s->keyframes);
+	sample_u64(out, "stream_bytes_total", "counter",
+		"Encoded stream bytes handed to spice-server.", s->bytes_sent);
+	sample_u64(out, "cpu_pixel_bytes_total", "counter",
+		"Pixel bytes the CPU copied or converted for the encoder (0 on "
+		"the zero-copy VA-API path).", s->cpu_pixel_bytes);
+	char help[128];
+	snprintf(help, sizeof(help), "Source frames per second over the last "
+		"%d s.", ZS_STATS_WINDOW_S);
+	sample_f(out, "fps_in", "gauge", help, s->fps_in);
+	snprintf(help, sizeof(help), "Frames per second sent to clients over "
+		"the last %d s.", ZS_STATS_WINDOW_S);
+	sample_f(out, "fps_out", "gauge", help, s->fps_out);
+	snprintf(help, sizeof(help), "Encoded stream bitrate over the last "
+		"%d s.", ZS_STATS_WINDOW_S);
+	sample_f(out, "bitrate_bits_per_second", "gauge", help,
+		s->bitrate_kbps * 1000.0);
+	sample_f(out, "encode_seconds_last", "gauge",
+		"Encode time of the last frame.", s->encode_us_last / 1e6);
+	sample_f(out, "encode_seconds_p50", "gauge",
+		"Median encode time over the last 64 frames.",
+		s->encode_us_p50 / 1e6);
+	sample_f(out, "latency_seconds_last", "gauge",
+		"Capture to hand-off to spice-server, last frame (the network and "
+		"the client come on top).", s->latency_us_last / 1e6);
+	sample_f(out, "latency_seconds_p50", "gauge",
+		"Capture to hand-off to spice-server, median over the last 64 "
+		"frames.", s->latency_us_p50 / 1e6);
+	family(out, "stream_info", "gauge",
+		"What is streamed: codec (none while no client watches), size.");
+	g_string_append_printf(out, "zerospice_stream_info{codec=\"%s\","
+		"width=\"%u\",height=\"%u\"} 1\n",
+		s->codec == ZS_CODEC_NONE ? "none" : zs_codec_name(s->codec),
+		s->width, s->height);
+	family(out, "encoder_info", "gauge",
+		"The encoder in use (empty before the first client).");
+	g_string_append(out, "zerospice_encoder_info{encoder=\"");
+	append_label_value(out, s->encoder);
+	g_string_append(out, "\"} 1\n");
+	sample_u64(out, "clients_connected", "gauge",
+		"SPICE sessions (main channels) connected.", s->clients_connected);
+	client_family(out, s, "client_bytes_sent_total", "counter",
+		"Bytes the client acknowledged, all its TCP connections.",
+		CLIENT_BYTES);
+	client_family(out, s, "client_send_queue_bytes", "gauge",
+		"Bytes written toward the client and not yet acknowledged.",
+		CLIENT_QUEUE);
+	client_family(out, s, "client_connections", "gauge",
+		"Open TCP connections (SPICE channels) from the client.",
+		CLIENT_CONNECTIONS);
+	client_family(out, s, "client_frames_dropped_total", "counter",
+		"Stream frames dropped while the client was connected.",
+		CLIENT_DROPPED);
+	client_family(out, s, "client_connected_since_seconds", "gauge",
+		"When the client's oldest open connection was accepted.",
+		CLIENT_SINCE);
+}
+
+/* ---- the HTTP endpoint ---- */
+
+static void on_wrote_body(SoupServerMessage *msg, gpointer data)
+{
+	GIOStream *stream = soup_server_message_steal_connection(msg);
+	if (!stream)
+		return;
+	g_io_stream_close(stream, NULL, NULL);
+	g_object_unref(stream);
+}
+
+static void on_request(SoupServer *server, SoupServerMessage *msg,
+	const char *path, GHashTable *query, gpointer data)
+{
+	struct zs_metrics *m = data;
+	const char *method = soup_server_message_get_method(msg);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+		"Connection", "close");
+	g_signal_connect(msg, "wrote-body", G_CALLBACK(on_wrote_body), NULL);
+	if (strcmp(path, "/metrics") != 0) {
+		soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
+		soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_STATIC,
+			"zerospice serves /metrics only\n",
+			strlen("zerospice serves /metrics only\n"));
+		return;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		soup_server_message_set_status(msg,
+			SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+		soup_message_headers_append(
+			soup_server_message_get_response_headers(msg), "Allow",
+			"GET, HEAD");
+		return;
+	}
+	zs_stats_snapshot(&m->snap);
+	g_string_truncate(m->text, 0);
+	zs_stats_format_prometheus(&m->snap, m->text);
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(msg, CONTENT_TYPE, SOUP_MEMORY_COPY,
+		m->text->str, m->text->len);
+}
+
+static gboolean on_incoming(GSocketService *service,
+	GSocketConnection *conn, GObject *source, gpointer data)
+{
+	struct zs_metrics *m = data;
+	GError *error = NULL;
+	/* a connection that sends no request (or stalls) is dropped instead
+	 * of being held for good */
+	g_socket_set_timeout(g_socket_connection_get_socket(conn),
+		REQUEST_TIMEOUT_S);
+	GSocketAddress *local = g_socket_connection_get_local_address(conn, NULL);
+	GSocketAddress *remote = g_socket_connection_get_remote_address(conn,
+		NULL);
+	if (!local || !remote ||
+		!soup_server_accept_iostream(m->server, G_IO_STREAM(conn), local,
+			remote, &error)) {
+		g_info("metrics: connection dropped: %s",
+			error ? error->message : "no address");
+		g_clear_error(&error);
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	}
+	g_clear_object(&local);
+	g_clear_object(&remote);
+	return TRUE;
+}
+
+struct zs_metrics *zs_metrics_create(const char *host, uint16_t port,
+	char *bound_desc, size_t desc_len, char *err, size_t err_len)
+{
+	GError *error = NULL;
+	GInetAddress *ia = strcmp(host, "localhost") == 0 ?
+		g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4) :
+		g_inet_address_new_from_string(host);
+	if (!ia) {
+		snprintf(err, err_len, "--metrics: '%s' is not an IP address",
+			host);
+		return NULL;
+	}
+	struct zs_metrics *m = g_new0(struct zs_metrics, 1);
+	/* sized for many clients: the buffer never grows in steady state */
+	m->text = g_string_sized_new(16 * 1024);
+	m->server = soup_server_new("server-header", "zerospice", NULL);
+	soup_server_add_handler(m->server, NULL, on_request, m, NULL);
+
+	m->service = g_socket_service_new();
+	g_signal_connect(m->service, "incoming", G_CALLBACK(on_incoming), m);
+	GSocketAddress *addr = g_inet_socket_address_new(ia, port);
+	g_object_unref(ia);
+	GSocketAddress *bound = NULL;
+	gboolean ok = g_socket_listener_add_address(
+		G_SOCKET_LISTENER(m->service), addr, G_SOCKET_TYPE_STREAM,
+		G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+	g_object_unref(addr);
+	if (!ok) {
+		snprintf(err, err_len, "--metrics %s:%u: %s", host, port,
+			error->message);
+		g_error_free(error);
+		goto err;
+	}
+	GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(bound);
+	char *h = g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+	snprintf(bound_desc, desc_len, strchr(h, ':') ? "[%s]:%u" : "%s:%u", h,
+		g_inet_socket_address_get_port(isa));
+	g_free(h);
+	g_object_unref(bound);
+	g_socket_service_start(m->service);
+	return m;
+
+err:
+	zs_metrics_destroy(m);
+	return NULL;
+}
+
+void zs_metrics_destroy(struct zs_metrics *m)
+{
+	if (!m)
+		return;
+	if (m->service) {
+		g_socket_service_stop(m->service);
+		g_socket_listener_close(G_SOCKET_LISTENER(m->service));
+		g_object_unref(m->service);
+	}
+	soup_server_disconnect(m->server);
+	g_object_unref(m->server);
+	g_string_free(m->text, TRUE);
+	g_free(m);
+}
