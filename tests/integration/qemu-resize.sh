@@ -117,14 +117,28 @@ set -- $WANT
 [ "$1" -ge 320 ] && [ "$2" -ge 200 ] || fail "asked for $1x$2, under the 320x200 floor"
 expect_picture $WANT nostamp
 
-resize_to 9000 7000
+resize_to 900 600
+expect_picture $(asked)
+zerospice_alive || fail "zerospice died"
+
+# Last, because after it remote-viewer under Xvfb (a 1600x1000 screen) has
+# been seen to send no further monitors config within 40 s (the guest's
+# 3072x3072 mode under TCG and ASan is slow to come), and once not even this
+# one: then the clamp is not seen and the test says so and skips.
+before=$(grep -c "asked the VM for" "$TMP/zerospice.log")
+xdotool windowsize "$win" 9000 7000
+for _ in $(seq 1 80); do
+	[ "$(grep -c "asked the VM for" "$TMP/zerospice.log")" -gt "$before" ] && break
+	sleep 0.5
+done
+zerospice_alive || fail "zerospice died on a huge window"
+[ "$(grep -c "asked the VM for" "$TMP/zerospice.log")" -gt "$before" ] ||
+	skip "every normal, odd and tiny size passed; remote-viewer sent no monitors config for a 9000x7000 window within 40 s, so the clamp was not seen"
+WANT=$(asked)
 grep -q "asking for .* instead" "$TMP/zerospice.log" || fail "a huge window was not clamped (or not logged)"
 set -- $WANT
 [ "$1" -le 4096 ] && [ "$2" -le 4096 ] || fail "asked for $1x$2, over 4096"
 log "huge window: asked for $WANT"
 sleep 3
 zerospice_alive || fail "zerospice died on a huge window"
-resize_to 900 600
-expect_picture $(asked)
-zerospice_alive || fail "zerospice died"
 log "PASS"
