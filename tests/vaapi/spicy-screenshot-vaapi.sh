@@ -14,6 +14,7 @@ need spicy-screenshot
 MIN_PSNR=30
 
 echo "vaapi-ticket" >"$TMP/ticket"
+chmod 600 "$TMP/ticket" # zerospice refuses a ticket others may read
 start_zerospice --source testpattern,size=800x600,fps=30 \
 	--ticket-file "$TMP/ticket" --encoder vaapi --va-device /dev/null
 
