@@ -11,7 +11,9 @@
 
 static void send_motion(struct zs_qemu_source *src);
 
-static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
+/* Finishes a call toward QEMU, logging a failure as what. False when the
+ * call was cancelled: the source may be gone. */
+static bool call_finish(GObject *obj, GAsyncResult *res, const char *what)
 {
 	GError *error = NULL;
 	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
@@ -19,31 +21,27 @@ static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
 
 	if (ret) {
 		g_variant_unref(ret);
-		return;
+		return true;
 	}
-	if (!zs_qemu_is_cancelled(error))
-		g_debug("QEMU %s: %s", (const char *)what, error->message);
+	bool cancelled = zs_qemu_is_cancelled(error);
+	if (!cancelled)
+		g_debug("QEMU %s: %s", what, error->message);
 	g_error_free(error);
+	return !cancelled;
+}
+
+static void call_done(GObject *obj, GAsyncResult *res, gpointer what)
+{
+	call_finish(obj, res, what);
 }
 
 /* A motion call came back: send the newest held position, if any. */
 static void motion_done(GObject *obj, GAsyncResult *res, gpointer data)
 {
 	struct zs_qemu_source *src = data;
-	GError *error = NULL;
-	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
-		&error);
 
-	if (ret)
-		g_variant_unref(ret);
-	if (error) {
-		bool cancelled = zs_qemu_is_cancelled(error);
-		if (!cancelled)
-			g_debug("QEMU mouse motion: %s", error->message);
-		g_error_free(error);
-		if (cancelled)
-			return; /* src may be gone */
-	}
+	if (!call_finish(obj, res, "mouse motion"))
+		return;
 	src->motion_inflight--;
 	if (src->motion_held && !src->closed && src->mouse)
 		send_motion(src);
@@ -104,20 +102,9 @@ static void send_rel(struct zs_qemu_source *src, int32_t dx, int32_t dy)
 static void press_done(GObject *obj, GAsyncResult *res, gpointer data)
 {
 	struct zs_qemu_source *src = data;
-	GError *error = NULL;
-	GVariant *ret = g_dbus_proxy_call_finish(G_DBUS_PROXY(obj), res,
-		&error);
 
-	if (ret)
-		g_variant_unref(ret);
-	if (error) {
-		bool cancelled = zs_qemu_is_cancelled(error);
-		if (!cancelled)
-			g_debug("QEMU Keyboard.Press: %s", error->message);
-		g_error_free(error);
-		if (cancelled)
-			return; /* src may be gone */
-	}
+	if (!call_finish(obj, res, "Keyboard.Press"))
+		return;
 	src->presses_inflight--;
 }
 
