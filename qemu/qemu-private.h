@@ -259,6 +259,13 @@ struct zs_qemu_source {
 
 	GDBusConnection *qemu_conn;
 	gulong qemu_closed_id;
+	/* zs_qemu_source_create_console(): primary's connection, borrowed
+	 * (primary NULL once it is destroyed); a primary lists its other
+	 * consoles (struct zs_qemu_source *) */
+	struct zs_qemu_source *primary;
+	GList *consoles;
+	bool conn_open;        /* zs_qemu_open_console() ran */
+	bool secondary;        /* made by zs_qemu_source_create_console() */
 	guint name_watch;
 	ZsQemuDisplay1Console *console_proxy;
 	gulong console_props_id;

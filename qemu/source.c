@@ -85,7 +85,8 @@ static void drop_connections(struct zs_qemu_source *src)
 	if (src->qemu_conn) {
 		g_signal_handlers_disconnect_matched(src->qemu_conn,
 			G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, src);
-		if (!src->bus_address)
+		/* a secondary console's is the primary's */
+		if (!src->bus_address && !src->secondary)
 			g_dbus_connection_close(src->qemu_conn, NULL, NULL,
 				NULL);
 		g_clear_object(&src->qemu_conn);
@@ -106,6 +107,10 @@ void zs_qemu_source_close(struct zs_qemu_source *src, const char *fmt, ...)
 	va_end(ap);
 	g_warning("QEMU display: %s", reason);
 
+	/* the other consoles go through this connection */
+	for (GList *l = src->consoles; l; l = l->next)
+		zs_qemu_source_close(l->data, "console %u: %s", src->console,
+			reason);
 	g_cancellable_cancel(src->cancel);
 	drop_connections(src);
 	/* Clients see the display stop rather than a picture that looks
@@ -140,12 +145,30 @@ void zs_qemu_on_conn_closed(GDBusConnection *conn, gboolean remote_vanished,
 
 static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data);
 
+/* A secondary console takes its primary's connection, once that reached
+ * QEMU and passed the checks. */
+static void open_secondary(struct zs_qemu_source *sec)
+{
+	struct zs_qemu_source *primary = sec->primary;
+
+	if (sec->closed || sec->qemu_conn || !primary || !primary->conn_open ||
+	    !primary->qemu_conn)
+		return;
+	sec->qemu_conn = g_object_ref(primary->qemu_conn);
+	g_main_context_push_thread_default(sec->ctx);
+	zs_qemu_open_console(sec);
+	g_main_context_pop_thread_default(sec->ctx);
+}
+
 void zs_qemu_open_console(struct zs_qemu_source *src)
 {
+	src->conn_open = true;
 	zs_qemu_display1_console_proxy_new(src->qemu_conn,
 		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
 		src->bus_address ? "org.qemu" : NULL, src->console_path,
 		src->cancel, on_console_proxy, src);
+	for (GList *l = src->consoles; l; l = l->next)
+		open_secondary(l->data);
 }
 
 static void set_running(struct zs_qemu_source *src)
@@ -339,8 +362,10 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 		"g-name", peer_name(src), "g-connection", src->qemu_conn,
 		"g-object-path", src->console_path,
 		"g-interface-name", "org.qemu.Display1.Mouse", NULL);
-	zs_qemu_chardev_start(src);
-	zs_qemu_clipboard_start(src);
+	if (!src->secondary) {
+		zs_qemu_chardev_start(src);
+		zs_qemu_clipboard_start(src);
+	}
 	register_listener(src);
 	zs_qemu_audio_start(src->audio);
 out:
@@ -373,7 +398,10 @@ static gboolean start(gpointer data)
 		g_source_set_callback(src->blank_timer, blank_tick, src, NULL);
 		g_source_attach(src->blank_timer, src->ctx);
 	}
-	zs_qemu_connect(src);
+	if (src->secondary)
+		open_secondary(src); /* or when the primary connects */
+	else
+		zs_qemu_connect(src);
 	return G_SOURCE_REMOVE;
 }
 
@@ -453,6 +481,13 @@ static void qemu_destroy(struct zs_source *base)
 		g_source_destroy(src->start_source);
 		g_source_unref(src->start_source);
 	}
+	if (src->primary)
+		src->primary->consoles = g_list_remove(src->primary->consoles,
+			src);
+	for (GList *l = src->consoles; l; l = l->next)
+		((struct zs_qemu_source *)l->data)->primary = NULL;
+	g_list_free(src->consoles);
+	src->consoles = NULL;
 	drop_connections(src);
 	zs_qemu_audio_destroy(src->audio);
 	zs_qemu_display_finish(src);
@@ -484,6 +519,63 @@ static const struct zs_source_impl qemu_impl = {
 	.request_frame = qemu_request_frame,
 };
 
+static struct zs_qemu_source *source_new(uint32_t console,
+	uint32_t blank_width, uint32_t blank_height,
+	const struct zs_source_events *events, void *data)
+{
+	struct zs_qemu_source *src = g_new0(struct zs_qemu_source, 1);
+
+	src->base.impl = &qemu_impl;
+	if (events)
+		src->base.events = *events;
+	src->base.events_data = data;
+	src->ctx = g_main_context_ref_thread_default();
+	src->cancel = g_cancellable_new();
+	src->dbus_fd = -1;
+	src->console = console;
+	if (blank_width && blank_height && blank_width <= ZS_QEMU_MAX_DIM &&
+	    blank_height <= ZS_QEMU_MAX_DIM) {
+		src->disp.width = blank_width;
+		src->disp.height = blank_height;
+	}
+	snprintf(src->console_path, sizeof(src->console_path),
+		"/org/qemu/Display1/Console_%u", console);
+	src->disp.cur = -1;
+	g_queue_init(&src->frames);
+	return src;
+}
+
+static void source_start(struct zs_qemu_source *src)
+{
+	src->start_source = g_idle_source_new();
+	g_source_set_priority(src->start_source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src->start_source, start, src, NULL);
+	g_source_attach(src->start_source, src->ctx);
+}
+
+struct zs_source *zs_qemu_source_create_console(struct zs_source *primary,
+	uint32_t console, uint32_t blank_width, uint32_t blank_height,
+	const struct zs_source_events *events, void *data, char *err,
+	size_t err_len)
+{
+	struct zs_qemu_source *p = to_qemu(primary), *src;
+
+	if (!p || p->secondary) {
+		snprintf(err, err_len, "console %u: another console of the same "
+			"QEMU source is needed", console);
+		return NULL;
+	}
+	src = source_new(console, blank_width, blank_height, events, data);
+	src->secondary = true;
+	src->primary = p;
+	src->bus_address = g_strdup(p->bus_address);
+	src->allowed_uid = p->allowed_uid;
+	src->connect_timeout_ms = p->connect_timeout_ms;
+	p->consoles = g_list_append(p->consoles, src);
+	source_start(src);
+	return &src->base;
+}
+
 struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	const struct zs_source_events *events, void *data,
 	char *err, size_t err_len)
@@ -512,17 +604,11 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 		goto err_fd;
 	}
 
-	src = g_new0(struct zs_qemu_source, 1);
-	src->base.impl = &qemu_impl;
-	if (events)
-		src->base.events = *events;
-	src->base.events_data = data;
-	src->ctx = g_main_context_ref_thread_default();
-	src->cancel = g_cancellable_new();
+	src = source_new(opts->console, opts->blank_width, opts->blank_height,
+		events, data);
 	src->qmp_path = g_strdup(opts->qmp_path);
 	src->bus_address = g_strdup(opts->bus_address);
 	src->dbus_fd = opts->dbus_fd;
-	src->console = opts->console;
 	src->connect_timeout_ms = opts->connect_timeout_ms ?
 		opts->connect_timeout_ms : ZS_QEMU_CONNECT_TIMEOUT_MS;
 	src->wait_for_qemu = opts->wait_for_qemu;
@@ -530,21 +616,7 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	if (opts->session)
 		src->session = *opts->session;
 	src->session_data = opts->session_data;
-	if (opts->blank_width && opts->blank_height &&
-	    opts->blank_width <= ZS_QEMU_MAX_DIM &&
-	    opts->blank_height <= ZS_QEMU_MAX_DIM) {
-		src->disp.width = opts->blank_width;
-		src->disp.height = opts->blank_height;
-	}
-	snprintf(src->console_path, sizeof(src->console_path),
-		"/org/qemu/Display1/Console_%u", opts->console);
-	src->disp.cur = -1;
-	g_queue_init(&src->frames);
-
-	src->start_source = g_idle_source_new();
-	g_source_set_priority(src->start_source, G_PRIORITY_DEFAULT);
-	g_source_set_callback(src->start_source, start, src, NULL);
-	g_source_attach(src->start_source, src->ctx);
+	source_start(src);
 	return &src->base;
 
 err_fd:

@@ -80,6 +80,21 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	const struct zs_source_events *events, void *data,
 	char *err, size_t err_len);
 
+/* Another console of the QEMU that primary (a source from
+ * zs_qemu_source_create()) reaches, over primary's own D-Bus connection:
+ * QEMU's p2p display serves one client at a time (a second add_client
+ * replaces the first), so every console of a VM goes through one
+ * connection. This source has its own listener, picture, cursor and
+ * pointer; keys, chardevs, clipboard and audio stay with primary. It
+ * starts once primary reaches QEMU, and closes (events->closed) when
+ * primary does or when QEMU has no such graphic console. Destroy it before
+ * primary. blank_width/height as in zs_qemu_options. NULL with a reason in
+ * err when primary is not a QEMU source. */
+struct zs_source *zs_qemu_source_create_console(struct zs_source *primary,
+	uint32_t console, uint32_t blank_width, uint32_t blank_height,
+	const struct zs_source_events *events, void *data, char *err,
+	size_t err_len);
+
 /* Releases every key this source pressed and has not released (call when
  * the last client leaves or loses focus). Accepts NULL and sources of other
  * kinds (no-op). */

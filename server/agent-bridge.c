@@ -378,7 +378,8 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 			return;
 		VDAgentMouseState s;
 		memcpy(&s, m->data, sizeof(s));
-		b->ops->pointer_abs(b->data, (int32_t)MIN(s.x, INT32_MAX),
+		b->ops->pointer_abs(b->data, s.display_id,
+			(int32_t)MIN(s.x, INT32_MAX),
 			(int32_t)MIN(s.y, INT32_MAX),
 			zs_agent_buttons_to_zs(s.buttons));
 		return;

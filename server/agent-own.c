@@ -28,8 +28,13 @@ void zs_agent_own_caps(const struct zs_agent_bridge *b, uint32_t *caps)
 	memset(caps, 0, N_CAPS * sizeof(*caps));
 	set_cap(caps, VD_AGENT_CAP_MOUSE_STATE);
 	set_cap(caps, VD_AGENT_CAP_FILE_XFER_DISABLED);
-	if (b->ops->monitors_config)
+	if (b->ops->monitors_config) {
 		set_cap(caps, VD_AGENT_CAP_MONITORS_CONFIG);
+		/* monitor i is then display channel i, also when display 0
+		 * is closed: the client's window of display i resizes
+		 * console i */
+		set_cap(caps, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG);
+	}
 	if (b->vm_clipboard) {
 		set_cap(caps, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
 		set_cap(caps, VD_AGENT_CAP_CLIPBOARD_SELECTION);

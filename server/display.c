@@ -1,9 +1,9 @@
 /* The SpiceServer instance and what we register with it, in the order that
- * gives one display channel (the stream, id 0) and the absolute "client"
- * mouse mode (shared/DESIGN.md §3, "a recipe that gives one display + absolute
- * mouse"): keyboard, the stream-device port, a stub QXL with id 1 whose
- * primary surface exists only for a moment, then the vdagent char device
- * (agent-bridge.c). */
+ * gives N display channels (the streams, ids 0..N-1) and the absolute
+ * "client" mouse mode (shared/DESIGN.md §3, "a recipe that gives one
+ * display + absolute mouse"): keyboard, the stream-device ports (output.c),
+ * a stub QXL with id N whose primary surface exists only for a moment, then
+ * the vdagent char device (agent-bridge.c). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,29 +19,14 @@
 #include "internal.h"
 #include "zs-client-proto.h"
 
-#define STREAM_PORT_NAME "org.spice-space.stream.0"
-
-struct out_msg {
-	uint8_t *data;
-	size_t len, pos;
-	uint16_t type;
-};
-
 struct zs_display {
 	SpiceServer *server;
 	const struct zs_display_events *events;
 	void *events_data;
 	uint32_t width, height;
 
-	SpiceCharDeviceInstance port;
-	bool port_added;
-	bool watched;      /* the last START_STOP named codecs */
-	guint renew_idle;  /* renew_stream_device() is due */
-	bool in_wakeup;    /* spice-server reads from inside our wakeup */
-	guint read_idle;   /* wakeup_from_loop() is due */
-	struct zs_stream_reader stream_reader;
-	GQueue out; /* struct out_msg, head is being read */
-	size_t out_bytes;
+	struct zs_output *outputs[ZS_MAX_OUTPUTS];
+	unsigned n_outputs;
 
 	QXLInstance qxl;
 
@@ -60,260 +45,14 @@ struct zs_display {
 #define DISPLAY_OF(ptr, member) \
 	((struct zs_display *)((char *)(ptr) - offsetof(struct zs_display, member)))
 
-/* ---- stream-device port ---- */
-
-static gboolean renew_stream_device(gpointer data);
-
-static void on_stream_msg(const struct zs_stream_msg *msg, void *data)
-{
-	struct zs_display *d = data;
-	switch (msg->type) {
-	case STREAM_TYPE_START_STOP: {
-		uint32_t mask;
-		if (!zs_stream_parse_start_stop(msg->payload, msg->size, &mask)) {
-			g_warning("stream device: truncated START_STOP ignored");
-			return;
-		}
-		/* renew once per time it was watched (the device's own
-		 * START_STOPs at open and close name no codecs either); not
-		 * from here: spice-server is calling us */
-		if (mask == 0 && d->watched && !d->renew_idle)
-			d->renew_idle = g_idle_add(renew_stream_device, d);
-		d->watched = mask != 0;
-		d->events->start_stop(d->events_data, mask);
-		break;
-	}
-	case STREAM_TYPE_NOTIFY_ERROR: {
-		/* {u32 error_code; u8 msg[]}, not NUL-terminated */
-		int len = msg->size > 4 ? (int)(msg->size - 4) : 0;
-		if (len > 200)
-			len = 200;
-		g_warning("spice-server reports a stream error: %.*s", len,
-			len ? (const char *)msg->payload + 4 : "(no message)");
-		break;
-	}
-	default: /* CAPABILITIES: we use none */
-		break;
-	}
-}
-
-static int port_write(SpiceCharDeviceInstance *sin, const uint8_t *buf,
-	int len)
-{
-	struct zs_display *d = DISPLAY_OF(sin, port);
-	char err[160];
-	if (len <= 0)
-		return 0;
-	if (!zs_stream_reader_feed(&d->stream_reader, buf, (size_t)len,
-		    on_stream_msg, d, err, sizeof(err))) {
-		g_warning("stream device: %s; resynchronising", err);
-		zs_stream_reader_finish(&d->stream_reader);
-		zs_stream_reader_init(&d->stream_reader);
-	}
-	return len;
-}
-
-bool zs_display_test_stall_reads;
-
-/* spice-server 0.15.1 also reads the device from inside its own teardown:
- * when a channel client disconnects, RedChannelClient::disconnect() clears
- * its pipe; freeing a StreamDataItem there lets the stream device's flow
- * control resume and read at once (stream_queue_stat -> wakeup), and the
- * frame read is pushed into the very pipe std::list::clear() is walking.
- * The new node is lost (the frame's queue count never returns to 0: the
- * device stops reading for good, every later client gets no picture), or
- * the list is corrupted (malloc aborts, crashes). So we hand out bytes only
- * when spice-server reads from inside our own wakeup; a read from anywhere
- * else gets nothing now, and a wakeup from the main loop follows. */
-static gboolean wakeup_from_loop(gpointer data)
-{
-	struct zs_display *d = data;
-	d->read_idle = 0;
-	d->in_wakeup = true;
-	spice_server_char_device_wakeup(&d->port);
-	d->in_wakeup = false;
-	return G_SOURCE_REMOVE;
-}
-
-static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
-{
-	struct zs_display *d = DISPLAY_OF(sin, port);
-	size_t done = 0;
-
-	if (zs_display_test_stall_reads)
-		return 0;
-	if (!d->in_wakeup) {
-		if (!g_queue_is_empty(&d->out) && !d->read_idle)
-			/* default priority: a frame must not wait behind
-			 * idle work */
-			d->read_idle = g_idle_add_full(G_PRIORITY_DEFAULT,
-				wakeup_from_loop, d, NULL);
-		return 0;
-	}
-	while (done < (size_t)len && !g_queue_is_empty(&d->out)) {
-		struct out_msg *m = g_queue_peek_head(&d->out);
-		size_t n = MIN(m->len - m->pos, (size_t)len - done);
-		memcpy(buf + done, m->data + m->pos, n);
-		m->pos += n;
-		done += n;
-		d->out_bytes -= n;
-		if (m->pos == m->len) {
-			g_queue_pop_head(&d->out);
-			free(m->data);
-			g_free(m);
-		}
-	}
-	if (done > 0 && g_queue_is_empty(&d->out))
-		d->events->drained(d->events_data);
-	return (int)done;
-}
-
-static void port_event(SpiceCharDeviceInstance *sin, uint8_t event)
-{
-}
-
-static void port_state(SpiceCharDeviceInstance *sin, int connected)
-{
-	if (!connected)
-		g_warning("spice-server disabled the stream device");
-}
-
-static SpiceCharDeviceInterface port_sif = {
-	.base = {
-		.type = SPICE_INTERFACE_CHAR_DEVICE,
-		.description = "zerospice stream device",
-		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
-		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
-	},
-	.state = port_state,
-	.write = port_write,
-	.read = port_read,
-	.event = port_event,
-};
-
-static void drop_msg(struct zs_display *d, GList *l)
-{
-	struct out_msg *m = l->data;
-
-	d->out_bytes -= m->len;
-	free(m->data);
-	g_free(m);
-	g_queue_delete_link(&d->out, l);
-}
-
-/* Only the newest cursor shape and position matter: while spice-server is
- * not reading, a new one replaces the unsent one, so a guest that moves or
- * redraws its pointer all the time queues at most one of each. */
-static void drop_unsent_of_type(struct zs_display *d, uint16_t type)
-{
-	GList *l = d->out.head;
-
-	while (l) {
-		GList *next = l->next;
-		struct out_msg *m = l->data;
-		if (m->pos == 0 && m->type == type)
-			drop_msg(d, l);
-		l = next;
-	}
-}
-
-void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
-	uint16_t type)
-{
-	if (type == STREAM_TYPE_CURSOR_SET || type == STREAM_TYPE_CURSOR_MOVE)
-		drop_unsent_of_type(d, type);
-	struct out_msg *m = g_new0(struct out_msg, 1);
-	m->data = msg;
-	m->len = len;
-	m->type = type;
-	g_queue_push_tail(&d->out, m);
-	d->out_bytes += len;
-	bool nested = d->in_wakeup; /* queued from inside a wakeup */
-	d->in_wakeup = true;
-	spice_server_char_device_wakeup(&d->port);
-	d->in_wakeup = nested;
-}
-
-uint32_t zs_display_client_count(const struct zs_display *d)
-{
-	/* deprecated in the header, but the only count spice-server gives */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-	int n = spice_server_get_num_clients(d->server);
-#pragma GCC diagnostic pop
-	return n > 0 ? (uint32_t)n : 0;
-}
-
-bool zs_display_busy(const struct zs_display *d)
-{
-	return d->out_bytes > 0;
-}
-
-size_t zs_display_queued_bytes(const struct zs_display *d)
-{
-	return d->out_bytes;
-}
-
-unsigned zs_display_drop_unsent(struct zs_display *d)
-{
-	unsigned dropped = 0;
-	GList *l = d->out.head;
-	while (l) {
-		GList *next = l->next;
-		struct out_msg *m = l->data;
-		if (m->pos == 0) {
-			if (m->type == STREAM_TYPE_DATA)
-				dropped++;
-			drop_msg(d, l);
-		}
-		l = next;
-	}
-	return dropped;
-}
-
-/* A backstop for port_read()'s rule (see wakeup_from_loop): should
- * spice-server 0.15.1 still lose a stream frame some other way, its stream
- * device counts a queue that never empties and stops reading us for good.
- * So whenever the last client stops watching, the stream device (and the
- * stream channel spice-server makes for it) is created afresh: nothing a
- * client left behind in spice-server outlives its session. */
-static gboolean renew_stream_device(gpointer data)
-{
-	struct zs_display *d = data;
-	d->renew_idle = 0;
-	if (d->watched || !d->port_added)
-		return G_SOURCE_REMOVE;
-	spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
-	spice_server_remove_interface(&d->port.base);
-	d->port_added = false;
-	/* what the old device had not read belongs to no one now */
-	struct out_msg *m;
-	while ((m = g_queue_pop_head(&d->out))) {
-		free(m->data);
-		g_free(m);
-	}
-	d->out_bytes = 0;
-	zs_stream_reader_finish(&d->stream_reader);
-	zs_stream_reader_init(&d->stream_reader);
-	if (spice_server_add_interface(d->server, &d->port.base) != 0) {
-		g_warning("spice-server refused the stream device again: no "
-			"client can get a picture until restart");
-		return G_SOURCE_REMOVE;
-	}
-	d->port_added = true;
-	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
-	g_info("stream device renewed: no client is watching");
-	return G_SOURCE_REMOVE;
-}
-
 /* ---- vdagent device (agent-bridge.c): mouse here, the rest to the
  * session ---- */
 
-static void bridge_pointer_abs(void *data, int32_t x, int32_t y,
-	uint32_t buttons)
+static void bridge_pointer_abs(void *data, uint32_t display_id, int32_t x,
+	int32_t y, uint32_t buttons)
 {
 	struct zs_display *d = data;
-	d->events->pointer_abs(d->events_data, x, y, buttons);
+	d->events->pointer_abs(d->events_data, display_id, x, y, buttons);
 }
 
 static void bridge_monitors_config(void *data, const uint8_t *config,
@@ -378,6 +117,31 @@ static void bridge_ops_init(struct zs_display *d)
 		.clipboard_reply = clip ? bridge_clipboard_reply :
 			noop_clipboard_reply,
 	};
+}
+
+uint32_t zs_display_client_count(const struct zs_display *d)
+{
+	/* deprecated in the header, but the only count spice-server gives */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	int n = spice_server_get_num_clients(d->server);
+#pragma GCC diagnostic pop
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+unsigned zs_display_n_outputs(const struct zs_display *d)
+{
+	return d->n_outputs;
+}
+
+struct zs_output *zs_display_output(struct zs_display *d, unsigned index)
+{
+	return index < d->n_outputs ? d->outputs[index] : NULL;
+}
+
+uint8_t zs_display_stub_channel_id(const struct zs_display *d)
+{
+	return (uint8_t)d->qxl.id;
 }
 
 struct zs_agent_bridge *zs_display_agent(struct zs_display *d)
@@ -603,8 +367,6 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	d->events_data = data;
 	d->width = config->width;
 	d->height = config->height;
-	g_queue_init(&d->out);
-	zs_stream_reader_init(&d->stream_reader);
 	d->session_ops = config->agent_ops;
 	d->session_data = config->agent_data;
 
@@ -636,17 +398,25 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	if (!add_interface(d, &d->mouse.base, "mouse", err, err_len))
 		goto err;
 
-	/* The stream port first: it must become display channel 0. */
-	d->port.base.sif = &port_sif.base;
-	d->port.subtype = "port";
-	d->port.portname = STREAM_PORT_NAME;
-	if (!add_interface(d, &d->port.base, "stream device", err, err_len))
+	/* The stream ports first: they must become display channels 0..N-1
+	 * (spice-server gives each the first free id), the stub QXL takes
+	 * N. */
+	unsigned n = config->n_outputs ? config->n_outputs : 1;
+	if (n > ZS_MAX_OUTPUTS) {
+		snprintf(err, err_len, "%u displays asked, at most %u", n,
+			ZS_MAX_OUTPUTS);
 		goto err;
-	d->port_added = true;
-	spice_server_port_event(&d->port, SPICE_PORT_EVENT_OPENED);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		d->outputs[i] = zs_output_create(d->server, i, events, data,
+			err, err_len);
+		if (!d->outputs[i])
+			goto err;
+		d->n_outputs = i + 1;
+	}
 
 	d->qxl.base.sif = &qxl_sif.base;
-	d->qxl.id = 1;
+	d->qxl.id = (int)d->n_outputs;
 	if (!add_interface(d, &d->qxl.base, "QXL", err, err_len))
 		goto err;
 	if (!qxl_flash_primary(d)) {
@@ -670,26 +440,15 @@ void zs_display_destroy(struct zs_display *d)
 {
 	if (!d)
 		return;
-	if (d->renew_idle)
-		g_source_remove(d->renew_idle);
-	if (d->read_idle)
-		g_source_remove(d->read_idle);
 	zs_agent_bridge_destroy(d->agent);
-	if (d->port_added) {
-		spice_server_port_event(&d->port, SPICE_PORT_EVENT_CLOSED);
-		spice_server_remove_interface(&d->port.base);
-	}
+	for (unsigned i = 0; i < d->n_outputs; i++)
+		zs_output_remove(d->outputs[i]);
 	/* spice-server cannot remove keyboard, mouse or QXL interfaces;
 	 * spice_server_destroy() takes them down. */
 	if (d->server)
 		spice_server_destroy(d->server);
-	zs_display_drop_unsent(d);
-	struct out_msg *m;
-	while ((m = g_queue_pop_head(&d->out))) {
-		free(m->data);
-		g_free(m);
-	}
-	zs_stream_reader_finish(&d->stream_reader);
+	for (unsigned i = 0; i < d->n_outputs; i++)
+		zs_output_destroy(d->outputs[i]);
 	g_free(d);
 }
 

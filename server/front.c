@@ -455,6 +455,9 @@ err:
 void zs_front_set_display(struct zs_front *f, struct zs_display *d)
 {
 	f->display = d;
+	/* the stub QXL follows the displays: hide it whatever its id */
+	if (d)
+		zs_relay_set_hidden_channel_id(zs_display_stub_channel_id(d));
 }
 
 void zs_front_destroy(struct zs_front *f)

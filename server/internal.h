@@ -10,6 +10,7 @@
 #include "zs-client-proto.h"
 #include "zs-encoder.h"
 #include "zs-qemu.h"
+#include "zs-server.h"
 
 #define ZS_LOG_DOMAIN "zerospice"
 
@@ -32,15 +33,24 @@ void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data);
 
 struct zs_display;
 
+/* Displays (stream devices, SPICE display channels 0..N-1) one server
+ * serves at most: spice-gtk shows at most 16 (MAX_DISPLAY), and the stub
+ * QXL takes the id after the last. */
+#define ZS_MAX_OUTPUTS ZS_MAX_CONSOLES
+
 struct zs_display_events {
-	/* START_STOP from the stream device: the codecs every connected client
-	 * decodes (ZS_CODEC_BIT mask), 0 when the last client left. */
-	void (*start_stop)(void *data, uint32_t codec_mask);
-	/* spice-server read every byte we queued. */
-	void (*drained)(void *data);
-	/* Input, already translated (see zs_source_impl). */
+	/* START_STOP from output's stream device: the codecs every client
+	 * connected to that display decodes (ZS_CODEC_BIT mask), 0 when the
+	 * last one left. */
+	void (*start_stop)(void *data, unsigned output, uint32_t codec_mask);
+	/* spice-server read every byte we queued on output. */
+	void (*drained)(void *data, unsigned output);
+	/* Input, already translated (see zs_source_impl). display_id: the
+	 * client's display channel the position is in (VDAgentMouseState's,
+	 * untrusted). */
 	void (*key)(void *data, uint32_t scancode, bool down);
-	void (*pointer_abs)(void *data, int32_t x, int32_t y, uint32_t buttons);
+	void (*pointer_abs)(void *data, uint32_t display_id, int32_t x,
+		int32_t y, uint32_t buttons);
 	void (*pointer_rel)(void *data, int32_t dx, int32_t dy,
 		uint32_t buttons);
 };
@@ -49,6 +59,7 @@ struct zs_agent_bridge_ops;
 
 struct zs_display_config {
 	uint32_t width, height; /* initial stream size */
+	unsigned n_outputs; /* displays, 1..ZS_MAX_OUTPUTS (0: 1) */
 	/* The agent bridge's session hooks (monitors config, clipboard; its
 	 * pointer_abs is ignored: the mouse goes to the display events). NULL
 	 * or NULL members: not offered to clients. */
@@ -76,23 +87,45 @@ bool zs_display_add_client(struct zs_display *d, int fd);
 bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth);
 
 
+/* SPICE sessions (main channels) spice-server has now. */
+uint32_t zs_display_client_count(const struct zs_display *d);
+/* The displays: output i is SPICE display channel i. */
+unsigned zs_display_n_outputs(const struct zs_display *d);
+struct zs_output *zs_display_output(struct zs_display *d, unsigned index);
+/* The stub QXL's display and cursor channel id (after the outputs'),
+ * which clients must not see (relay.h). */
+uint8_t zs_display_stub_channel_id(const struct zs_display *d);
+
+/* ---- output.c: one stream-device port = one SPICE display ---- */
+
+struct zs_output;
+
+/* Adds a stream-device port to server and opens it: spice-server gives it
+ * the first free display channel id (index when added in order). Events
+ * name index. */
+struct zs_output *zs_output_create(SpiceServer *server, unsigned index,
+	const struct zs_display_events *events, void *data, char *err,
+	size_t err_len);
+/* Removes the port from spice-server (before spice_server_destroy). */
+void zs_output_remove(struct zs_output *o);
+/* Removes it if still there and frees what is queued. Accepts NULL. */
+void zs_output_destroy(struct zs_output *o);
+unsigned zs_output_index(const struct zs_output *o);
 /* Queues one whole stream-device message (takes ownership of the malloc'd
  * bytes) and wakes spice-server up. A CURSOR_SET or CURSOR_MOVE replaces an
  * unsent one of its type. */
-void zs_display_queue(struct zs_display *d, uint8_t *msg, size_t len,
+void zs_output_queue(struct zs_output *o, uint8_t *msg, size_t len,
 	uint16_t type);
-/* SPICE sessions (main channels) spice-server has now. */
-uint32_t zs_display_client_count(const struct zs_display *d);
 /* True while queued bytes wait for spice-server to read them. */
-bool zs_display_busy(const struct zs_display *d);
+bool zs_output_busy(const struct zs_output *o);
 /* Bytes queued and not read yet. */
-size_t zs_display_queued_bytes(const struct zs_display *d);
+size_t zs_output_queued_bytes(const struct zs_output *o);
 /* Tests: spice-server reads nothing while set (a client that stopped
  * reading, as spice-server sees it). */
-extern bool zs_display_test_stall_reads;
+extern bool zs_output_test_stall_reads;
 /* Drops queued messages spice-server has not started to read. Returns how
  * many DATA messages were dropped. */
-unsigned zs_display_drop_unsent(struct zs_display *d);
+unsigned zs_output_drop_unsent(struct zs_output *o);
 
 /* ---- agent-bridge.c: the vdagent char device and the guest agent ---- */
 
@@ -106,8 +139,10 @@ struct zs_agent_bridge;
  * no-guest-agent clipboard (QEMU's); answers come back through
  * zs_agent_bridge_vm_clipboard_*(). */
 struct zs_agent_bridge_ops {
-	/* VD_AGENT_MOUSE_STATE, in stream pixels, ZS_BUTTON_* */
-	void (*pointer_abs)(void *data, int32_t x, int32_t y, uint32_t buttons);
+	/* VD_AGENT_MOUSE_STATE, in stream pixels of display display_id,
+	 * ZS_BUTTON_* */
+	void (*pointer_abs)(void *data, uint32_t display_id, int32_t x,
+		int32_t y, uint32_t buttons);
 	/* VD_AGENT_MONITORS_CONFIG from the client while no guest agent is
 	 * attached (with one, the agent gets it): the raw
 	 * VDAgentMonitorsConfig, untrusted. NULL: not announced to clients. */
@@ -215,7 +250,7 @@ struct zs_pipeline_stats {
 };
 
 struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
-	struct zs_display *display, char *err, size_t err_len);
+	struct zs_output *output, char *err, size_t err_len);
 /* Joins the worker; releases every frame it still holds. */
 void zs_pipeline_destroy(struct zs_pipeline *p);
 /* A new source frame; takes ownership. Main thread. */

@@ -22,25 +22,39 @@
 #define MAX_KEYS 512
 #define QEMU_REFRESH_FPS 33
 
+struct app;
+
+/* One QEMU console (or test pattern) shown as one SPICE display: its own
+ * source, encoder pipeline and stream device (output), shared by all
+ * clients. */
+struct console {
+	struct app *app;
+	unsigned index;       /* SPICE display channel and output */
+	uint32_t number;      /* QEMU's console number (--console) */
+	struct zs_source *source;
+	struct zs_pipeline *pipeline;
+	/* --reconnect: the new source shows black at the last picture's
+	 * size until QEMU's first */
+	uint32_t last_width, last_height;
+	struct zs_resize resize; /* the client's window size asked of QEMU */
+};
+
 struct app {
 	struct zs_options opts;
 	GMainLoop *loop;
 	struct zs_display *display;
-	struct zs_pipeline *pipeline;
-	struct zs_source *source;
+	struct console consoles[ZS_MAX_CONSOLES];
+	unsigned n_consoles;
 	struct zs_front *front;
 	struct zs_session *session;
 	struct zs_trace *trace; /* --trace-stages */
 	struct zs_metrics *metrics;
 	int exit_code;
-	/* --reconnect: the closed source is replaced from this timer, and the
-	 * new one shows black at the last picture's size until QEMU's first */
+	/* --reconnect: the closed sources are replaced from this timer */
 	GSource *reconnect_timer;
-	uint32_t last_width, last_height;
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
-	struct zs_resize resize; /* the client's window size asked of QEMU */
 	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
 	/* broker contract: control API, pidfile, why the loop stopped */
 	struct zs_broker *broker;
@@ -79,7 +93,7 @@ static void on_key(void *data, uint32_t scancode, bool down)
 		else
 			app->keys_down[i / 8] &= (uint8_t)~(1u << (i % 8));
 	}
-	zs_source_key(app->source, scancode, down);
+	zs_source_key(app->consoles[0].source, scancode, down);
 }
 
 static void release_held_input(struct app *app)
@@ -88,41 +102,52 @@ static void release_held_input(struct app *app)
 		if (!(app->keys_down[i / 8] & (1u << (i % 8))))
 			continue;
 		uint32_t code = i < 0x100 ? (uint32_t)i : 0xe000 | (uint32_t)(i & 0xff);
-		zs_source_key(app->source, code, false);
+		zs_source_key(app->consoles[0].source, code, false);
 	}
 	memset(app->keys_down, 0, sizeof(app->keys_down));
 	if (app->buttons) {
 		app->buttons = 0;
-		zs_source_pointer_rel(app->source, 0, 0, 0);
+		zs_source_pointer_rel(app->consoles[0].source, 0, 0, 0);
 	}
 }
 
-static void on_pointer_abs(void *data, int32_t x, int32_t y, uint32_t buttons)
+/* The position is in display display_id's pixels: that console's. */
+static void on_pointer_abs(void *data, uint32_t display_id, int32_t x,
+	int32_t y, uint32_t buttons)
 {
 	struct app *app = data;
+	if (display_id >= app->n_consoles) {
+		g_debug("mouse on display %u, which is not ours: ignored",
+			display_id);
+		return;
+	}
 	app->buttons = buttons;
-	zs_source_pointer_abs(app->source, x, y, buttons);
+	zs_source_pointer_abs(app->consoles[display_id].source, x, y,
+		buttons);
 }
 
 static void on_pointer_rel(void *data, int32_t dx, int32_t dy, uint32_t buttons)
 {
 	struct app *app = data;
 	app->buttons = buttons;
-	zs_source_pointer_rel(app->source, dx, dy, buttons);
+	zs_source_pointer_rel(app->consoles[0].source, dx, dy, buttons);
 }
 
-static void on_start_stop(void *data, uint32_t codec_mask)
+static void on_start_stop(void *data, unsigned output, uint32_t codec_mask)
 {
 	struct app *app = data;
+	if (output >= app->n_consoles)
+		return;
 	if (codec_mask == 0)
 		release_held_input(app);
-	zs_pipeline_start_stop(app->pipeline, codec_mask);
+	zs_pipeline_start_stop(app->consoles[output].pipeline, codec_mask);
 }
 
-static void on_drained(void *data)
+static void on_drained(void *data, unsigned output)
 {
 	struct app *app = data;
-	zs_pipeline_drained(app->pipeline);
+	if (output < app->n_consoles)
+		zs_pipeline_drained(app->consoles[output].pipeline);
 }
 
 /* The client's window size, when no guest agent takes it: QEMU's
@@ -138,7 +163,20 @@ static void on_monitors_config(void *data, const uint8_t *config, size_t len)
 		g_warning("agent channel: %s; ignored", why);
 		return;
 	}
-	zs_resize_request(&app->resize, app->source, &m);
+	/* monitor i is display i (sparse monitors config, agent-own.c) */
+	for (unsigned i = 0; i < app->n_consoles; i++) {
+		struct zs_agent_monitors one = { .n = 0 };
+		if (app->n_consoles == 1) {
+			one = m; /* the first enabled monitor, as before */
+		} else if (i < m.n && m.mon[i].width && m.mon[i].height) {
+			one.n = 1;
+			one.mon[0] = m.mon[i];
+		} else {
+			continue;
+		}
+		zs_resize_request(&app->consoles[i].resize,
+			app->consoles[i].source, &one);
+	}
 }
 
 static const struct zs_session_hooks session_hooks = {
@@ -157,32 +195,44 @@ static const struct zs_display_events display_events = {
 
 static void on_frame(void *data, struct zs_frame *frame)
 {
-	struct app *app = data;
-	app->last_width = frame->width;
-	app->last_height = frame->height;
-	zs_broker_frame_size(app->broker, frame->width, frame->height);
-	zs_pipeline_frame(app->pipeline, frame);
+	struct console *c = data;
+	c->last_width = frame->width;
+	c->last_height = frame->height;
+	if (c->index == 0)
+		zs_broker_frame_size(c->app->broker, frame->width,
+			frame->height);
+	zs_pipeline_frame(c->pipeline, frame);
 }
 
 static void on_cursor_define(void *data, uint32_t width, uint32_t height,
 	int32_t hot_x, int32_t hot_y, const uint32_t *argb)
 {
-	struct app *app = data;
-	zs_pipeline_cursor_define(app->pipeline, width, height, hot_x, hot_y,
+	struct console *c = data;
+	zs_pipeline_cursor_define(c->pipeline, width, height, hot_x, hot_y,
 		argb);
 }
 
 static void on_cursor_move(void *data, int32_t x, int32_t y, bool visible)
 {
-	struct app *app = data;
-	zs_pipeline_cursor_move(app->pipeline, x, y, visible);
+	struct console *c = data;
+	zs_pipeline_cursor_move(c->pipeline, x, y, visible);
 }
 
 static const struct zs_source_events source_events;
-static struct zs_source *create_source(struct app *app, char *err,
-	size_t err_len);
+static bool create_sources(struct app *app, char *err, size_t err_len);
 
-/* --reconnect: a new source for the next QEMU, in place of the closed one. */
+/* The consoles after the first share its connection to QEMU: they go
+ * first. */
+static void destroy_sources(struct app *app)
+{
+	for (unsigned i = app->n_consoles; i-- > 0;) {
+		zs_source_destroy(app->consoles[i].source);
+		app->consoles[i].source = NULL;
+	}
+}
+
+/* --reconnect: new sources for the next QEMU, in place of the closed
+ * ones. */
 static gboolean on_reconnect_timer(gpointer data)
 {
 	struct app *app = data;
@@ -190,10 +240,11 @@ static gboolean on_reconnect_timer(gpointer data)
 
 	g_source_unref(app->reconnect_timer);
 	app->reconnect_timer = NULL;
-	zs_source_destroy(app->source);
-	memset(&app->resize, 0, sizeof(app->resize));
-	app->source = create_source(app, err, sizeof(err));
-	if (!app->source) {
+	destroy_sources(app);
+	for (unsigned i = 0; i < app->n_consoles; i++)
+		memset(&app->consoles[i].resize, 0,
+			sizeof(app->consoles[i].resize));
+	if (!create_sources(app, err, sizeof(err))) {
 		zs_log_error("%s", err);
 		app_quit(app, EXIT_FAILURE, err);
 	}
@@ -202,7 +253,8 @@ static gboolean on_reconnect_timer(gpointer data)
 
 static void on_source_closed(void *data, const char *reason)
 {
-	struct app *app = data;
+	struct console *c = data;
+	struct app *app = c->app;
 	const struct zs_options *o = &app->opts;
 
 	if (!o->reconnect) {
@@ -236,9 +288,9 @@ static const struct zs_source_events source_events = {
 
 static void on_need_frame(void *data)
 {
-	struct app *app = data;
-	if (app->source && app->source->impl->request_frame)
-		app->source->impl->request_frame(app->source);
+	struct console *c = data;
+	if (c->source && c->source->impl->request_frame)
+		c->source->impl->request_frame(c->source);
 }
 
 static gboolean on_signal(gpointer data)
@@ -274,26 +326,33 @@ static void apply_ticket(void *data, const char *text, uint32_t lifetime_s)
 	zs_display_set_ticket(data, text, lifetime_s);
 }
 
-static struct zs_source *create_source(struct app *app, char *err,
-	size_t err_len)
+static struct zs_source *create_source(struct app *app, struct console *c,
+	char *err, size_t err_len)
 {
 	const struct zs_options *o = &app->opts;
 	switch (o->source) {
 	case ZS_SOURCE_TESTPATTERN: {
 		struct zs_source *src = zs_testpattern_source_create(o->width,
-			o->height, o->fps, &source_events, app);
+			o->height, o->fps, &source_events, c);
 		zs_testpattern_source_set_still_after(src, o->still_after);
 		return src;
 	}
-	case ZS_SOURCE_QEMU: {
+	case ZS_SOURCE_QEMU:
+		if (c->index > 0)
+			/* over the first console's connection: QEMU's p2p
+			 * display serves one client at a time */
+			return zs_qemu_source_create_console(
+				app->consoles[0].source, c->number,
+				c->last_width, c->last_height, &source_events, c,
+				err, err_len);
 		struct zs_qemu_options qo = {
 			.qmp_path = o->qemu_qmp_path,
 			.dbus_fd = o->qemu_dbus_fd,
 			.bus_address = o->qemu_bus_address,
-			.console = o->console,
+			.console = c->number,
 			.wait_for_qemu = o->reconnect,
-			.blank_width = app->last_width,
-			.blank_height = app->last_height,
+			.blank_width = c->last_width,
+			.blank_height = c->last_height,
 			.allowed_uid = o->qemu_uid,
 			.session = zs_session_qemu_events(),
 			.session_data = app->session,
@@ -301,15 +360,25 @@ static struct zs_source *create_source(struct app *app, char *err,
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
 		struct zs_source *src = zs_qemu_source_create(&qo,
-			&source_events, app, err, err_len);
+			&source_events, c, err, err_len);
 		if (src && app->audio)
 			zs_qemu_source_set_audio(src, zs_audio_qemu_events(),
 				app->audio);
 		return src;
 	}
-	}
 	snprintf(err, err_len, "unknown source");
 	return NULL;
+}
+
+static bool create_sources(struct app *app, char *err, size_t err_len)
+{
+	for (unsigned i = 0; i < app->n_consoles; i++) {
+		struct console *c = &app->consoles[i];
+		c->source = create_source(app, c, err, err_len);
+		if (!c->source)
+			return false;
+	}
+	return true;
 }
 
 static int run(struct app *app)
@@ -353,11 +422,20 @@ static int run(struct app *app)
 	}
 
 	/* Only a VM can follow the client's window. */
-	app->session = zs_session_create(&app->source,
+	app->n_consoles = o->n_consoles ? o->n_consoles : 1;
+	for (unsigned i = 0; i < app->n_consoles; i++) {
+		app->consoles[i].app = app;
+		app->consoles[i].index = i;
+		app->consoles[i].number = o->n_consoles ? o->consoles[i] : 0;
+	}
+	/* the session's chardevs, clipboard and audio are the first
+	 * console's connection's */
+	app->session = zs_session_create(&app->consoles[0].source,
 		o->source == ZS_SOURCE_QEMU ? &session_hooks : NULL, app);
 	struct zs_display_config dcfg = {
 		.width = o->width,
 		.height = o->height,
+		.n_outputs = app->n_consoles,
 		.agent_ops = zs_session_agent_ops(app->session),
 		.agent_data = app->session,
 	};
@@ -388,15 +466,19 @@ static int run(struct app *app)
 		.fps = o->source == ZS_SOURCE_QEMU ? QEMU_REFRESH_FPS : o->fps,
 		.max_fps = o->max_fps,
 		.need_frame = on_need_frame,
-		.need_frame_data = app,
 		.refine = o->refine,
 		.trace = app->trace,
 	};
-	app->pipeline = zs_pipeline_create(&pcfg, app->display, err,
-		sizeof(err));
-	if (!app->pipeline) {
-		zs_log_error("%s", err);
-		goto err_ticket;
+	/* one encoder per console, shared by every client */
+	for (unsigned i = 0; i < app->n_consoles; i++) {
+		struct console *c = &app->consoles[i];
+		pcfg.need_frame_data = c;
+		c->pipeline = zs_pipeline_create(&pcfg,
+			zs_display_output(app->display, i), err, sizeof(err));
+		if (!c->pipeline) {
+			zs_log_error("%s", err);
+			goto err_ticket;
+		}
 	}
 
 	if (o->source == ZS_SOURCE_QEMU) {
@@ -409,7 +491,8 @@ static int run(struct app *app)
 	}
 
 	zs_stats_set_display(app->display);
-	zs_stats_set_pipeline(app->pipeline);
+	/* the first display's; the others are not in the figures yet */
+	zs_stats_set_pipeline(app->consoles[0].pipeline);
 	char metrics_bound[300] = "";
 	if (o->metrics_port >= 0) {
 		app->metrics = zs_metrics_create(o->metrics_host,
@@ -421,8 +504,7 @@ static int run(struct app *app)
 		}
 	}
 
-	app->source = create_source(app, err, sizeof(err));
-	if (!app->source) {
+	if (!create_sources(app, err, sizeof(err))) {
 		zs_log_error("%s", err);
 		goto err_ticket;
 	}
@@ -432,7 +514,7 @@ static int run(struct app *app)
 		.opts = o,
 		.display = app->display,
 		.front = app->front,
-		.pipeline = app->pipeline,
+		.pipeline = app->consoles[0].pipeline,
 		.bound = bound,
 		.tls_bound = tls_bound,
 		.initial_ticket = NULL, /* server/ticket.c holds the file's */
@@ -607,9 +689,10 @@ int main(int argc, char **argv)
 	zs_stats_set_display(NULL);
 	zs_stats_set_pipeline(NULL);
 	zs_front_destroy(app.front);
-	zs_pipeline_destroy(app.pipeline);
+	for (unsigned i = 0; i < app.n_consoles; i++)
+		zs_pipeline_destroy(app.consoles[i].pipeline);
 	zs_trace_close(app.trace);
-	zs_source_destroy(app.source);
+	destroy_sources(&app);
 	zs_ticket_bind(NULL, NULL);
 	zs_session_destroy(app.session);
 	zs_audio_destroy(app.audio); /* after the source that feeds it */

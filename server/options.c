@@ -51,7 +51,10 @@ static const char usage[] =
 	"                          passes it: implies --source qemu,bus=ADDR unless\n"
 	"                          --source is given; the control API is exported\n"
 	"                          on it too (see --control-name)\n"
-	"  --console N             QEMU console to show (default 0)\n"
+	"  --console N[,M...]      QEMU console(s) to show (default 0); each is\n"
+	"                          one SPICE display (a window in remote-viewer),\n"
+	"                          in the order listed: --console 0,1 for a VM\n"
+	"                          with two heads\n"
 	"  --qemu-uid UID          QEMU may also run as UID (default: only as\n"
 	"                          zerospice's own user or root; the QMP socket's\n"
 	"                          and D-Bus peer's uid is checked)\n"
@@ -188,6 +191,44 @@ static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+bool zs_parse_console_list(const char *arg, uint32_t *consoles,
+	unsigned *n_consoles, char *err, size_t err_len)
+{
+	char **parts = g_strsplit(arg ? arg : "", ",", -1);
+	unsigned n = 0;
+	bool ok = false;
+
+	for (char **p = parts; *p; p++) {
+		uint32_t v;
+		if (n == ZS_MAX_CONSOLES) {
+			fail(err, err_len, "--console: more than %u consoles in "
+				"'%s'", ZS_MAX_CONSOLES, arg);
+			goto out;
+		}
+		if (!parse_u32(*p, 0, 255, &v)) {
+			fail(err, err_len, "--console: '%s' is not a console "
+				"number 0..255 (nor a list of them: 0,1)", *p);
+			goto out;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (consoles[i] == v) {
+				fail(err, err_len, "--console: console %u is "
+					"listed twice", v);
+				goto out;
+			}
+		consoles[n++] = v;
+	}
+	if (n == 0) {
+		fail(err, err_len, "--console: no console given");
+		goto out;
+	}
+	*n_consoles = n;
+	ok = true;
+out:
+	g_strfreev(parts);
+	return ok;
 }
 
 static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
@@ -583,6 +624,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
 	opts->refine = true;
 	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
+	opts->n_consoles = 1; /* console 0 */
 }
 
 /* Octal permission bits, 0..0777. */
@@ -605,8 +647,10 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 	case OPT_SOURCE:
 		return parse_source(opts, arg, err, err_len);
 	case OPT_CONSOLE:
-		if (!parse_u32(arg, 0, 255, &opts->console))
-			return fail(err, err_len, "--console: '%s' is not 0..255", arg);
+		if (!zs_parse_console_list(arg, opts->consoles,
+			    &opts->n_consoles, err, err_len))
+			return false;
+		opts->console = opts->consoles[0];
 		return true;
 	case OPT_RECONNECT:
 		opts->reconnect = true;

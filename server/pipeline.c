@@ -51,7 +51,7 @@ struct result {
 
 struct zs_pipeline {
 	struct zs_pipeline_config cfg;
-	struct zs_display *display;
+	struct zs_output *output;
 	uint32_t available_mask;
 
 	/* main thread */
@@ -283,7 +283,7 @@ static void queue_format_and_cursor(struct zs_pipeline *p, uint32_t width,
 	if (!fmt)
 		return;
 	zs_stream_put_format(fmt, width, height, p->codec);
-	zs_display_queue(p->display, fmt, ZS_STREAM_FORMAT_BYTES,
+	zs_output_queue(p->output, fmt, ZS_STREAM_FORMAT_BYTES,
 		STREAM_TYPE_FORMAT);
 	p->format_width = width;
 	p->format_height = height;
@@ -300,7 +300,7 @@ static void queue_cursor(struct zs_pipeline *p)
 	if (!copy)
 		return;
 	memcpy(copy, p->cursor_msg, p->cursor_len);
-	zs_display_queue(p->display, copy, p->cursor_len,
+	zs_output_queue(p->output, copy, p->cursor_len,
 		STREAM_TYPE_CURSOR_SET);
 	p->cursor_dirty = false;
 }
@@ -315,7 +315,7 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 		p->need_keyframe = true;
 		return false;
 	}
-	if (zs_display_drop_unsent(p->display) > 0) {
+	if (zs_output_drop_unsent(p->output) > 0) {
 		p->stats.frames_dropped++;
 		p->need_keyframe = true;
 		p->need_format = true; /* the FORMAT may have gone too */
@@ -346,7 +346,7 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 	}
 	zs_stream_put_header(msg, STREAM_TYPE_DATA, (uint32_t)au->size);
 	memcpy(msg + ZS_STREAM_HEADER_BYTES, au->data, au->size);
-	zs_display_queue(p->display, msg, ZS_STREAM_HEADER_BYTES + au->size,
+	zs_output_queue(p->output, msg, ZS_STREAM_HEADER_BYTES + au->size,
 		STREAM_TYPE_DATA);
 	if (au->keyframe) {
 		p->need_keyframe = false;
@@ -444,7 +444,7 @@ static void try_submit(struct zs_pipeline *p)
 		p->cfg.need_frame(p->cfg.need_frame_data);
 	}
 	if (!p->pending || p->busy || p->codec == ZS_CODEC_NONE ||
-		zs_display_busy(p->display) || p->pace_timer)
+		zs_output_busy(p->output) || p->pace_timer)
 		return;
 	int64_t now = g_get_monotonic_time();
 	if (p->cfg.max_fps && now < p->next_submit_us) {
@@ -521,7 +521,7 @@ void zs_pipeline_start_stop(struct zs_pipeline *p, uint32_t codec_mask)
 	}
 	/* a client joined (or the set changed): a new stream with FORMAT,
 	 * cursor and a keyframe */
-	if (zs_display_drop_unsent(p->display) > 0)
+	if (zs_output_drop_unsent(p->output) > 0)
 		p->stats.frames_dropped++;
 	p->need_format = true;
 	p->need_keyframe = true;
@@ -570,7 +570,7 @@ void zs_pipeline_cursor_move(struct zs_pipeline *p, int32_t x, int32_t y,
 	if (!msg)
 		return;
 	zs_stream_put_cursor_move(msg, x, y);
-	zs_display_queue(p->display, msg, ZS_STREAM_CURSOR_MOVE_BYTES,
+	zs_output_queue(p->output, msg, ZS_STREAM_CURSOR_MOVE_BYTES,
 		STREAM_TYPE_CURSOR_MOVE);
 }
 
@@ -608,7 +608,7 @@ const char *zs_pipeline_encoder_desc(const struct zs_pipeline *p)
 }
 
 struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
-	struct zs_display *display, char *err, size_t err_len)
+	struct zs_output *output, char *err, size_t err_len)
 {
 	uint32_t available = zs_encoder_probe(cfg->backend);
 	if (!available && cfg->backend == ZS_ENCODER_VAAPI) {
@@ -631,7 +631,7 @@ struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 	struct zs_pipeline *p = g_new0(struct zs_pipeline, 1);
 	p->cfg = *cfg;
 	p->worker_bitrate_kbps = cfg->bitrate_kbps;
-	p->display = display;
+	p->output = output;
 	p->available_mask = available;
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->wake_fd < 0) {

@@ -163,9 +163,17 @@ size_t zs_relay_s2c_held(const struct zs_relay_parser *p)
 	return p->s2c_state == S2C_MSG_HOLD ? p->held_have : 0;
 }
 
+/* One SpiceServer per process: its stub QXL's id is the process's. */
+static uint8_t hidden_channel_id = ZS_RELAY_HIDDEN_CHANNEL_ID;
+
+void zs_relay_set_hidden_channel_id(uint8_t channel_id)
+{
+	hidden_channel_id = channel_id;
+}
+
 bool zs_relay_channel_hidden(uint8_t channel_type, uint8_t channel_id)
 {
-	return channel_id == ZS_RELAY_HIDDEN_CHANNEL_ID &&
+	return channel_id == hidden_channel_id &&
 		(channel_type == SPICE_CHANNEL_DISPLAY ||
 			channel_type == SPICE_CHANNEL_CURSOR);
 }

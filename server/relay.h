@@ -34,8 +34,9 @@
 /* The encrypted ticket that follows the client's link (and mechanism):
  * spice-server's RSA-1024 modulus size. */
 #define ZS_RELAY_TICKET_BYTES 128
-/* The stub QXL (server/display.c) is display and cursor channel 1: it is
- * there only so spice-server allows the client mouse. Clients are never
+/* The stub QXL (server/display.c) is display and cursor channel 1 (with
+ * one display; N with N displays, see zs_relay_set_hidden_channel_id): it
+ * is there only so spice-server allows the client mouse. Clients are never
  * shown it (CHANNELS_LIST is rewritten) nor let link to it: each client
  * on it cost spice-server's per-client image caches (8 MiB), and hostile
  * clients on it wedged or crashed spice-server 0.15's QXL worker. */
@@ -142,6 +143,10 @@ size_t zs_relay_s2c_held(const struct zs_relay_parser *p);
 /* True for the stub QXL's display and cursor channels, which clients are
  * neither shown nor let link to. */
 bool zs_relay_channel_hidden(uint8_t channel_type, uint8_t channel_id);
+/* The stub QXL's channel id from now on (default
+ * ZS_RELAY_HIDDEN_CHANNEL_ID): the streams take display ids 0..N-1 and
+ * the stub N. */
+void zs_relay_set_hidden_channel_id(uint8_t channel_id);
 
 /* spice-gtk takes MAIN_INIT's clock when it handles the message, which a
  * client busy starting up does tens of ms after it arrived: its clock then

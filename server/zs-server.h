@@ -10,6 +10,10 @@
 
 /* ---- options ---- */
 
+/* --console lists at most this many (spice-gtk shows 16 displays; the
+ * stub QXL takes one id). */
+#define ZS_MAX_CONSOLES 15
+
 enum zs_source_kind {
 	ZS_SOURCE_TESTPATTERN = 0,
 	ZS_SOURCE_QEMU,
@@ -24,7 +28,11 @@ struct zs_options {
 	char *qemu_qmp_path;
 	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
 	char *qemu_bus_address;
+	/* --console: the consoles shown, display i = consoles[i]; console is
+	 * consoles[0] */
 	uint32_t console;
+	uint32_t consoles[ZS_MAX_CONSOLES];
+	unsigned n_consoles;
 	/* --reconnect (qmp or bus only): wait for QEMU without a bound, and
 	 * attach to the next one when it goes away */
 	bool reconnect;
@@ -106,6 +114,10 @@ char **zs_options_merge_config(int argc, char **argv, char *err,
 bool zs_options_parse(struct zs_options *opts, int argc, char **argv,
 	char *err, size_t err_len);
 void zs_options_finish(struct zs_options *opts);
+/* Parses --console's "N" or "N,M,...": distinct numbers 0..255, at most
+ * ZS_MAX_CONSOLES. False with a one-line reason in err. */
+bool zs_parse_console_list(const char *arg, uint32_t *consoles,
+	unsigned *n_consoles, char *err, size_t err_len);
 /* The --help text. */
 const char *zs_options_usage(void);
 

@@ -408,3 +408,62 @@ Test(options, metrics_address_defaults_to_loopback)
 	}
 	cr_expect_not_null(strstr(zs_options_usage(), "--metrics"));
 }
+
+/* --console: one console or a list; display i is the i-th listed. */
+Test(options, console_list_orders_displays_and_refuses_bad_lists)
+{
+	static const struct {
+		const char *arg;
+		unsigned n; /* 0: refused */
+		uint32_t first, last;
+		const char *why;
+	} cases[] = {
+		{ "0", 1, 0, 0, NULL },
+		{ "3", 1, 3, 3, NULL },
+		{ "0,1", 2, 0, 1, NULL },
+		{ "2,0,1", 3, 2, 1, NULL },
+		{ "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14", 15, 0, 14, NULL },
+		{ "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15", 0, 0, 0, "more than" },
+		{ "0,0", 0, 0, 0, "twice" },
+		{ "0,", 0, 0, 0, "console number" },
+		{ ",1", 0, 0, 0, "console number" },
+		{ "", 0, 0, 0, "no console" },
+		{ "256", 0, 0, 0, "0..255" },
+		{ "-1", 0, 0, 0, "console number" },
+		{ "1 ,2", 0, 0, 0, "console number" },
+		{ "all", 0, 0, 0, "console number" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct zs_options o;
+		char err[256] = "";
+		const char *args[] = { "--source", "qemu,qmp=/run/qmp.sock",
+			"--insecure-no-auth", "--console", cases[i].arg, NULL };
+		bool ok = parse(&o, err, sizeof(err), args);
+		if (!cases[i].n) {
+			cr_expect_not(ok, "case %s accepted", cases[i].arg);
+			cr_expect(strstr(err, cases[i].why), "case %s: %s",
+				cases[i].arg, err);
+		} else {
+			cr_expect(ok, "case %s: %s", cases[i].arg, err);
+			cr_expect_eq(o.n_consoles, cases[i].n, "case %s",
+				cases[i].arg);
+			cr_expect_eq(o.consoles[0], cases[i].first);
+			cr_expect_eq(o.console, cases[i].first);
+			cr_expect_eq(o.consoles[o.n_consoles - 1],
+				cases[i].last);
+		}
+		zs_options_finish(&o);
+	}
+}
+
+Test(options, console_defaults_to_console_0_alone)
+{
+	struct zs_options o;
+	char err[256] = "";
+	const char *args[] = { "--source", "qemu,qmp=/run/qmp.sock",
+		"--insecure-no-auth", NULL };
+	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+	cr_expect_eq(o.n_consoles, 1);
+	cr_expect_eq(o.consoles[0], 0);
+	zs_options_finish(&o);
+}

@@ -17,10 +17,17 @@
 #define W 320
 #define H 240
 
-static void ev_start_stop(void *d, uint32_t m) { (void)d; (void)m; }
-static void ev_drained(void *d) { (void)d; }
+static void ev_start_stop(void *d, unsigned o, uint32_t m)
+{
+	(void)d; (void)o; (void)m;
+}
+static void ev_drained(void *d, unsigned o) { (void)d; (void)o; }
 static void ev_key(void *d, uint32_t c, bool down) { (void)d; (void)c; (void)down; }
-static void ev_abs(void *d, int32_t x, int32_t y, uint32_t b)
+static void ev_abs(void *d, uint32_t id, int32_t x, int32_t y, uint32_t b)
+{
+	(void)d; (void)id; (void)x; (void)y; (void)b;
+}
+static void ev_rel(void *d, int32_t x, int32_t y, uint32_t b)
 {
 	(void)d; (void)x; (void)y; (void)b;
 }
@@ -30,11 +37,12 @@ static const struct zs_display_events events = {
 	.drained = ev_drained,
 	.key = ev_key,
 	.pointer_abs = ev_abs,
-	.pointer_rel = ev_abs,
+	.pointer_rel = ev_rel,
 };
 
 struct fixture {
 	struct zs_display *display;
+	struct zs_output *output;
 	struct zs_pipeline *pipeline;
 	struct zs_memfd_buffer good;
 	int empty_fd;
@@ -56,7 +64,9 @@ static void setup(void)
 	memset(&F, 0, sizeof(F));
 	F.display = zs_display_create(&dcfg, &events, NULL, err, sizeof(err));
 	cr_assert_not_null(F.display, "%s", err);
-	F.pipeline = zs_pipeline_create(&pcfg, F.display, err, sizeof(err));
+	F.output = zs_display_output(F.display, 0);
+	cr_assert_not_null(F.output);
+	F.pipeline = zs_pipeline_create(&pcfg, F.output, err, sizeof(err));
 	if (!F.pipeline) {
 		/* Criterion's skip exits 0: say why and fail loudly instead. */
 		cr_assert_fail("no software encoder: %s", err);
@@ -111,7 +121,7 @@ static void spin(unsigned sleep_us)
 /* Plays spice-server reading everything: the pipeline may go on. */
 static void drain(void)
 {
-	zs_display_drop_unsent(F.display);
+	zs_output_drop_unsent(F.output);
 	zs_pipeline_drained(F.pipeline);
 }
 
@@ -182,23 +192,23 @@ Test(pipeline, cursor_messages_keep_only_the_newest_while_unread)
 	zs_pipeline_start_stop(F.pipeline, ZS_CODEC_BIT(ZS_CODEC_H264));
 	feed(false, 1);
 	/* Nobody reads from here on. */
-	zs_display_test_stall_reads = true;
+	zs_output_test_stall_reads = true;
 	zs_pipeline_frame(F.pipeline, frame(false, 2));
 	for (int i = 0; i < 50; i++)
 		spin(2000);
-	size_t base = zs_display_queued_bytes(F.display);
+	size_t base = zs_output_queued_bytes(F.output);
 	for (int i = 0; i < 2000; i++) {
 		argb[0] = (uint32_t)i;
 		zs_pipeline_cursor_define(F.pipeline, dim, dim, 1, 1, argb);
 		zs_pipeline_cursor_move(F.pipeline, i, i, true);
 	}
-	size_t queued = zs_display_queued_bytes(F.display);
+	size_t queued = zs_output_queued_bytes(F.output);
 	printf("queued %zu bytes before the flood, %zu after 2000 shapes of "
 		"%ux%u and 2000 moves\n", base, queued, dim, dim);
 	/* one shape, one move, whatever was there */
 	cr_assert_gt(queued, base, "the cursor was not queued at all");
 	cr_assert_leq(queued, base + dim * dim * 4 + 256);
-	zs_display_test_stall_reads = false;
+	zs_output_test_stall_reads = false;
 	g_free(argb);
 	for (int i = 0; i < 200 && F.released < 2; i++)
 		spin(2000);

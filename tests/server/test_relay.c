@@ -722,3 +722,50 @@ Test(relay, other_channels_report_their_link_result)
 	cr_assert_eq(p.link_result, SPICE_LINK_ERR_PERMISSION_DENIED);
 	cr_assert_not(p.session_known);
 }
+
+/* With N displays the stub QXL is channel N: hidden whatever its id, and
+ * display 1 (a stream then) is offered. */
+Test(relay, hidden_channel_follows_the_stub_qxl_id)
+{
+	zs_relay_set_hidden_channel_id(2);
+	cr_expect_not(zs_relay_channel_hidden(SPICE_CHANNEL_DISPLAY, 1));
+	cr_expect_not(zs_relay_channel_hidden(SPICE_CHANNEL_CURSOR, 1));
+	cr_expect(zs_relay_channel_hidden(SPICE_CHANNEL_DISPLAY, 2));
+	cr_expect(zs_relay_channel_hidden(SPICE_CHANNEL_CURSOR, 2));
+	cr_expect_not(zs_relay_channel_hidden(SPICE_CHANNEL_INPUTS, 2));
+
+	/* CHANNELS_LIST loses display:2 and cursor:2, keeps the rest */
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, out = { .len = 0 };
+	static const uint8_t chans[][2] = {
+		{ SPICE_CHANNEL_MAIN, 0 }, { SPICE_CHANNEL_DISPLAY, 0 },
+		{ SPICE_CHANNEL_DISPLAY, 1 }, { SPICE_CHANNEL_DISPLAY, 2 },
+		{ SPICE_CHANNEL_CURSOR, 0 }, { SPICE_CHANNEL_CURSOR, 1 },
+		{ SPICE_CHANNEL_CURSOR, 2 }, { SPICE_CHANNEL_INPUTS, 0 },
+	};
+	size_t n = sizeof(chans) / sizeof(chans[0]);
+	zs_relay_parser_init(&p, false, 0);
+	link_client(&p, true);
+	zs_test_server_link(&s, SPICE_LINK_ERR_OK, SPICE_LINK_ERR_OK);
+	size_t list_at = s.len;
+	zs_test_msg_header(&s, true, 1, SPICE_MSG_MAIN_CHANNELS_LIST,
+		(uint32_t)(4 + 2 * n));
+	zs_test_u32(&s, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		zs_test_u16(&s, (uint16_t)(chans[i][0] | chans[i][1] << 8));
+	cr_assert_eq(feed_s2c_acc(&p, s.data, s.len, &out), ZS_RELAY_OK,
+		"%s", err);
+	zs_relay_set_hidden_channel_id(ZS_RELAY_HIDDEN_CHANNEL_ID);
+	cr_assert_eq(p.hidden_channels, 2);
+	cr_assert_eq(out.len, s.len - 4);
+	const uint8_t *body = out.data + list_at + ZS_RELAY_MINI_HEADER_BYTES;
+	cr_assert_eq(body[0], n - 2);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (chans[i][1] == 2 && chans[i][0] != SPICE_CHANNEL_INPUTS)
+			continue;
+		cr_expect_eq(body[4 + 2 * k], chans[i][0], "channel %zu", k);
+		cr_expect_eq(body[5 + 2 * k], chans[i][1], "channel %zu", k);
+		k++;
+	}
+}
