@@ -1,0 +1,106 @@
+#!/bin/bash
+# Several monitors: a VM with two heads (QEMU 7.2, TCG, virtio-vga with
+# max_outputs=2, so D-Bus consoles 0 and 1) and zerospice --console 0,1.
+# A spice-client-glib client (zs-display-shot) is offered exactly displays 0
+# and 1 (the stub QXL stays hidden), and each display's picture matches
+# QEMU's screendump of that head: head 0 shows SeaBIOS (720x400), head 1
+# QEMU's "not initialized" page (640x480). remote-viewer under Xvfb opens
+# one window per display. A console QEMU does not have is a clear error.
+#
+# ZS_QEMU: the QEMU binary (default qemu-system-x86_64, Debian 12's 7.2).
+. "$(dirname "$0")/lib.sh"
+QEMU=${ZS_QEMU:-qemu-system-x86_64}
+need "$QEMU" compare
+[ -n "$DISPLAY_SHOT" ] && [ -x "$DISPLAY_SHOT" ] ||
+	skip "no zs-display-shot (spice-client-glib missing at build time)"
+QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
+
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults \
+	-device virtio-vga,id=gpu0,max_outputs=2 \
+	-display dbus,p2p=yes -boot menu=on,splash-time=60000 \
+	-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
+	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+	>"$TMP/qemu.log" 2>&1 &
+QEMU_PID=$!
+EXTRA_PIDS="$QEMU_PID"
+log "qemu: $("$QEMU" --version | head -n 1)"
+
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock" --console 0,1
+# the boot menu prompt stays for 60 s: still pictures on both heads
+sleep 4
+
+# shot ROUND: every display's picture as $TMP/ROUND-ID.ppm; prints the
+# display ids offered
+shot() {
+	ASAN_OPTIONS=detect_leaks=0 timeout 60 "$DISPLAY_SHOT" \
+		"spice://127.0.0.1:$ZS_PORT" "$TMP/$1" 40 2>>"$TMP/display-shot.log" |
+		sed -n 's/^displays: //p'
+}
+ids=$(shot shot | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
+log "displays offered: $ids"
+[ "$ids" = "0 1" ] || fail "expected displays 0 and 1, the client was offered: ${ids:-none}"
+
+for head in 0 1; do
+	[ -s "$TMP/shot-$head.ppm" ] || fail "display $head: no picture"
+	$QMP "$TMP/qmp-test.sock" screendump \
+		"{\"filename\": \"$TMP/qemu-$head.ppm\", \"device\": \"gpu0\", \"head\": $head}" >/dev/null ||
+		fail "QMP screendump of head $head failed"
+	[ "$(ppm_size "$TMP/shot-$head.ppm")" = "$(ppm_size "$TMP/qemu-$head.ppm")" ] ||
+		fail "display $head: size $(ppm_size "$TMP/shot-$head.ppm"), QEMU's head $head is $(ppm_size "$TMP/qemu-$head.ppm")"
+	psnr=$(compare -metric PSNR "$TMP/shot-$head.ppm" "$TMP/qemu-$head.ppm" null: 2>&1 | awk '{ print $1 }')
+	log "display $head vs QEMU head $head: $(ppm_size "$TMP/qemu-$head.ppm"), PSNR $psnr dB"
+	awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' ||
+		fail "display $head: PSNR $psnr dB < 30 against head $head"
+done
+# the two heads show different things: the displays must not be swapped
+# or copies of one console
+[ "$(ppm_size "$TMP/shot-0.ppm")" != "$(ppm_size "$TMP/shot-1.ppm")" ] ||
+	fail "both displays are $(ppm_size "$TMP/shot-0.ppm"): one console shown twice?"
+
+# one encoder per console, each started once for the client
+n_enc=$(grep -c 'encoder: gst:' "$TMP/zerospice.log")
+log "encoders started: $n_enc"
+[ "$n_enc" -ge 2 ] || fail "expected an encoder per display, the log shows $n_enc"
+
+# a second client at once: both displays again (the stream devices were
+# renewed when the first left)
+ids2=$(shot again | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
+[ "$ids2" = "0 1" ] && [ -s "$TMP/again-0.ppm" ] && [ -s "$TMP/again-1.ppm" ] ||
+	fail "a second client got displays '${ids2:-none}' or no pictures"
+
+# remote-viewer: one window per display
+if command -v remote-viewer >/dev/null && command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
+	start_xvfb
+	EXTRA_PIDS="$EXTRA_PIDS $XVFB_PID"
+	DISABLE_GSTVIDEOOVERLAY=1 remote-viewer "spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer.log" 2>&1 &
+	RV_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $RV_PID"
+	n=0
+	for _ in $(seq 1 40); do
+		sleep 0.5
+		n=$(xdotool search --onlyvisible --class remote-viewer 2>/dev/null | wc -l)
+		[ "$n" -ge 2 ] && break
+	done
+	xwininfo -root -tree 2>/dev/null | grep -i "remote viewer\|zerospice" >>"$TMP/windows.log"
+	log "remote-viewer windows: $n"
+	[ "$n" = 2 ] || fail "remote-viewer shows $n windows, expected one per display (2)"
+	kill "$RV_PID" 2>/dev/null
+	wait "$RV_PID" 2>/dev/null
+else
+	log "remote-viewer, Xvfb or xdotool missing: window count not checked"
+fi
+
+stop_zerospice
+
+# a console the VM does not have: a clear error, exit 1
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock" --console 0,5
+for _ in $(seq 1 100); do zerospice_alive || break; sleep 0.2; done
+zerospice_alive && fail "zerospice kept running without console 5"
+wait "$ZS_PID"
+rc=$?
+ZS_PID=
+[ "$rc" = 1 ] || fail "exit status $rc without console 5, expected 1"
+grep -q "no console 5" "$TMP/zerospice.log" ||
+	fail "no clear error for the missing console: $(tail -n 3 "$TMP/zerospice.log")"
+log "missing console: $(grep -o 'error: .*' "$TMP/zerospice.log" | head -n 1)"
+log "PASS"
