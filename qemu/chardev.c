@@ -1,10 +1,12 @@
 /* zerospice — QEMU's character devices on the D-Bus display
  * (-chardev dbus,id=ID,name=NAME → org.qemu.Display1.Chardev on
  * /org/qemu/Display1/Chardev_ID): found through QEMU's object manager,
- * reported to the session events, and connected on demand with Register. */
+ * reported to the session events, and connected on demand with Register.
+ * The same object list gives QEMU's graphic consoles (consoles_found). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -133,6 +135,54 @@ static void on_interface_added(GDBusObjectManager *om, GDBusObject *obj,
 	chardev_add(data, obj);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* QEMU's graphic consoles in its object list: Console_N objects whose
+ * Console interface says Type "Graphic" (text consoles are left out). */
+static void report_consoles(struct zs_qemu_source *src,
+	GDBusObjectManager *om)
+{
+	GList *objects = g_dbus_object_manager_get_objects(om);
+	uint32_t numbers[256];
+	size_t n = 0;
+
+	for (GList *l = objects; l && n < G_N_ELEMENTS(numbers); l = l->next) {
+		const char *path = g_dbus_object_get_object_path(l->data);
+		const char *prefix = DISPLAY1_ROOT "/Console_";
+		char *end;
+		unsigned long num;
+
+		if (!g_str_has_prefix(path, prefix))
+			continue;
+		path += strlen(prefix);
+		if (*path < '0' || *path > '9')
+			continue;
+		num = strtoul(path, &end, 10);
+		if (*end || num > 255)
+			continue;
+		GDBusInterface *iface = g_dbus_object_get_interface(l->data,
+			"org.qemu.Display1.Console");
+		if (!iface)
+			continue;
+		GVariant *type = g_dbus_proxy_get_cached_property(
+			G_DBUS_PROXY(iface), "Type");
+		if (type && g_variant_is_of_type(type, G_VARIANT_TYPE_STRING) &&
+		    strcmp(g_variant_get_string(type, NULL), "Graphic") == 0)
+			numbers[n++] = (uint32_t)num;
+		if (type)
+			g_variant_unref(type);
+		g_object_unref(iface);
+	}
+	g_list_free_full(objects, g_object_unref);
+	qsort(numbers, n, sizeof(numbers[0]), cmp_u32);
+	src->consoles_found(src->consoles_data, numbers, n);
+}
+
 static void on_objects(GObject *obj, GAsyncResult *res, gpointer data)
 {
 	GError *error = NULL;
@@ -165,6 +215,8 @@ static void on_objects(GObject *obj, GAsyncResult *res, gpointer data)
 	for (GList *l = objects; l; l = l->next)
 		chardev_add(src, l->data);
 	g_list_free_full(objects, g_object_unref);
+	if (src->consoles_found)
+		report_consoles(src, om);
 }
 
 void zs_qemu_chardev_start(struct zs_qemu_source *src)

@@ -275,6 +275,8 @@ struct zs_qemu_source {
 	/* chardev.c, clipboard.c: the session bridges */
 	struct zs_qemu_session_events session;
 	void *session_data;
+	void (*consoles_found)(void *data, const uint32_t *numbers, size_t n);
+	void *consoles_data;
 	GDBusObjectManager *objects;   /* QEMU's /org/qemu/Display1 */
 	GHashTable *chardevs;          /* id → GDBusProxy (Chardev) */
 	struct zs_qemu_clipboard *clipboard;

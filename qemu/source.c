@@ -616,6 +616,8 @@ struct zs_source *zs_qemu_source_create(const struct zs_qemu_options *opts,
 	if (opts->session)
 		src->session = *opts->session;
 	src->session_data = opts->session_data;
+	src->consoles_found = opts->consoles_found;
+	src->consoles_data = opts->consoles_data;
 	source_start(src);
 	return &src->base;
 

@@ -44,6 +44,11 @@ struct zs_qemu_options {
 	 * for none. Called on the source's context. */
 	const struct zs_qemu_session_events *session;
 	void *session_data;
+	/* QEMU's graphic consoles (their numbers, ascending), once per
+	 * connection, as soon as QEMU's object list is read; NULL: not asked.
+	 * Called on the source's context. */
+	void (*consoles_found)(void *data, const uint32_t *numbers, size_t n);
+	void *consoles_data;
 };
 
 /* Bound on waiting for QEMU's QMP socket to accept connections, or for QEMU

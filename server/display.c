@@ -2,8 +2,10 @@
  * gives N display channels (the streams, ids 0..N-1) and the absolute
  * "client" mouse mode (shared/DESIGN.md §3, "a recipe that gives one
  * display + absolute mouse"): keyboard, the stream-device ports (output.c),
- * a stub QXL with id N whose primary surface exists only for a moment, then
- * the vdagent char device (agent-bridge.c). */
+ * a stub QXL whose primary surface exists only for a moment, then the
+ * vdagent char device (agent-bridge.c). The stub takes the last display id
+ * (ZS_MAX_OUTPUTS), so that outputs added later (QEMU's consoles found on
+ * connecting) still get 0..N-1: spice-server gives each the first free. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -127,6 +129,21 @@ uint32_t zs_display_client_count(const struct zs_display *d)
 	int n = spice_server_get_num_clients(d->server);
 #pragma GCC diagnostic pop
 	return n > 0 ? (uint32_t)n : 0;
+}
+
+struct zs_output *zs_display_add_output(struct zs_display *d, char *err,
+	size_t err_len)
+{
+	if (d->n_outputs == ZS_MAX_OUTPUTS) {
+		snprintf(err, err_len, "no more than %u displays",
+			ZS_MAX_OUTPUTS);
+		return NULL;
+	}
+	struct zs_output *o = zs_output_create(d->server, d->n_outputs,
+		d->events, d->events_data, err, err_len);
+	if (o)
+		d->outputs[d->n_outputs++] = o;
+	return o;
 }
 
 unsigned zs_display_n_outputs(const struct zs_display *d)
@@ -398,25 +415,20 @@ struct zs_display *zs_display_create(const struct zs_display_config *config,
 	if (!add_interface(d, &d->mouse.base, "mouse", err, err_len))
 		goto err;
 
-	/* The stream ports first: they must become display channels 0..N-1
-	 * (spice-server gives each the first free id), the stub QXL takes
-	 * N. */
+	/* The stream ports first: display channel 0 must be a stream
+	 * (spicy-screenshot waits for display 0). */
 	unsigned n = config->n_outputs ? config->n_outputs : 1;
 	if (n > ZS_MAX_OUTPUTS) {
 		snprintf(err, err_len, "%u displays asked, at most %u", n,
 			ZS_MAX_OUTPUTS);
 		goto err;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		d->outputs[i] = zs_output_create(d->server, i, events, data,
-			err, err_len);
-		if (!d->outputs[i])
+	for (unsigned i = 0; i < n; i++)
+		if (!zs_display_add_output(d, err, err_len))
 			goto err;
-		d->n_outputs = i + 1;
-	}
 
 	d->qxl.base.sif = &qxl_sif.base;
-	d->qxl.id = (int)d->n_outputs;
+	d->qxl.id = ZS_MAX_OUTPUTS;
 	if (!add_interface(d, &d->qxl.base, "QXL", err, err_len))
 		goto err;
 	if (!qxl_flash_primary(d)) {

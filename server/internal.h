@@ -35,7 +35,7 @@ struct zs_display;
 
 /* Displays (stream devices, SPICE display channels 0..N-1) one server
  * serves at most: spice-gtk shows at most 16 (MAX_DISPLAY), and the stub
- * QXL takes the id after the last. */
+ * QXL takes id ZS_MAX_OUTPUTS. */
 #define ZS_MAX_OUTPUTS ZS_MAX_CONSOLES
 
 struct zs_display_events {
@@ -89,11 +89,16 @@ bool zs_display_add_client_auth(struct zs_display *d, int fd, bool skip_auth);
 
 /* SPICE sessions (main channels) spice-server has now. */
 uint32_t zs_display_client_count(const struct zs_display *d);
-/* The displays: output i is SPICE display channel i. */
+/* The displays: output i is SPICE display channel i. A display added
+ * while clients are connected reaches them when they connect again
+ * (spice-server sends its channel list once per session). NULL with a
+ * reason past ZS_MAX_OUTPUTS. */
+struct zs_output *zs_display_add_output(struct zs_display *d, char *err,
+	size_t err_len);
 unsigned zs_display_n_outputs(const struct zs_display *d);
 struct zs_output *zs_display_output(struct zs_display *d, unsigned index);
-/* The stub QXL's display and cursor channel id (after the outputs'),
- * which clients must not see (relay.h). */
+/* The stub QXL's display and cursor channel id (ZS_MAX_OUTPUTS, past the
+ * outputs'), which clients must not see (relay.h). */
 uint8_t zs_display_stub_channel_id(const struct zs_display *d);
 
 /* ---- output.c: one stream-device port = one SPICE display ---- */

@@ -45,6 +45,8 @@ struct app {
 	struct zs_display *display;
 	struct console consoles[ZS_MAX_CONSOLES];
 	unsigned n_consoles;
+	struct zs_pipeline_config pcfg; /* every console's */
+	bool consoles_full; /* a display could not be added: no more */
 	struct zs_front *front;
 	struct zs_session *session;
 	struct zs_trace *trace; /* --trace-stages */
@@ -220,6 +222,79 @@ static void on_cursor_move(void *data, int32_t x, int32_t y, bool visible)
 
 static const struct zs_source_events source_events;
 static bool create_sources(struct app *app, char *err, size_t err_len);
+static struct zs_source *create_source(struct app *app, struct console *c,
+	char *err, size_t err_len);
+
+static struct console *find_console(struct app *app, uint32_t number)
+{
+	for (unsigned i = 0; i < app->n_consoles; i++)
+		if (app->consoles[i].number == number)
+			return &app->consoles[i];
+	return NULL;
+}
+
+/* A display, its pipeline and (for QEMU) its source for console number. */
+static struct console *add_console(struct app *app, uint32_t number)
+{
+	char err[512];
+
+	if (app->consoles_full)
+		return NULL;
+	if (app->n_consoles == ZS_MAX_CONSOLES) {
+		g_warning("QEMU console %u is not shown: zerospice shows at "
+			"most %u", number, ZS_MAX_CONSOLES);
+		return NULL;
+	}
+	struct console *c = &app->consoles[app->n_consoles];
+	memset(c, 0, sizeof(*c));
+	c->app = app;
+	c->index = app->n_consoles;
+	c->number = number;
+	struct zs_output *out = zs_display_add_output(app->display, err,
+		sizeof(err));
+	if (!out) {
+		g_warning("QEMU console %u is not shown: %s", number, err);
+		return NULL;
+	}
+	struct zs_pipeline_config pcfg = app->pcfg;
+	pcfg.need_frame_data = c;
+	c->pipeline = zs_pipeline_create(&pcfg, out, err, sizeof(err));
+	if (!c->pipeline) {
+		/* its output stays, unfed: later ones would not match
+		 * their display ids */
+		app->consoles_full = true;
+		g_warning("QEMU console %u is not shown: %s", number, err);
+		return NULL;
+	}
+	app->n_consoles++;
+	g_message("QEMU console %u: SPICE display %u (clients connected "
+		"before see it when they connect again)", number, c->index);
+	return c;
+}
+
+/* --console all: QEMU's graphic consoles, once per connection. The first
+ * console's source is there already; the others go through its
+ * connection. */
+static void on_consoles_found(void *data, const uint32_t *numbers, size_t n)
+{
+	struct app *app = data;
+	char err[512];
+
+	if (!app->opts.all_consoles)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		struct console *c = find_console(app, numbers[k]);
+		if (!c)
+			c = add_console(app, numbers[k]);
+		if (!c)
+			break;
+		if (c->source)
+			continue;
+		c->source = create_source(app, c, err, sizeof(err));
+		if (!c->source)
+			g_warning("QEMU console %u: %s", c->number, err);
+	}
+}
 
 /* The consoles after the first share its connection to QEMU: they go
  * first. */
@@ -356,6 +431,8 @@ static struct zs_source *create_source(struct app *app, struct console *c,
 			.allowed_uid = o->qemu_uid,
 			.session = zs_session_qemu_events(),
 			.session_data = app->session,
+			.consoles_found = on_consoles_found,
+			.consoles_data = app,
 		};
 		/* the source owns the inherited fd from here on */
 		app->opts.qemu_dbus_fd = -1;
@@ -370,9 +447,13 @@ static struct zs_source *create_source(struct app *app, struct console *c,
 	return NULL;
 }
 
+/* With --console all, the consoles after the first come when QEMU lists
+ * its consoles (on_consoles_found). */
 static bool create_sources(struct app *app, char *err, size_t err_len)
 {
-	for (unsigned i = 0; i < app->n_consoles; i++) {
+	unsigned n = app->opts.all_consoles &&
+		app->opts.source == ZS_SOURCE_QEMU ? 1 : app->n_consoles;
+	for (unsigned i = 0; i < n; i++) {
 		struct console *c = &app->consoles[i];
 		c->source = create_source(app, c, err, err_len);
 		if (!c->source)
@@ -457,7 +538,7 @@ static int run(struct app *app)
 			return EXIT_FAILURE;
 		}
 	}
-	struct zs_pipeline_config pcfg = {
+	app->pcfg = (struct zs_pipeline_config) {
 		.backend = o->encoder,
 		.forced_codec = o->codec,
 		.bitrate_kbps = o->bitrate_kbps,
@@ -472,6 +553,7 @@ static int run(struct app *app)
 	/* one encoder per console, shared by every client */
 	for (unsigned i = 0; i < app->n_consoles; i++) {
 		struct console *c = &app->consoles[i];
+		struct zs_pipeline_config pcfg = app->pcfg;
 		pcfg.need_frame_data = c;
 		c->pipeline = zs_pipeline_create(&pcfg,
 			zs_display_output(app->display, i), err, sizeof(err));

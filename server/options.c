@@ -51,10 +51,11 @@ static const char usage[] =
 	"                          passes it: implies --source qemu,bus=ADDR unless\n"
 	"                          --source is given; the control API is exported\n"
 	"                          on it too (see --control-name)\n"
-	"  --console N[,M...]      QEMU console(s) to show (default 0); each is\n"
-	"                          one SPICE display (a window in remote-viewer),\n"
-	"                          in the order listed: --console 0,1 for a VM\n"
-	"                          with two heads\n"
+	"  --console all|N[,M...]  QEMU consoles to show, each as one SPICE\n"
+	"                          display (a window in remote-viewer) with its\n"
+	"                          own encoder: all (the default) = every graphic\n"
+	"                          console of the VM, console 0 first; or these,\n"
+	"                          in the order listed (--console 1 alone)\n"
 	"  --qemu-uid UID          QEMU may also run as UID (default: only as\n"
 	"                          zerospice's own user or root; the QMP socket's\n"
 	"                          and D-Bus peer's uid is checked)\n"
@@ -624,7 +625,8 @@ static void set_defaults(struct zs_options *opts)
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
 	opts->refine = true;
 	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
-	opts->n_consoles = 1; /* console 0 */
+	opts->n_consoles = 1; /* console 0, and the others QEMU has */
+	opts->all_consoles = true;
 }
 
 /* Octal permission bits, 0..0777. */
@@ -647,10 +649,17 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 	case OPT_SOURCE:
 		return parse_source(opts, arg, err, err_len);
 	case OPT_CONSOLE:
+		if (strcmp(arg, "all") == 0) {
+			opts->all_consoles = true;
+			opts->n_consoles = 1;
+			opts->consoles[0] = opts->console = 0;
+			return true;
+		}
 		if (!zs_parse_console_list(arg, opts->consoles,
 			    &opts->n_consoles, err, err_len))
 			return false;
 		opts->console = opts->consoles[0];
+		opts->all_consoles = false;
 		return true;
 	case OPT_RECONNECT:
 		opts->reconnect = true;

@@ -29,10 +29,12 @@ struct zs_options {
 	int qemu_dbus_fd; /* -1 when unset; inherited, owned by main */
 	char *qemu_bus_address;
 	/* --console: the consoles shown, display i = consoles[i]; console is
-	 * consoles[0] */
+	 * consoles[0]. all_consoles (--console all, the default): console 0,
+	 * then every other graphic console QEMU lists. */
 	uint32_t console;
 	uint32_t consoles[ZS_MAX_CONSOLES];
 	unsigned n_consoles;
+	bool all_consoles;
 	/* --reconnect (qmp or bus only): wait for QEMU without a bound, and
 	 * attach to the next one when it goes away */
 	bool reconnect;

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Several monitors: a VM with two heads (QEMU 7.2, TCG, virtio-vga with
-# max_outputs=2, so D-Bus consoles 0 and 1) and zerospice --console 0,1.
-# A spice-client-glib client (zs-display-shot) is offered exactly displays 0
-# and 1 (the stub QXL stays hidden), and each display's picture matches
-# QEMU's screendump of that head: head 0 shows SeaBIOS (720x400), head 1
-# QEMU's "not initialized" page (640x480). remote-viewer under Xvfb opens
-# one window per display. A console QEMU does not have is a clear error.
+# max_outputs=2, so D-Bus consoles 0 and 1) and zerospice with its default
+# --console all. A spice-client-glib client (zs-display-shot) is offered
+# exactly displays 0 and 1 (the stub QXL stays hidden), and each display's
+# picture matches QEMU's screendump of that head: head 0 shows SeaBIOS
+# (720x400), head 1 QEMU's "not initialized" page (640x480). remote-viewer
+# under Xvfb opens one window per display. --console 1,0 swaps them. A
+# console QEMU does not have is a clear error.
 #
 # ZS_QEMU: the QEMU binary (default qemu-system-x86_64, Debian 12's 7.2).
 . "$(dirname "$0")/lib.sh"
@@ -25,12 +26,14 @@ QEMU_PID=$!
 EXTRA_PIDS="$QEMU_PID"
 log "qemu: $("$QEMU" --version | head -n 1)"
 
-start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock" --console 0,1
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
 # the boot menu prompt stays for 60 s: still pictures on both heads
 sleep 4
+grep -q "QEMU console 1: SPICE display 1" "$TMP/zerospice.log" ||
+	fail "zerospice did not add console 1: $(tail -n 3 "$TMP/zerospice.log")"
 
 # shot ROUND: every display's picture as $TMP/ROUND-ID.ppm; prints the
-# display ids offered
+# display ids offered, in order
 shot() {
 	ASAN_OPTIONS=detect_leaks=0 timeout 60 "$DISPLAY_SHOT" \
 		"spice://127.0.0.1:$ZS_PORT" "$TMP/$1" 40 2>>"$TMP/display-shot.log" |
@@ -90,6 +93,21 @@ else
 	log "remote-viewer, Xvfb or xdotool missing: window count not checked"
 fi
 
+stop_zerospice
+
+# an explicit list, in its order: display 0 is head 1, display 1 head 0
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock" --console 1,0
+sleep 3
+ids=$(shot swap | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
+[ "$ids" = "0 1" ] || fail "--console 1,0: displays '${ids:-none}', expected 0 1"
+for d in 0 1; do
+	head=$((1 - d))
+	psnr=$(compare -metric PSNR "$TMP/swap-$d.ppm" "$TMP/qemu-$head.ppm" null: 2>&1 | awk '{ print $1 }')
+	log "--console 1,0: display $d vs head $head: $(ppm_size "$TMP/swap-$d.ppm"), PSNR $psnr dB"
+	[ "$(ppm_size "$TMP/swap-$d.ppm")" = "$(ppm_size "$TMP/qemu-$head.ppm")" ] &&
+	awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' ||
+		fail "--console 1,0: display $d is not head $head"
+done
 stop_zerospice
 
 # a console the VM does not have: a clear error, exit 1

@@ -42,7 +42,7 @@ static struct zs_display *make(unsigned n, char *err, size_t err_len)
 	return zs_display_create(&cfg, &events, NULL, err, err_len);
 }
 
-Test(display, outputs_are_displays_0_to_n_and_the_stub_comes_after)
+Test(display, outputs_are_displays_0_to_n_and_the_stub_is_past_them)
 {
 	static const unsigned asked[] = { 0, 1, 2, 4 };
 	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++) {
@@ -51,7 +51,7 @@ Test(display, outputs_are_displays_0_to_n_and_the_stub_comes_after)
 		cr_assert_not_null(d, "%u outputs: %s", asked[i], err);
 		unsigned n = asked[i] ? asked[i] : 1;
 		cr_expect_eq(zs_display_n_outputs(d), n);
-		cr_expect_eq(zs_display_stub_channel_id(d), n);
+		cr_expect_eq(zs_display_stub_channel_id(d), ZS_MAX_OUTPUTS);
 		for (unsigned k = 0; k < n; k++) {
 			cr_assert_not_null(zs_display_output(d, k));
 			cr_expect_eq(zs_output_index(zs_display_output(d, k)),
@@ -68,6 +68,26 @@ Test(display, too_many_outputs_are_refused_with_a_reason)
 	struct zs_display *d = make(ZS_MAX_OUTPUTS + 1, err, sizeof(err));
 	cr_expect_null(d);
 	cr_expect(strstr(err, "at most"), "%s", err);
+}
+
+/* QEMU's other consoles are found after start: their displays are added
+ * to the running server, up to the limit. */
+Test(display, outputs_added_later_take_the_next_ids_up_to_the_limit)
+{
+	char err[256] = "";
+	struct zs_display *d = make(1, err, sizeof(err));
+	cr_assert_not_null(d, "%s", err);
+	for (unsigned k = 1; k < ZS_MAX_OUTPUTS; k++) {
+		struct zs_output *o = zs_display_add_output(d, err,
+			sizeof(err));
+		cr_assert_not_null(o, "output %u: %s", k, err);
+		cr_expect_eq(zs_output_index(o), k);
+		cr_expect_eq(zs_display_output(d, k), o);
+	}
+	cr_expect_null(zs_display_add_output(d, err, sizeof(err)));
+	cr_expect(strstr(err, "no more than"), "%s", err);
+	cr_expect_eq(zs_display_n_outputs(d), ZS_MAX_OUTPUTS);
+	zs_display_destroy(d);
 }
 
 /* What one display queues is that display's alone. */

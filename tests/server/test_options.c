@@ -431,7 +431,8 @@ Test(options, console_list_orders_displays_and_refuses_bad_lists)
 		{ "256", 0, 0, 0, "0..255" },
 		{ "-1", 0, 0, 0, "console number" },
 		{ "1 ,2", 0, 0, 0, "console number" },
-		{ "all", 0, 0, 0, "console number" },
+		{ "All", 0, 0, 0, "console number" },
+		{ "all,1", 0, 0, 0, "console number" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct zs_options o;
@@ -451,19 +452,29 @@ Test(options, console_list_orders_displays_and_refuses_bad_lists)
 			cr_expect_eq(o.console, cases[i].first);
 			cr_expect_eq(o.consoles[o.n_consoles - 1],
 				cases[i].last);
+			cr_expect_not(o.all_consoles, "case %s",
+				cases[i].arg);
 		}
 		zs_options_finish(&o);
 	}
 }
 
-Test(options, console_defaults_to_console_0_alone)
+/* Like QEMU's own SPICE: every graphic console, console 0 first. */
+Test(options, console_defaults_to_all_and_all_can_be_asked_back)
 {
-	struct zs_options o;
-	char err[256] = "";
-	const char *args[] = { "--source", "qemu,qmp=/run/qmp.sock",
-		"--insecure-no-auth", NULL };
-	cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
-	cr_expect_eq(o.n_consoles, 1);
-	cr_expect_eq(o.consoles[0], 0);
-	zs_options_finish(&o);
+	for (int i = 0; i < 2; i++) {
+		struct zs_options o;
+		char err[256] = "";
+		const char *args[] = { "--source", "qemu,qmp=/run/qmp.sock",
+			"--insecure-no-auth", "--console", "3", "--console",
+			"all", NULL };
+		if (i == 0)
+			args[3] = NULL; /* no --console at all */
+		cr_assert(parse(&o, err, sizeof(err), args), "%s", err);
+		cr_expect(o.all_consoles, "case %d", i);
+		cr_expect_eq(o.n_consoles, 1);
+		cr_expect_eq(o.consoles[0], 0);
+		cr_expect_eq(o.console, 0);
+		zs_options_finish(&o);
+	}
 }
