@@ -24,9 +24,10 @@ fds_before=$(zs_fd_count)
 rss_before=$(zs_rss_kib)
 log "before: $fds_before fds, RSS $rss_before KiB"
 
-# The stub QXL's display:1 and cursor:1 are not offered: a link to either
-# is refused with CHANNEL_NOT_AVAILABLE before spice-server sees it, and a
-# link to display:0 is not.
+# The stub QXL's display:15 and cursor:15 (past every display, see
+# server/display.c) are not offered: a link to either is refused with
+# CHANNEL_NOT_AVAILABLE before spice-server sees it, and a link to
+# display:0 is not.
 link_error() { # TYPE ID: the error code of zerospice's link reply
 	python3 - "$ZS_PORT" "$1" "$2" <<'PY'
 import socket, struct, sys
@@ -43,7 +44,7 @@ while len(reply) < 20:
 print(struct.unpack_from("<I", reply, 16)[0] if len(reply) == 20 else "none")
 PY
 }
-for ch in "2 1" "4 1"; do
+for ch in "2 15" "4 15"; do
 	e=$(link_error $ch)
 	[ "$e" = 9 ] || fail "a link to channel ${ch/ /:} got link error '$e', not 9 (CHANNEL_NOT_AVAILABLE)"
 done

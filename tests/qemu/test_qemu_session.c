@@ -2,7 +2,9 @@
  * clipboard.c) against a fake QEMU: a GDBus peer with QEMU's object manager
  * at /org/qemu/Display1 serving a console, a Chardev and the Clipboard.
  * Covers what real QEMU makes hard to provoke: chardevs appearing and going,
- * hostile clipboard calls, the peer vanishing. */
+ * hostile clipboard calls, the peer vanishing. The peer also has a text
+ * console 1 and a graphic console 2, for the console list and a second
+ * console over the first one's connection. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +23,12 @@
 struct peer {
 	GDBusConnection *conn, *lconn;
 	GDBusObjectManagerServer *om;
-	ZsQemuDisplay1Console *console;
+	ZsQemuDisplay1Console *console, *console1, *console2;
+	GDBusConnection *lconn2; /* console 2's listener */
+	int n_listeners2;
+	uint32_t consoles[8];
+	int n_consoles_found;
+	size_t n_consoles;
 	ZsQemuDisplay1Chardev *chardev;
 	ZsQemuDisplay1Clipboard *clipboard;
 	ZsQemuDisplay1Clipboard *our_clipboard; /* proxy to the source's side */
@@ -92,6 +99,13 @@ static void ev_request(void *d, uint32_t sel)
 	P.last_sel = sel;
 }
 
+static void ev_consoles(void *d, const uint32_t *numbers, size_t n)
+{
+	P.n_consoles_found++;
+	P.n_consoles = MIN(n, G_N_ELEMENTS(P.consoles));
+	memcpy(P.consoles, numbers, P.n_consoles * sizeof(*numbers));
+}
+
 static const struct zs_qemu_session_events session_events = {
 	.chardev_added = ev_added,
 	.chardev_fe_opened = ev_fe,
@@ -125,6 +139,30 @@ static gboolean on_register_listener(ZsQemuDisplay1Console *c,
 	g_dbus_connection_new(s, guid,
 		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER, NULL, NULL,
 		on_listener_conn, NULL);
+	g_object_unref(s);
+	g_free(guid);
+	return TRUE;
+}
+
+static void on_listener2_conn(GObject *o, GAsyncResult *res, gpointer d)
+{
+	P.lconn2 = g_dbus_connection_new_finish(res, NULL);
+}
+
+static gboolean on_register_listener2(ZsQemuDisplay1Console *c,
+	GDBusMethodInvocation *inv, GUnixFDList *fds, GVariant *handle,
+	gpointer d)
+{
+	int fd = g_unix_fd_list_get(fds, g_variant_get_handle(handle), NULL);
+	char *guid = g_dbus_generate_guid();
+
+	cr_assert(fd >= 0);
+	P.n_listeners2++;
+	zs_qemu_display1_console_complete_register_listener(c, inv, NULL);
+	GIOStream *s = stream_for(fd);
+	g_dbus_connection_new(s, guid,
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER, NULL, NULL,
+		on_listener2_conn, NULL);
 	g_object_unref(s);
 	g_free(guid);
 	return TRUE;
@@ -238,6 +276,16 @@ static void on_peer_conn(GObject *o, GAsyncResult *res, gpointer d)
 	g_signal_connect(P.console, "handle-register-listener",
 		G_CALLBACK(on_register_listener), NULL);
 	export(ROOT "/Console_0", P.console);
+	P.console1 = zs_qemu_display1_console_skeleton_new();
+	zs_qemu_display1_console_set_type_(P.console1, "Text");
+	export(ROOT "/Console_1", P.console1);
+	P.console2 = zs_qemu_display1_console_skeleton_new();
+	zs_qemu_display1_console_set_type_(P.console2, "Graphic");
+	zs_qemu_display1_console_set_width(P.console2, 32);
+	zs_qemu_display1_console_set_height(P.console2, 24);
+	g_signal_connect(P.console2, "handle-register-listener",
+		G_CALLBACK(on_register_listener2), NULL);
+	export(ROOT "/Console_2", P.console2);
 	add_chardev();
 	P.clipboard = zs_qemu_display1_clipboard_skeleton_new();
 	g_object_connect(P.clipboard,
@@ -253,6 +301,7 @@ static void on_peer_conn(GObject *o, GAsyncResult *res, gpointer d)
 static bool ready(void *d)
 {
 	return P.rec.closed || (P.n_added > 0 && P.clip_ready &&
+		P.n_consoles_found > 0 &&
 		P.our_clipboard && zs_qemu_source_is_running(P.src));
 }
 
@@ -277,6 +326,7 @@ static void setup(void)
 	struct zs_qemu_options opts = {
 		.dbus_fd = sv[0],
 		.session = &session_events,
+		.consoles_found = ev_consoles,
 	};
 	P.src = zs_qemu_source_create(&opts, &rec_events, &P.rec, err,
 		sizeof(err));
@@ -295,6 +345,11 @@ static void teardown(void)
 	g_clear_object(&P.our_clipboard);
 	g_clear_object(&P.om);
 	g_clear_object(&P.console);
+	g_clear_object(&P.console1);
+	g_clear_object(&P.console2);
+	if (P.lconn2)
+		g_dbus_connection_close_sync(P.lconn2, NULL, NULL);
+	g_clear_object(&P.lconn2);
 	g_clear_object(&P.chardev);
 	g_clear_object(&P.clipboard);
 	if (P.lconn)
@@ -527,4 +582,108 @@ Test(qemu_session, hostile_clipboard_calls_are_refused)
 	zs_qemu_clipboard_request(P.src, 0, on_text, NULL);
 	cr_assert(P.text_done);
 	cr_assert(P.text_null);
+}
+
+/* ---- several consoles */
+
+Test(qemu_session, graphic_consoles_are_listed_once_text_ones_left_out)
+{
+	cr_assert_eq(P.n_consoles_found, 1);
+	cr_assert_eq(P.n_consoles, 2);
+	cr_expect_eq(P.consoles[0], 0);
+	cr_expect_eq(P.consoles[1], 2);
+}
+
+struct second {
+	struct rec rec;
+	struct zs_source *src;
+};
+
+static bool second_running(void *d)
+{
+	struct second *sc = d;
+	return sc->rec.closed || (zs_qemu_source_is_running(sc->src) &&
+		P.n_listeners2 > 0);
+}
+
+static bool second_closed(void *d)
+{
+	return ((struct second *)d)->rec.closed;
+}
+
+/* QEMU's p2p display takes one client: console 2 registers its listener
+ * over console 0's connection, and ends with it. */
+Test(qemu_session, a_second_console_goes_through_the_first_connection)
+{
+	struct second sc;
+	char err[256] = "";
+
+	rec_init(&sc.rec, false);
+	sc.src = zs_qemu_source_create_console(P.src, 2, 0, 0, &rec_events,
+		&sc.rec, err, sizeof(err));
+	cr_assert_not_null(sc.src, "%s", err);
+	cr_assert(loop_until(second_running, &sc, 5000),
+		"console 2 not running (closed: %s)", sc.rec.reason);
+	cr_assert_not(sc.rec.closed, "%s", sc.rec.reason);
+	cr_expect_eq(P.n_listeners2, 1);
+	/* the primary stays the only one with chardevs and the clipboard */
+	cr_expect_eq(P.n_added, 1);
+
+	/* QEMU goes away: both consoles report it */
+	g_dbus_connection_close_sync(P.conn, NULL, NULL);
+	cr_assert(loop_until(second_closed, &sc, 5000));
+	cr_expect(loop_until(second_closed, &P.rec, 5000) || P.rec.closed);
+	cr_expect(strstr(sc.rec.reason, "console 0"), "%s", sc.rec.reason);
+	zs_source_destroy(sc.src);
+	rec_finish(&sc.rec);
+}
+
+Test(qemu_session, a_console_qemu_lacks_or_a_text_one_is_a_clear_error)
+{
+	static const struct {
+		uint32_t console;
+		const char *why;
+	} cases[] = {
+		{ 7, "no console 7" },
+		{ 1, "not a graphic one" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct second sc;
+		char err[256] = "";
+
+		rec_init(&sc.rec, false);
+		sc.src = zs_qemu_source_create_console(P.src, cases[i].console,
+			0, 0, &rec_events, &sc.rec, err, sizeof(err));
+		cr_assert_not_null(sc.src, "%s", err);
+		cr_assert(loop_until(second_closed, &sc, 5000),
+			"console %u did not close", cases[i].console);
+		cr_expect(strstr(sc.rec.reason, cases[i].why), "%s",
+			sc.rec.reason);
+		cr_expect_not(P.rec.closed, "the primary closed: %s",
+			P.rec.reason);
+		zs_source_destroy(sc.src);
+		rec_finish(&sc.rec);
+	}
+}
+
+/* Only a QEMU source that is itself a first console can carry others. */
+Test(qemu_session, a_second_console_needs_a_first_qemu_console)
+{
+	struct second sc;
+	char err[256] = "";
+
+	rec_init(&sc.rec, false);
+	sc.src = zs_qemu_source_create_console(P.src, 2, 0, 0, &rec_events,
+		&sc.rec, err, sizeof(err));
+	cr_assert_not_null(sc.src, "%s", err);
+	cr_expect_null(zs_qemu_source_create_console(sc.src, 3, 0, 0,
+		&rec_events, &sc.rec, err, sizeof(err)));
+	cr_expect(strstr(err, "another console"), "%s", err);
+	cr_expect_null(zs_qemu_source_create_console(NULL, 3, 0, 0,
+		&rec_events, &sc.rec, err, sizeof(err)));
+	/* destroyed after its primary: it must not touch it */
+	zs_source_destroy(P.src);
+	P.src = NULL;
+	zs_source_destroy(sc.src);
+	rec_finish(&sc.rec);
 }
