@@ -25,6 +25,9 @@ struct peer {
 	GDBusObjectManagerServer *om;
 	ZsQemuDisplay1Console *console, *console1, *console2;
 	GDBusConnection *lconn2; /* console 2's listener */
+	ZsQemuDisplay1Mouse *mouse2; /* console 2's mouse */
+	int n_abs2;
+	uint32_t abs2_x, abs2_y;
 	int n_listeners2;
 	uint32_t consoles[8];
 	int n_consoles_found;
@@ -168,6 +171,16 @@ static gboolean on_register_listener2(ZsQemuDisplay1Console *c,
 	return TRUE;
 }
 
+static gboolean on_abs2(ZsQemuDisplay1Mouse *m, GDBusMethodInvocation *inv,
+	guint x, guint y, gpointer d)
+{
+	P.n_abs2++;
+	P.abs2_x = x;
+	P.abs2_y = y;
+	zs_qemu_display1_mouse_complete_set_abs_position(m, inv);
+	return TRUE;
+}
+
 static gboolean on_chardev_register(ZsQemuDisplay1Chardev *c,
 	GDBusMethodInvocation *inv, GUnixFDList *fds, GVariant *handle,
 	gpointer d)
@@ -285,7 +298,17 @@ static void on_peer_conn(GObject *o, GAsyncResult *res, gpointer d)
 	zs_qemu_display1_console_set_height(P.console2, 24);
 	g_signal_connect(P.console2, "handle-register-listener",
 		G_CALLBACK(on_register_listener2), NULL);
-	export(ROOT "/Console_2", P.console2);
+	P.mouse2 = zs_qemu_display1_mouse_skeleton_new();
+	zs_qemu_display1_mouse_set_is_absolute(P.mouse2, TRUE);
+	g_signal_connect(P.mouse2, "handle-set-abs-position",
+		G_CALLBACK(on_abs2), NULL);
+	GDBusObjectSkeleton *o2 = g_dbus_object_skeleton_new(ROOT "/Console_2");
+	g_dbus_object_skeleton_add_interface(o2,
+		G_DBUS_INTERFACE_SKELETON(P.console2));
+	g_dbus_object_skeleton_add_interface(o2,
+		G_DBUS_INTERFACE_SKELETON(P.mouse2));
+	g_dbus_object_manager_server_export(P.om, o2);
+	g_object_unref(o2);
 	add_chardev();
 	P.clipboard = zs_qemu_display1_clipboard_skeleton_new();
 	g_object_connect(P.clipboard,
@@ -347,6 +370,7 @@ static void teardown(void)
 	g_clear_object(&P.console);
 	g_clear_object(&P.console1);
 	g_clear_object(&P.console2);
+	g_clear_object(&P.mouse2);
 	if (P.lconn2)
 		g_dbus_connection_close_sync(P.lconn2, NULL, NULL);
 	g_clear_object(&P.lconn2);
@@ -611,6 +635,16 @@ static bool second_closed(void *d)
 	return ((struct second *)d)->rec.closed;
 }
 
+static bool mouse_ready(void *d)
+{
+	return zs_qemu_source_from(d)->mouse != NULL;
+}
+
+static bool abs2_seen(void *d)
+{
+	return P.n_abs2 > 0;
+}
+
 /* QEMU's p2p display takes one client: console 2 registers its listener
  * over console 0's connection, and ends with it. */
 Test(qemu_session, a_second_console_goes_through_the_first_connection)
@@ -628,6 +662,14 @@ Test(qemu_session, a_second_console_goes_through_the_first_connection)
 	cr_expect_eq(P.n_listeners2, 1);
 	/* the primary stays the only one with chardevs and the clipboard */
 	cr_expect_eq(P.n_added, 1);
+
+	/* its pointer goes to console 2's Mouse */
+	cr_assert(loop_until(mouse_ready, sc.src, 5000));
+	zs_source_pointer_abs(sc.src, 5, 6, 0);
+	cr_assert(loop_until(abs2_seen, NULL, 5000), "no SetAbsPosition on "
+		"console 2");
+	cr_expect_eq(P.abs2_x, 5);
+	cr_expect_eq(P.abs2_y, 6);
 
 	/* QEMU goes away: both consoles report it */
 	g_dbus_connection_close_sync(P.conn, NULL, NULL);
