@@ -6,7 +6,8 @@
 # picture matches QEMU's screendump of that head: head 0 shows SeaBIOS
 # (720x400), head 1 QEMU's "not initialized" page (640x480). remote-viewer
 # under Xvfb opens one window per display. --console 1,0 swaps them. A
-# console QEMU does not have is a clear error.
+# console QEMU does not have is a clear error. With --reconnect, a new QEMU
+# gets both displays back.
 #
 # ZS_QEMU: the QEMU binary (default qemu-system-x86_64, Debian 12's 7.2).
 . "$(dirname "$0")/lib.sh"
@@ -16,14 +17,17 @@ need "$QEMU" compare
 	skip "no zs-display-shot (spice-client-glib missing at build time)"
 QMP="/usr/bin/python3 $(dirname "$0")/qmp.py"
 
-"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults \
-	-device virtio-vga,id=gpu0,max_outputs=2 \
-	-display dbus,p2p=yes -boot menu=on,splash-time=60000 \
-	-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
-	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
-	>"$TMP/qemu.log" 2>&1 &
-QEMU_PID=$!
-EXTRA_PIDS="$QEMU_PID"
+start_qemu() {
+	"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults \
+		-device virtio-vga,id=gpu0,max_outputs=2 \
+		-display dbus,p2p=yes -boot menu=on,splash-time=60000 \
+		-qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
+		-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+		>>"$TMP/qemu.log" 2>&1 &
+	QEMU_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
+}
+start_qemu
 log "qemu: $("$QEMU" --version | head -n 1)"
 
 start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
@@ -42,6 +46,22 @@ shot() {
 ids=$(shot shot | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
 log "displays offered: $ids"
 [ "$ids" = "0 1" ] || fail "expected displays 0 and 1, the client was offered: ${ids:-none}"
+
+# matches ROUND: display N of ROUND is QEMU's head N (size, >= 30 dB)
+matches() {
+	local head psnr
+	for head in 0 1; do
+		$QMP "$TMP/qmp-test.sock" screendump \
+			"{\"filename\": \"$TMP/$1-qemu-$head.ppm\", \"device\": \"gpu0\", \"head\": $head}" >/dev/null ||
+			fail "$1: QMP screendump of head $head failed"
+		[ "$(ppm_size "$TMP/$1-$head.ppm")" = "$(ppm_size "$TMP/$1-qemu-$head.ppm")" ] ||
+			fail "$1: display $head is $(ppm_size "$TMP/$1-$head.ppm"), head $head $(ppm_size "$TMP/$1-qemu-$head.ppm")"
+		psnr=$(compare -metric PSNR "$TMP/$1-$head.ppm" "$TMP/$1-qemu-$head.ppm" null: 2>&1 | awk '{ print $1 }')
+		log "$1: display $head vs head $head: PSNR $psnr dB"
+		awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || p + 0 >= 30) }' ||
+			fail "$1: display $head: PSNR $psnr dB < 30 against head $head"
+	done
+}
 
 for head in 0 1; do
 	[ -s "$TMP/shot-$head.ppm" ] || fail "display $head: no picture"
@@ -121,4 +141,25 @@ ZS_PID=
 grep -q "no console 5" "$TMP/zerospice.log" ||
 	fail "no clear error for the missing console: $(tail -n 3 "$TMP/zerospice.log")"
 log "missing console: $(grep -o 'error: .*' "$TMP/zerospice.log" | head -n 1)"
+
+# --reconnect: QEMU killed and started again; both displays come back
+start_zerospice --insecure-no-auth --reconnect --source "qemu,qmp=$TMP/qmp.sock"
+registered() { grep -c "listener registered on console $1" "$TMP/zerospice.log"; }
+for _ in $(seq 1 100); do [ "$(registered 1)" -ge 1 ] && break; sleep 0.2; done
+[ "$(registered 1)" -ge 1 ] || fail "--reconnect: console 1 not registered"
+kill -KILL "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+start_qemu
+for _ in $(seq 1 150); do
+	[ "$(registered 0)" -ge 2 ] && [ "$(registered 1)" -ge 2 ] && break
+	sleep 0.2
+done
+[ "$(registered 0)" -ge 2 ] && [ "$(registered 1)" -ge 2 ] ||
+	fail "--reconnect: the new QEMU's consoles were not both registered: $(tail -n 5 "$TMP/zerospice.log")"
+[ "$(grep -c 'QEMU console 1: SPICE display' "$TMP/zerospice.log")" = 1 ] ||
+	fail "--reconnect: console 1 was added as a new display again"
+sleep 3
+ids=$(shot re | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
+[ "$ids" = "0 1" ] || fail "--reconnect: displays '${ids:-none}', expected 0 1"
+matches re
 log "PASS"
