@@ -109,12 +109,18 @@ static void invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h,
 		d->shot_timer = g_timeout_add(1000, take_shot, d);
 }
 
+static gboolean list_done(gpointer data);
+
 static void channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
 {
 	int id;
 
 	if (!SPICE_IS_DISPLAY_CHANNEL(channel))
 		return;
+	/* spice-gtk makes the channels of CHANNELS_LIST one idle callback
+	 * each, queued together: one queued now runs after the last */
+	if (n_displays == 0)
+		g_idle_add(list_done, NULL);
 	g_object_get(channel, "channel-id", &id, NULL);
 	if (n_displays == MAX_DISPLAYS)
 		return;
@@ -147,6 +153,10 @@ static gboolean list_done(gpointer data)
 		printf(" %d", displays[i].id);
 	printf("\n");
 	fflush(stdout);
+	if (all_written()) {
+		status = 0;
+		g_main_loop_quit(loop);
+	}
 	return G_SOURCE_REMOVE;
 }
 
@@ -155,8 +165,6 @@ static void main_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
 	if (SPICE_IS_MAIN_CHANNEL(channel)) {
 		g_signal_connect(channel, "channel-event",
 			G_CALLBACK(main_event), NULL);
-		/* channels of the list arrive in one go after MAIN_INIT */
-		g_timeout_add(1500, list_done, NULL);
 	}
 }
 
