@@ -167,6 +167,28 @@ uint8_t *zs_stream_build_cursor_set(uint16_t width, uint16_t height,
 	return msg;
 }
 
+uint8_t *zs_stream_build_device_display_info(uint32_t stream_id,
+	uint32_t device_display_id, const char *device_address, size_t *len)
+{
+	size_t addr_len = device_address ? strlen(device_address) + 1 : 0;
+	/* {u32 stream_id, u32 device_display_id, u32 address_len} */
+	size_t payload = 12 + addr_len;
+
+	if (!len || addr_len <= 1 || addr_len > ZS_STREAM_MAX_DEVICE_ADDRESS)
+		return NULL;
+	uint8_t *msg = malloc(ZS_STREAM_HEADER_BYTES + payload);
+	if (!msg)
+		return NULL;
+	uint8_t *p = msg + ZS_STREAM_HEADER_BYTES;
+	write_header(msg, STREAM_TYPE_DEVICE_DISPLAY_INFO, (uint32_t)payload);
+	put_le32(p, stream_id);
+	put_le32(p + 4, device_display_id);
+	put_le32(p + 8, (uint32_t)addr_len);
+	memcpy(p + 12, device_address, addr_len); /* with its NUL */
+	*len = ZS_STREAM_HEADER_BYTES + payload;
+	return msg;
+}
+
 void zs_stream_reader_init(struct zs_stream_reader *r)
 {
 	memset(r, 0, sizeof(*r));

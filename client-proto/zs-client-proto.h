@@ -38,6 +38,18 @@ void zs_stream_put_cursor_move(uint8_t out[ZS_STREAM_CURSOR_MOVE_BYTES],
 uint8_t *zs_stream_build_cursor_set(uint16_t width, uint16_t height,
 	uint16_t hot_x, uint16_t hot_y, const uint32_t *argb, size_t *len);
 
+/* spice-server 0.15's bound on a device address, its NUL included
+ * (MAX_DEVICE_ADDRESS_LEN). */
+#define ZS_STREAM_MAX_DEVICE_ADDRESS 256
+/* DEVICE_DISPLAY_INFO: which head of which device the stream shows, for
+ * spice-server to tell the guest agent (VD_AGENT_GRAPHICS_DEVICE_INFO):
+ * header + {u32 stream_id, u32 device_display_id, u32 len, address + NUL}.
+ * device_address is QEMU's form ("pci/0000/02.0"). One malloc'd message
+ * (the caller frees it); NULL when the address is empty or, with its NUL,
+ * over ZS_STREAM_MAX_DEVICE_ADDRESS bytes. */
+uint8_t *zs_stream_build_device_display_info(uint32_t stream_id,
+	uint32_t device_display_id, const char *device_address, size_t *len);
+
 /* Messages from the server to the device. */
 struct zs_stream_msg {
 	uint16_t type;     /* STREAM_TYPE_* */

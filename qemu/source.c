@@ -348,6 +348,12 @@ static void on_console_proxy(GObject *obj, GAsyncResult *res, gpointer data)
 			"graphic one", src->console, type);
 		goto out;
 	}
+	g_message("QEMU display: console %u is %s head %u at %s", src->console,
+		zs_qemu_display1_console_get_label(console) ?
+		zs_qemu_display1_console_get_label(console) : "?",
+		zs_qemu_display1_console_get_head(console),
+		zs_qemu_display1_console_get_device_address(console) ?
+		zs_qemu_display1_console_get_device_address(console) : "?");
 	g_signal_connect(console, "g-properties-changed",
 		G_CALLBACK(on_console_props), src);
 	g_async_initable_new_async(ZS_QEMU_TYPE_DISPLAY1_KEYBOARD_PROXY,
@@ -457,6 +463,22 @@ void zs_qemu_source_set_audio(struct zs_source *base,
 
 	if (src && events && !src->audio)
 		src->audio = zs_qemu_audio_create(src, events, data);
+}
+
+bool zs_qemu_source_device_info(struct zs_source *base, char *address,
+	size_t address_len, uint32_t *head)
+{
+	struct zs_qemu_source *src = to_qemu(base);
+	const char *addr;
+
+	if (!src || !src->console_proxy || src->closed)
+		return false;
+	addr = zs_qemu_display1_console_get_device_address(src->console_proxy);
+	if (!addr || !*addr)
+		return false;
+	g_strlcpy(address, addr, address_len);
+	*head = zs_qemu_display1_console_get_head(src->console_proxy);
+	return true;
 }
 
 bool zs_qemu_source_is_running(const struct zs_source *base)

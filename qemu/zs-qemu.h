@@ -100,6 +100,13 @@ struct zs_source *zs_qemu_source_create_console(struct zs_source *primary,
 	const struct zs_source_events *events, void *data, char *err,
 	size_t err_len);
 
+/* The device and head this console shows, as QEMU names them
+ * (Console.DeviceAddress, e.g. "pci/0000/02.0", and Head), copied into
+ * address. False before the console is open, for a console without a
+ * device address, and for other sources. */
+bool zs_qemu_source_device_info(struct zs_source *src, char *address,
+	size_t address_len, uint32_t *head);
+
 /* Releases every key this source pressed and has not released (call when
  * the last client leaves or loses focus). Accepts NULL and sources of other
  * kinds (no-op). */

@@ -125,11 +125,17 @@ void zs_output_queue(struct zs_output *o, uint8_t *msg, size_t len,
 bool zs_output_busy(const struct zs_output *o);
 /* Bytes queued and not read yet. */
 size_t zs_output_queued_bytes(const struct zs_output *o);
+/* Tells spice-server (and through it the guest agent) which device head
+ * the display shows: a DEVICE_DISPLAY_INFO message, queued now and again
+ * for each renewed stream device; a repeat of the last one is not. Logged
+ * and skipped for an unusable address. */
+void zs_output_set_device_info(struct zs_output *o, const char *address,
+	uint32_t head);
 /* Tests: spice-server reads nothing while set (a client that stopped
  * reading, as spice-server sees it). */
 extern bool zs_output_test_stall_reads;
-/* Drops queued messages spice-server has not started to read. Returns how
- * many DATA messages were dropped. */
+/* Drops queued messages spice-server has not started to read, but the
+ * device info. Returns how many DATA messages were dropped. */
 unsigned zs_output_drop_unsent(struct zs_output *o);
 
 /* ---- agent-bridge.c: the vdagent char device and the guest agent ---- */

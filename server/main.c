@@ -37,6 +37,7 @@ struct console {
 	 * size until QEMU's first */
 	uint32_t last_width, last_height;
 	struct zs_resize resize; /* the client's window size asked of QEMU */
+	bool device_info_sent; /* by this source */
 };
 
 struct app {
@@ -198,6 +199,17 @@ static const struct zs_display_events display_events = {
 static void on_frame(void *data, struct zs_frame *frame)
 {
 	struct console *c = data;
+	char address[ZS_STREAM_MAX_DEVICE_ADDRESS];
+	uint32_t head;
+
+	/* the console is open by its first frame: which head it is, for the
+	 * guest agent */
+	if (!c->device_info_sent && zs_qemu_source_device_info(c->source,
+		    address, sizeof(address), &head)) {
+		c->device_info_sent = true;
+		zs_output_set_device_info(zs_display_output(c->app->display,
+			c->index), address, head);
+	}
 	c->last_width = frame->width;
 	c->last_height = frame->height;
 	if (c->index == 0)
@@ -405,6 +417,7 @@ static struct zs_source *create_source(struct app *app, struct console *c,
 	char *err, size_t err_len)
 {
 	const struct zs_options *o = &app->opts;
+	c->device_info_sent = false;
 	switch (o->source) {
 	case ZS_SOURCE_TESTPATTERN: {
 		struct zs_source *src = zs_testpattern_source_create(o->width,

@@ -39,6 +39,9 @@ struct zs_output {
 	struct zs_stream_reader stream_reader;
 	GQueue out; /* struct out_msg, head is being read */
 	size_t out_bytes;
+	/* DEVICE_DISPLAY_INFO, again for every new stream device */
+	uint8_t *display_info;
+	size_t display_info_len;
 };
 
 #define OUTPUT_OF(ptr) \
@@ -248,7 +251,9 @@ unsigned zs_output_drop_unsent(struct zs_output *o)
 	while (l) {
 		GList *next = l->next;
 		struct out_msg *m = l->data;
-		if (m->pos == 0) {
+		/* the device info is state, not a frame: it stays */
+		if (m->pos == 0 &&
+		    m->type != STREAM_TYPE_DEVICE_DISPLAY_INFO) {
 			if (m->type == STREAM_TYPE_DATA)
 				dropped++;
 			drop_msg(o, l);
@@ -256,6 +261,46 @@ unsigned zs_output_drop_unsent(struct zs_output *o)
 		l = next;
 	}
 	return dropped;
+}
+
+static void queue_display_info(struct zs_output *o)
+{
+	uint8_t *copy;
+
+	if (!o->display_info)
+		return;
+	copy = malloc(o->display_info_len);
+	if (!copy)
+		return;
+	memcpy(copy, o->display_info, o->display_info_len);
+	zs_output_queue(o, copy, o->display_info_len,
+		STREAM_TYPE_DEVICE_DISPLAY_INFO);
+}
+
+void zs_output_set_device_info(struct zs_output *o, const char *address,
+	uint32_t head)
+{
+	size_t len;
+	uint8_t *msg = zs_stream_build_device_display_info(0, head, address,
+		&len);
+
+	if (!msg) {
+		g_warning("display %u: device address '%.64s' not usable "
+			"(empty or over %u bytes); the guest agent is not told "
+			"which head it is", o->index, address ? address : "",
+			ZS_STREAM_MAX_DEVICE_ADDRESS - 1);
+		return;
+	}
+	if (o->display_info && len == o->display_info_len &&
+	    memcmp(msg, o->display_info, len) == 0) {
+		free(msg);
+		return;
+	}
+	free(o->display_info);
+	o->display_info = msg;
+	o->display_info_len = len;
+	g_info("display %u: head %u of %s", o->index, head, address);
+	queue_display_info(o);
 }
 
 unsigned zs_output_index(const struct zs_output *o)
@@ -307,6 +352,7 @@ static gboolean renew_stream_device(gpointer data)
 			o->index);
 		return G_SOURCE_REMOVE;
 	}
+	queue_display_info(o);
 	g_info("stream device %u renewed: no client is watching", o->index);
 	return G_SOURCE_REMOVE;
 }
@@ -355,5 +401,6 @@ void zs_output_destroy(struct zs_output *o)
 	zs_output_remove(o);
 	drop_all(o);
 	zs_stream_reader_finish(&o->stream_reader);
+	free(o->display_info);
 	g_free(o);
 }

@@ -274,6 +274,51 @@ Test(stream_framing, cursor_set_rejects_zero_and_over_1024)
 	free(argb);
 }
 
+/* As spice-server 0.15.1 reads it (red-stream-device.cpp): the address
+ * length counts the NUL, the whole message stays within its bound. */
+Test(stream_framing, device_display_info_names_head_and_address)
+{
+	size_t len = 0;
+	uint8_t *msg = zs_stream_build_device_display_info(0, 1,
+		"pci/0000/02.0", &len);
+
+	cr_assert_not_null(msg);
+	cr_assert_eq(len, 8 + 12 + 14);
+	cr_assert_eq(msg[0], 1);
+	cr_assert_eq(msg[2] | (msg[3] << 8), STREAM_TYPE_DEVICE_DISPLAY_INFO);
+	cr_assert_eq(get_le32(msg + 4), 12 + 14);
+	cr_assert_eq(get_le32(msg + 8), 0);
+	cr_assert_eq(get_le32(msg + 12), 1);
+	cr_assert_eq(get_le32(msg + 16), 14);
+	cr_assert_str_eq((const char *)msg + 20, "pci/0000/02.0");
+	uint8_t hdr[ZS_STREAM_HEADER_BYTES];
+	cr_assert(zs_stream_put_header(hdr, STREAM_TYPE_DEVICE_DISPLAY_INFO,
+		get_le32(msg + 4)), "the header check takes it");
+	free(msg);
+}
+
+Test(stream_framing, device_display_info_refuses_empty_and_long_addresses)
+{
+	char addr[ZS_STREAM_MAX_DEVICE_ADDRESS + 1];
+	size_t len = 0;
+
+	memset(addr, 'a', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0'; /* 256 characters + NUL: too long */
+	cr_expect_null(zs_stream_build_device_display_info(0, 0, addr, &len));
+	addr[ZS_STREAM_MAX_DEVICE_ADDRESS - 1] = '\0'; /* 255 + NUL: fits */
+	uint8_t *msg = zs_stream_build_device_display_info(0, 0, addr, &len);
+	cr_expect_not_null(msg);
+	if (msg) {
+		uint8_t hdr[ZS_STREAM_HEADER_BYTES];
+		cr_expect(zs_stream_put_header(hdr,
+			STREAM_TYPE_DEVICE_DISPLAY_INFO, get_le32(msg + 4)));
+	}
+	free(msg);
+	cr_expect_null(zs_stream_build_device_display_info(0, 0, "", &len));
+	cr_expect_null(zs_stream_build_device_display_info(0, 0, NULL, &len));
+	cr_expect_null(zs_stream_build_device_display_info(0, 0, "x", NULL));
+}
+
 /* ---- stream reader (server → device) ---- */
 
 Test(stream_reader, gives_same_messages_at_every_split_point)

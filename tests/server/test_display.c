@@ -114,3 +114,37 @@ Test(display, each_output_has_its_own_queue)
 	zs_output_test_stall_reads = false;
 	zs_display_destroy(d);
 }
+
+/* Which head a display is: queued once, not again for the same, kept when
+ * unsent frames are dropped. */
+Test(display, device_info_is_queued_once_and_outlives_dropped_frames)
+{
+	char err[256] = "";
+	struct zs_display *d = make(2, err, sizeof(err));
+	cr_assert_not_null(d, "%s", err);
+	struct zs_output *o = zs_display_output(d, 1);
+
+	zs_output_test_stall_reads = true;
+	size_t base = zs_output_queued_bytes(o);
+	zs_output_set_device_info(o, "pci/0000/02.0", 1);
+	size_t one = zs_output_queued_bytes(o) - base;
+	cr_expect_eq(one, 8 + 12 + 14);
+	zs_output_set_device_info(o, "pci/0000/02.0", 1);
+	cr_expect_eq(zs_output_queued_bytes(o), base + one, "a repeat queued");
+	uint8_t *frame = calloc(1, 32);
+	cr_assert_not_null(frame);
+	zs_output_queue(o, frame, 32, STREAM_TYPE_DATA);
+	cr_expect_eq(zs_output_drop_unsent(o), 1);
+	cr_expect_eq(zs_output_queued_bytes(o), base + one);
+	/* another head: queued too */
+	zs_output_set_device_info(o, "pci/0000/02.0", 0);
+	cr_expect_eq(zs_output_queued_bytes(o), base + 2 * one);
+	/* an address spice-server would refuse is not sent */
+	char longaddr[300];
+	memset(longaddr, 'a', sizeof(longaddr) - 1);
+	longaddr[sizeof(longaddr) - 1] = '\0';
+	zs_output_set_device_info(o, longaddr, 0);
+	cr_expect_eq(zs_output_queued_bytes(o), base + 2 * one);
+	zs_output_test_stall_reads = false;
+	zs_display_destroy(d);
+}
