@@ -4,7 +4,9 @@
  * "displays: 0 1 ..." (the display channel ids offered) and exits 0 once
  * every display wrote its picture, 1 on a timeout or error.
  *
- * usage: zs-display-shot URI PREFIX [TIMEOUT_S]
+ * usage: zs-display-shot URI PREFIX [TIMEOUT_S [HOLD_S]]
+ * HOLD_S: stay connected that long after the pictures (a session for the
+ * guest agent to talk to).
  * The picture is taken 1 s after a display's first update, so that a
  * stream's first decoded frame is in it. */
 #include <errno.h>
@@ -33,6 +35,23 @@ static bool list_seen;
 static const char *prefix;
 static GMainLoop *loop;
 static int status = 1;
+static int hold_s;
+
+static gboolean quit_now(gpointer data)
+{
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* Every picture is written: done, after HOLD_S. */
+static void done(void)
+{
+	status = 0;
+	if (hold_s > 0)
+		g_timeout_add_seconds((guint)hold_s, quit_now, NULL);
+	else
+		g_main_loop_quit(loop);
+}
 
 static bool all_written(void)
 {
@@ -83,10 +102,8 @@ static gboolean take_shot(gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	d->written = true;
-	if (all_written()) {
-		status = 0;
-		g_main_loop_quit(loop);
-	}
+	if (all_written())
+		done();
 	return G_SOURCE_REMOVE;
 }
 
@@ -153,10 +170,8 @@ static gboolean list_done(gpointer data)
 		printf(" %d", displays[i].id);
 	printf("\n");
 	fflush(stdout);
-	if (all_written()) {
-		status = 0;
-		g_main_loop_quit(loop);
-	}
+	if (all_written())
+		done();
 	return G_SOURCE_REMOVE;
 }
 
@@ -170,6 +185,8 @@ static void main_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
 
 static gboolean on_timeout(gpointer data)
 {
+	if (status == 0)
+		return G_SOURCE_REMOVE; /* holding */
 	fprintf(stderr, "timed out\n");
 	g_main_loop_quit(loop);
 	return G_SOURCE_REMOVE;
@@ -185,6 +202,9 @@ int main(int argc, char **argv)
 	int timeout_s = argc > 3 ? atoi(argv[3]) : 20;
 	if (timeout_s <= 0 || timeout_s > 600)
 		timeout_s = 20;
+	hold_s = argc > 4 ? atoi(argv[4]) : 0;
+	if (hold_s < 0 || hold_s > 600)
+		hold_s = 0;
 
 	loop = g_main_loop_new(NULL, FALSE);
 	SpiceSession *session = spice_session_new();

@@ -7,7 +7,10 @@
 # (720x400), head 1 QEMU's "not initialized" page (640x480). remote-viewer
 # under Xvfb opens one window per display. --console 1,0 swaps them. A
 # console QEMU does not have is a clear error. With --reconnect, a new QEMU
-# gets both displays back.
+# gets both displays back. Last, a guest agent (the agent test guest,
+# tools/guest/agent.c, bridged) learns from spice-server which head of
+# which device each display channel shows (STREAM_TYPE_DEVICE_DISPLAY_INFO
+# → VD_AGENT_GRAPHICS_DEVICE_INFO).
 #
 # ZS_QEMU: the QEMU binary (default qemu-system-x86_64, Debian 12's 7.2).
 . "$(dirname "$0")/lib.sh"
@@ -162,4 +165,48 @@ sleep 3
 ids=$(shot re | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
 [ "$ids" = "0 1" ] || fail "--reconnect: displays '${ids:-none}', expected 0 1"
 matches re
+stop_zerospice
+kill "$QEMU_PID" 2>/dev/null
+wait "$QEMU_PID" 2>/dev/null
+
+# the guest agent is told which head each display is
+top=$(cd "$(dirname "$0")/../.." && pwd)
+GUEST_DIR=${ZS_GUEST_DIR:-$(dirname "$ZEROSPICE")/../guest}
+bash "$top/tools/guest/build.sh" "$GUEST_DIR" >"$TMP/guest-build.out" 2>"$TMP/guest-build.log"
+case $? in
+0)
+	rm -f "$TMP/qmp.sock"
+	"$QEMU" -machine pc,accel=tcg -m 256 -nodefaults \
+		-device virtio-vga,id=gpu0,max_outputs=2 -display dbus,p2p=yes \
+		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/agent-initrd.img" \
+		-append "console=ttyS0 quiet" -serial "file:$TMP/guest.log" \
+		-chardev dbus,id=vdagent0,name=org.spice-space.vdagent.0 \
+		-device virtio-serial \
+		-device virtserialport,chardev=vdagent0,name=com.redhat.spice.0 \
+		-qmp "unix:$TMP/qmp.sock,server=on,wait=off" >>"$TMP/qemu.log" 2>&1 &
+	QEMU_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
+	start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp.sock"
+	# a client keeps the session (the agent starts on the peer's caps)
+	ASAN_OPTIONS=detect_leaks=0 timeout 170 "$DISPLAY_SHOT" \
+		"spice://127.0.0.1:$ZS_PORT" "$TMP/agent" 40 120 >/dev/null 2>>"$TMP/display-shot.log" &
+	SHOT_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $SHOT_PID"
+	seen=
+	for _ in $(seq 1 240); do
+		grep -q "display channel 1 monitor 0 is head 1 of pci/" "$TMP/guest.log" 2>/dev/null &&
+			grep -q "display channel 0 monitor 0 is head 0 of pci/" "$TMP/guest.log" && { seen=1; break; }
+		sleep 0.5
+	done
+	grep "zs-agent: display channel" "$TMP/guest.log" | sort -u | while read -r l; do log "guest: $l"; done
+	[ -n "$seen" ] || fail "the guest agent was not told display 0 is head 0 and display 1 head 1: $(grep 'zs-agent' "$TMP/guest.log" | tail -n 5)"
+	addr0=$(sed -n 's/.*display channel 0 monitor 0 is head 0 of \([^ ]*\).*/\1/p' "$TMP/guest.log" | head -n 1)
+	addr1=$(sed -n 's/.*display channel 1 monitor 0 is head 1 of \([^ ]*\).*/\1/p' "$TMP/guest.log" | head -n 1)
+	[ "$addr0" = "$addr1" ] || fail "two heads of one device named apart: '$addr0' and '$addr1'"
+	kill "$SHOT_PID" 2>/dev/null
+	wait "$SHOT_PID" 2>/dev/null
+	;;
+77) log "no test guest ($(tail -n 1 "$TMP/guest-build.log")): device info to the agent not checked" ;;
+*) fail "tools/guest/build.sh failed: $(tail -n 3 "$TMP/guest-build.log")" ;;
+esac
 log "PASS"

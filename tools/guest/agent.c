@@ -17,7 +17,10 @@
  *     port again, then grabs 500 times in a row (a grab storm) and last
  *     "zerospice guest text D".
  * Also takes file transfers ("zs-agent: file NAME: N bytes crc32 C") and
- * logs monitors configs ("zs-agent: monitors config: N: WxH+X+Y…").
+ * logs monitors configs ("zs-agent: monitors config: N: WxH+X+Y…") and
+ * spice-server's graphics device info ("zs-agent: graphics device info: N
+ * displays", then "zs-agent: display channel C monitor M is head H of
+ * ADDRESS" for each).
  * Not a real agent; only for tests (tools/guest/build.sh builds it). */
 #include <dirent.h>
 #include <errno.h>
@@ -195,6 +198,7 @@ static bool both(uint32_t cap)
 	(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) | \
 	(1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) | \
 	(1u << VD_AGENT_CAP_MONITORS_CONFIG) | \
+	(1u << VD_AGENT_CAP_GRAPHICS_DEVICE_INFO) | \
 	(1u << VD_AGENT_CAP_REPLY))
 
 static void announce(bool request)
@@ -346,6 +350,29 @@ static void monitors(const uint8_t *d, uint32_t len)
 	send_msg(VD_AGENT_REPLY, r, sizeof(r), false);
 }
 
+/* GRAPHICS_DEVICE_INFO (from spice-server): {u32 count;
+ * {u32 channel_id, monitor_id, device_display_id, address_len;
+ * address + NUL}[count]} */
+static void device_info(const uint8_t *d, uint32_t len)
+{
+	if (len < 4)
+		return;
+	uint32_t n = get32(d), pos = 4;
+	say("graphics device info: %u displays", n);
+	for (uint32_t i = 0; i < n && i < 16 && pos + 16 <= len; i++) {
+		uint32_t alen = get32(d + pos + 12);
+		if (alen == 0 || alen > 256 || pos + 16 + alen > len)
+			return;
+		char addr[257];
+		memcpy(addr, d + pos + 16, alen);
+		addr[alen - 1] = '\0';
+		say("display channel %u monitor %u is head %u of %s",
+			get32(d + pos), get32(d + pos + 4), get32(d + pos + 8),
+			addr);
+		pos += 16 + alen;
+	}
+}
+
 /* returns false when the session must end (vanish) */
 static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 	uint32_t len)
@@ -353,6 +380,8 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 	if (port_id != VDP_CLIENT_PORT) {
 		if (type == VD_AGENT_CLIENT_DISCONNECTED)
 			say("client disconnected");
+		if (type == VD_AGENT_GRAPHICS_DEVICE_INFO)
+			device_info(d, len);
 		return true;
 	}
 	size_t h = both(VD_AGENT_CAP_CLIPBOARD_SELECTION) ? 4 : 0;
