@@ -58,6 +58,7 @@ struct app {
 	/* keys the clients hold down, released when the last client leaves */
 	uint8_t keys_down[MAX_KEYS / 8];
 	uint32_t buttons;
+	uint32_t watched; /* bit per display some client watches */
 	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
 	/* broker contract: control API, pidfile, why the loop stopped */
 	struct zs_broker *broker;
@@ -141,7 +142,12 @@ static void on_start_stop(void *data, unsigned output, uint32_t codec_mask)
 	struct app *app = data;
 	if (output >= app->n_consoles)
 		return;
-	if (codec_mask == 0)
+	if (codec_mask)
+		app->watched |= 1u << output;
+	else
+		app->watched &= ~(1u << output);
+	/* a client closing one display's window still types */
+	if (!app->watched)
 		release_held_input(app);
 	zs_pipeline_start_stop(app->consoles[output].pipeline, codec_mask);
 }
