@@ -7,7 +7,8 @@
 # (720x400), head 1 QEMU's "not initialized" page (640x480). remote-viewer
 # under Xvfb opens one window per display. --console 1,0 swaps them. A
 # console QEMU does not have is a clear error. With --reconnect, a new QEMU
-# gets both displays back. Last, a guest agent (the agent test guest,
+# gets both displays back. On a private bus (-display dbus,addr=, as
+# libvirt runs it) both displays come too. Last, a guest agent (the agent test guest,
 # tools/guest/agent.c, bridged) learns from spice-server which head of
 # which device each display channel shows (STREAM_TYPE_DEVICE_DISPLAY_INFO
 # → VD_AGENT_GRAPHICS_DEVICE_INFO).
@@ -168,6 +169,33 @@ matches re
 stop_zerospice
 kill "$QEMU_PID" 2>/dev/null
 wait "$QEMU_PID" 2>/dev/null
+
+# on a private bus (libvirt's way): both consoles through one connection
+if command -v dbus-daemon >/dev/null; then
+	dbus-daemon --config-file="$(dirname "$0")/../broker/bus.conf" --nofork \
+		--print-address=5 5>"$TMP/bus.addr" 2>"$TMP/dbus.log" &
+	EXTRA_PIDS="$EXTRA_PIDS $!"
+	for _ in $(seq 1 50); do [ -s "$TMP/bus.addr" ] && break; sleep 0.1; done
+	BUS=$(head -n 1 "$TMP/bus.addr")
+	[ -n "$BUS" ] || fail "dbus-daemon did not start"
+	"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults \
+		-device virtio-vga,id=gpu0,max_outputs=2 \
+		-display "dbus,addr=${BUS//,/,,}" -boot menu=on,splash-time=60000 \
+		-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+		>>"$TMP/qemu.log" 2>&1 &
+	QEMU_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
+	start_zerospice --insecure-no-auth --dbus-address "$BUS"
+	sleep 4
+	ids=$(shot bus | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
+	[ "$ids" = "0 1" ] || fail "on a bus: displays '${ids:-none}', expected 0 1"
+	matches bus
+	stop_zerospice
+	kill "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+else
+	log "no dbus-daemon: the bus case is not checked"
+fi
 
 # the guest agent is told which head each display is
 top=$(cd "$(dirname "$0")/../.." && pwd)
