@@ -373,6 +373,13 @@ struct zs_resize {
 void zs_resize_request(struct zs_resize *r, struct zs_source *src,
 	const struct zs_agent_monitors *m);
 
+/* The part of the client's monitors config for display (of n_displays):
+ * monitor i is display i (zerospice announces sparse monitors configs),
+ * with one display the whole config as before. False when it has no
+ * enabled monitor for that display. */
+bool zs_resize_monitors_for_display(const struct zs_agent_monitors *m,
+	unsigned display, unsigned n_displays, struct zs_agent_monitors *out);
+
 /* ---- pcm.c: PCM format, channel and rate conversion ---- */
 
 struct zs_pcm_resampler {

@@ -172,19 +172,12 @@ static void on_monitors_config(void *data, const uint8_t *config, size_t len)
 		g_warning("agent channel: %s; ignored", why);
 		return;
 	}
-	/* monitor i is display i (sparse monitors config, agent-own.c) */
 	for (unsigned i = 0; i < app->n_consoles; i++) {
-		struct zs_agent_monitors one = { .n = 0 };
-		if (app->n_consoles == 1) {
-			one = m; /* the first enabled monitor, as before */
-		} else if (i < m.n && m.mon[i].width && m.mon[i].height) {
-			one.n = 1;
-			one.mon[0] = m.mon[i];
-		} else {
-			continue;
-		}
-		zs_resize_request(&app->consoles[i].resize,
-			app->consoles[i].source, &one);
+		struct zs_agent_monitors one;
+		if (zs_resize_monitors_for_display(&m, i, app->n_consoles,
+			    &one))
+			zs_resize_request(&app->consoles[i].resize,
+				app->consoles[i].source, &one);
 	}
 }
 

@@ -3,6 +3,7 @@
  * we ask QEMU for that size (Console.SetUIInfo), clamped to what the
  * encoders take. */
 #include <math.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -59,4 +60,21 @@ void zs_resize_request(struct zs_resize *r, struct zs_source *src,
 		mon->width, mon->height, w, h);
 	r->width = w;
 	r->height = h;
+}
+
+bool zs_resize_monitors_for_display(const struct zs_agent_monitors *m,
+	unsigned display, unsigned n_displays, struct zs_agent_monitors *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (n_displays <= 1) {
+		/* one display: the first enabled monitor, whichever it is */
+		*out = *m;
+		return display == 0;
+	}
+	if (display >= m->n || !m->mon[display].width ||
+	    !m->mon[display].height)
+		return false;
+	out->n = 1;
+	out->mon[0] = m->mon[display];
+	return true;
 }

@@ -43,3 +43,32 @@ Test(resize, clamps_each_side_and_the_area)
 			cases[i].h, w, h);
 	}
 }
+
+/* A sparse monitors config (what zerospice asks clients for): monitor i
+ * is display i; a closed window is a 0x0 monitor and resizes nothing. */
+Test(resize, monitor_i_goes_to_display_i)
+{
+	struct zs_agent_monitors m = { .n = 3 };
+	m.mon[0] = (struct zs_agent_monitor) { .width = 1024, .height = 768 };
+	m.mon[1] = (struct zs_agent_monitor) { .width = 0, .height = 0 };
+	m.mon[2] = (struct zs_agent_monitor) { .width = 800, .height = 600,
+		.x = 1024 };
+	struct zs_agent_monitors out;
+
+	cr_assert(zs_resize_monitors_for_display(&m, 0, 3, &out));
+	cr_expect_eq(out.n, 1);
+	cr_expect_eq(out.mon[0].width, 1024);
+	cr_expect_not(zs_resize_monitors_for_display(&m, 1, 3, &out),
+		"display 1's window is closed");
+	cr_assert(zs_resize_monitors_for_display(&m, 2, 3, &out));
+	cr_expect_eq(out.mon[0].width, 800);
+	cr_expect_eq(out.mon[0].height, 600);
+	cr_expect_not(zs_resize_monitors_for_display(&m, 3, 4, &out),
+		"no monitor for display 3");
+
+	/* one display: the whole config, its first enabled monitor decides */
+	m.mon[0].width = m.mon[0].height = 0;
+	cr_assert(zs_resize_monitors_for_display(&m, 0, 1, &out));
+	cr_expect_eq(out.n, 3);
+	cr_expect_eq(out.mon[2].width, 800);
+}
