@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <drm_fourcc.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/base/gstbasetransform.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -89,6 +91,13 @@ static GstVideoFormat format_for_fourcc(uint32_t fourcc)
 static gpointer init_gst(gpointer data)
 {
 	GError *error = NULL;
+
+	/* x264 madvises every buffer of 2 MiB or more (its frames) to
+	 * transparent huge pages, which makes each of them wholly resident
+	 * in 2 MiB steps: 12-14 MiB of RSS at 720p against ~6 without.
+	 * The flag is per process; nothing else here asks for huge pages. */
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0)
+		g_debug("gst encoder: PR_SET_THP_DISABLE: %s", g_strerror(errno));
 
 	if (!gst_init_check(NULL, NULL, &error)) {
 		g_warning("gst encoder: cannot initialise GStreamer: %s",
@@ -355,6 +364,12 @@ static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
 	info.fps_n = (gint)cfg->fps;
 	info.fps_d = 1;
 	caps = gst_video_info_to_caps(&info);
+	/* videoflip starts at identity but does not pass through: it sets
+	 * passthrough only when its method changes (GStreamer 1.22
+	 * gst_video_flip_set_method), so at identity it copied every frame
+	 * into a pool of its own (a 3.7 MB buffer at 720p, and the copy).
+	 * Changing the direction later sets passthrough again either way. */
+	gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(g->flip), TRUE);
 	g_object_set(g->appsrc, "caps", caps, "is-live", TRUE,
 		"do-timestamp", FALSE, "format", GST_FORMAT_TIME,
 		"max-buffers", (guint64)2, NULL);
