@@ -106,6 +106,31 @@ Test(frame, map_rejects_planes_past_the_end)
 	zs_memfd_buffer_finish(&buf);
 }
 
+Test(frame, map_uses_the_producers_mapping)
+{
+	struct zs_memfd_buffer buf;
+	cr_assert_eq(zs_memfd_buffer_init(&buf, "t", 64, 32, DRM_FORMAT_XRGB8888), 0);
+	buf.pixels[buf.stride + 3] = 0x5a;
+	struct zs_frame f = frame_for(&buf);
+	f.cpu_pixels = buf.pixels;
+	f.cpu_size = buf.size;
+	f.height = 31;
+	f.planes[0].offset = buf.stride;
+	struct zs_frame_map map;
+	cr_assert_eq(zs_frame_map(&f, &map), 0);
+	/* no second mapping: the producer's pointer, offset applied */
+	cr_assert_null(map.base);
+	cr_assert_eq(map.pixels, buf.pixels + buf.stride);
+	cr_assert_eq(map.pixels[3], 0x5a);
+	zs_frame_unmap(&map);
+	/* the producer's size bounds the plane as the file's does */
+	f.cpu_size = buf.size - 1;
+	cr_assert_eq(zs_frame_map(&f, &map), -ERANGE);
+	f.planes[0].stride = 64 * 4 - 4;
+	cr_assert_eq(zs_frame_map(&f, &map), -EINVAL);
+	zs_memfd_buffer_finish(&buf);
+}
+
 Test(frame, damage_is_clipped_and_collapses_when_full)
 {
 	struct zs_frame f = { .width = 100, .height = 50 };
