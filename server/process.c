@@ -22,6 +22,19 @@
 #include "zs-config.h"
 #include "zs-encoder.h"
 
+/* ---- before threads ---- */
+
+#define NO_SASL_PLUGINS "/nonexistent/zerospice-no-sasl-plugins"
+
+void zs_process_preinit(void)
+{
+	/* zerospice never calls spice_server_set_sasl(): spice-server refuses
+	 * SASL links, and the plugins would only be mapped. */
+	if (!getenv("SASL_PATH"))
+		setenv("SASL_PATH", NO_SASL_PLUGINS, 1);
+	zs_encoder_preinit();
+}
+
 /* ---- pidfile ---- */
 
 struct zs_pidfile {
