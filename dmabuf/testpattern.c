@@ -2,7 +2,7 @@
  * background, moving content, a frame stamp, an input stamp and a
  * human-readable view of the input.
  *
- * Buffers are reused round-robin. Each remembers the rectangles of moving
+ * The first free buffer is reused. Each remembers the rectangles of moving
  * content drawn into it last time; a render redraws only those from the
  * static background and draws the new content, so a 1280x720 frame
  * touches a few hundred kilobytes instead of 3.5 MB. The background is
@@ -44,7 +44,6 @@ struct zs_testpattern {
 	/* per column: the background's red, colour bar and grey ramp */
 	uint8_t *col_red, *col_bar, *col_grey;
 	int n_buffers;
-	int next;
 	struct tp_buffer *buffers;
 	struct zs_input_state input;
 	/* rects of moving content in the last frame handed out: with this
@@ -454,14 +453,14 @@ static void add_rect(struct zs_rect *list, bool *opaque, int *n,
 struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	uint64_t id, uint64_t capture_us)
 {
+	/* The first free buffer, not the next in turn: a memfd's pages
+	 * become resident only once drawn, so when the consumer keeps up
+	 * (it releases each frame before the next tick) one buffer is all
+	 * that ever costs memory; the others fill only under load. */
 	struct tp_buffer *b = NULL;
-	for (int i = 0; i < tp->n_buffers; i++) {
-		struct tp_buffer *c = &tp->buffers[(tp->next + i) % tp->n_buffers];
-		if (!atomic_load(&c->held)) {
-			b = c;
-			tp->next = (int)((c - tp->buffers) + 1) % tp->n_buffers;
-			break;
-		}
+	for (int i = 0; i < tp->n_buffers && !b; i++) {
+		if (!atomic_load(&tp->buffers[i].held))
+			b = &tp->buffers[i];
 	}
 	if (!b)
 		return NULL;
