@@ -8,12 +8,14 @@
  * plays: logged); for record the first QEMU announces.
  *
  * Clock: once playback runs, spice-gtk times video by the audio clock
- * (shared/DESIGN.md §3); playback starts only while QEMU's voice is
- * enabled, so a silent guest leaves the video clock as it was. */
+ * (shared/DESIGN.md §3) and the relay's periodic clock messages are paused
+ * so as not to fight it (relay.h); playback starts only while QEMU's voice
+ * is enabled, so a silent guest leaves the video clock as it was. */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "relay.h"
 
 #define SPICE_RATE_HZ 48000
 #define SPICE_CHANNELS 2
@@ -108,8 +110,10 @@ static void play_stop(struct zs_audio *a)
 		spice_server_playback_put_samples(&a->play, a->frame);
 		a->frame = NULL;
 	}
-	if (a->out.enabled)
+	if (a->out.enabled) {
 		spice_server_playback_stop(&a->play);
+		zs_relay_pause_resync(false);
+	}
 	a->out.enabled = false;
 }
 
@@ -191,6 +195,8 @@ static void out_enable(void *data, uint64_t id, bool enabled)
 	a->out.fmt = v->fmt;
 	zs_pcm_resampler_reset(&a->out.rs);
 	spice_server_playback_start(&a->play);
+	/* the client's clock follows the audio now: the relay leaves it */
+	zs_relay_pause_resync(true);
 	a->out.enabled = true;
 	apply_volume(a, v);
 }
