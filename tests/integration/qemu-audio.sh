@@ -73,6 +73,11 @@ before=$(grep -c "mic: .*rms" "$TMP/guest-mic.log")
 "$AUDIO_CLIENT" --port "$ZS_PORT" --seconds 20 --mic-hz 440 \
 	>"$TMP/audio-client-mic.log" 2>&1
 grep -q "^record-start" "$TMP/audio-client-mic.log" || fail "the client's record channel was not started"
+# the guest's capture mixer (AC97 record gain, QEMU's SetVolume on the
+# record voice) reaches the client through spice-server
+grep -q "^record-volume: " "$TMP/audio-client-mic.log" ||
+	fail "the guest's record volume did not reach the client"
+log "guest mixer to client: $(grep '^record-volume: ' "$TMP/audio-client-mic.log" | tail -n 1)"
 grep -q "QEMU reads the client's microphone" "$TMP/zerospice.log" ||
 	fail "QEMU did not read the client's microphone"
 sleep 3
@@ -80,6 +85,7 @@ sleep 3
 # pieces that hold sound) and how many pieces held sound
 windows=$(sed -n 's/.*mic: .*rms \([0-9]*\), dominant [0-9]* Hz, pitch \([0-9]*\) Hz in \([0-9]*\) of.*/\1 \2 \3/p' \
 	"$TMP/guest-mic.log" | tail -n +$((before + 1)))
+log "the guest's seconds (rms, pitch Hz, pieces with sound): $(echo "$windows" | tr '\n' ';')"
 heard=$(echo "$windows" | awk '$1 > 500 { print; exit }')
 [ -n "$heard" ] || fail "the guest recorded only silence: $(grep 'mic:' "$TMP/guest-mic.log" | tail -n 3)"
 # the pitch QEMU delivered: 440 Hz within 5 % in a window with at least 5

@@ -14,7 +14,7 @@
  * second), zsg.tone=HZ (sound HZ on the PC speaker from the start: QEMU
  * -machine pcspk-audiodev=… plays it through an audiodev). Frame ids and
  * zsg.mic=1 (a child process records 1 s at a time from the first ALSA capture
- * device, 48 kHz stereo S16, and prints the dominant frequency and level
+ * device, 8 kHz stereo S16, and prints the dominant frequency and level
  * on the console, over and over: the SPICE client's microphone through
  * QEMU's -device AC97), zsg.avsync=MS (every MS milliseconds the box turns
  * white and the PC speaker sounds, both in the same frame, for 250 ms: a

@@ -9,6 +9,6 @@ void zsg_speaker_tone(uint32_t hz);
 /* The speaker on (the tone set last) or off; zsg_speaker_tone first. */
 void zsg_speaker_gate(bool on);
 /* Never returns: records 1 s windows from the first ALSA capture device
- * (48 kHz stereo S16) and prints each one's level and dominant frequency;
+ * (8 kHz stereo S16) and prints each one's level, dominant frequency and pitch;
  * exits on a device it cannot use. Run it in a child process. */
 void zsg_mic_loop(void) __attribute__((noreturn));
