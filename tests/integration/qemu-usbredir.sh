@@ -129,5 +129,57 @@ wait_usb "480 Mb/s" ||
 	fail "the live client did not redirect its CD on the late channel: $(usb_info)"
 log "client connected before the chardev: $(usb_info)"
 zerospice_alive || fail "zerospice died"
-grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" "$TMP/zerospice-first.log" && fail "sanitizer report"
+kill "$RV_PID"
+wait "$RV_PID" 2>/dev/null
+stop_zerospice
+cp "$TMP/zerospice.log" "$TMP/zerospice-hotplug.log"
+kill "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+
+# The same under --reconnect: the client stays while its QEMU (no usbredir)
+# is replaced by one with a usbredir chardev on the same QMP socket.
+qemu_on() { # QMP socket, extra options...
+	local sock=$1
+	shift
+	rm -f "$sock" "$TMP/qmp-test.sock"
+	"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+		-display dbus,p2p=yes -device qemu-xhci "$@" \
+		-qmp "unix:$sock,server=on,wait=off" \
+		-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+		>>"$TMP/qemu3.log" 2>&1 &
+	QEMU_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
+	for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+}
+qemu_on "$TMP/qmp3.sock"
+start_zerospice --insecure-no-auth --reconnect --source "qemu,qmp=$TMP/qmp3.sock"
+viewer remote-viewer-reconnect
+for _ in $(seq 1 60); do
+	grep -q "streaming " "$TMP/zerospice.log" && break
+	sleep 0.5
+done
+grep -q "streaming " "$TMP/zerospice.log" || fail "remote-viewer did not connect (reconnect case)"
+sleep 2
+kill "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+for _ in $(seq 1 60); do
+	grep -q "waiting for a new QEMU" "$TMP/zerospice.log" && break
+	sleep 0.25
+done
+grep -q "waiting for a new QEMU" "$TMP/zerospice.log" || fail "zerospice does not wait for a new QEMU"
+qemu_on "$TMP/qmp3.sock" -chardev dbus,id=usbredir7,name=org.qemu.usbredir \
+	-device usb-redir,chardev=usbredir7,id=redir7
+for _ in $(seq 1 200); do
+	grep -q "usbredir usbredir7: offered" "$TMP/zerospice.log" && break
+	sleep 0.1
+done
+grep -q "usbredir usbredir7: offered" "$TMP/zerospice.log" ||
+	fail "zerospice did not offer the new QEMU's chardev: $(tail -n 3 "$TMP/zerospice.log")"
+kill -0 "$RV_PID" || fail "remote-viewer left when QEMU was replaced"
+wait_usb "480 Mb/s" ||
+	fail "the client that stayed did not redirect its CD to the new QEMU: $(usb_info)"
+log "client kept across --reconnect: $(usb_info)"
+zerospice_alive || fail "zerospice died"
+grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" "$TMP/zerospice-first.log" \
+	"$TMP/zerospice-hotplug.log" && fail "sanitizer report"
 log "PASS"
