@@ -27,6 +27,11 @@ SpiceCoreInterface *zs_spice_core_get(GMainContext *context,
 typedef void (*zs_client_event_fn)(int event,
 	const SpiceChannelEventInfo *info, void *data);
 void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data);
+/* The same events for the connection front (front.c), which follows the
+ * links it handed to spice-server until their ticket passed. spice-server
+ * 0.15 raises every channel event on the thread that ran
+ * spice_server_init (its main dispatcher forwards the others'). */
+void zs_spice_core_set_link_events(zs_client_event_fn fn, void *data);
 
 /* ---- display.c: the SpiceServer and the interfaces we register ---- */
 
