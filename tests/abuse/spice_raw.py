@@ -126,8 +126,18 @@ def do_link(s, channel, conn_id=0, ticket=None, sasl=False, deadline=None):
     if err != 0:
         return "reply", err, 0
     if sasl:
+        # SASL: spice-server answers with its mechanism list (a length,
+        # then the names); a refusal is a link error reply (magic first)
         s.sendall(struct.pack("<I", CAP_AUTH_SASL))
-        return "result", struct.unpack("<I", recv_exact(s, 4, deadline))[0], 0
+        first = recv_exact(s, 4, deadline)
+        if first == MAGIC:
+            hdr = first + recv_exact(s, 12, deadline)
+            size = struct.unpack("<I", hdr[12:16])[0]
+            reply = recv_exact(s, size, deadline)
+            return "sasl-refused", struct.unpack("<I", reply[:4])[0], 0
+        n = struct.unpack("<I", first)[0]
+        mechs = recv_exact(s, min(n, 4096), deadline) if n else b""
+        return "sasl-offered " + mechs.decode(errors="replace"), 0, 0
     s.sendall(struct.pack("<I", CAP_AUTH_SPICE))
     if ticket is None:
         enc = os.urandom(128)
