@@ -85,6 +85,11 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -S "$SOCK" ] || fail "no unix socket"
+# a first real client over the socket warms the encoder up; then the
+# baseline
+timeout 30 spicy-screenshot --uri "spice+unix://$SOCK" -w "$TICKET" -o "$TMP/unix-warm.ppm" \
+	>>"$TMP/spicy.log" 2>&1 || fail "no picture over the unix socket"
+sleep 1
 base=$(zs_fds)
 $RAW stall-channel --unix "$SOCK" --channel 2 --ticket "$TICKET" --hold 20 \
 	>"$TMP/unix.out" 2>&1
@@ -97,11 +102,14 @@ grep -q "^second: stage=result error=OK" "$TMP/unix.out" ||
 	fail "the right ticket did not link a unix channel: $(cat "$TMP/unix.out")"
 grep -q "plain client unix: no ticket accepted in 10 s; closing" "$TMP/zerospice-unix.log" ||
 	fail "the unix deadline was not logged"
+timeout 30 spicy-screenshot --uri "spice+unix://$SOCK" -w "$TICKET" -o "$TMP/unix-after.ppm" \
+	>>"$TMP/spicy.log" 2>&1 || fail "no picture over the unix socket afterwards"
+[ "$(ppm_size "$TMP/unix-after.ppm")" = "640 480" ] || fail "unix: picture of size $(ppm_size "$TMP/unix-after.ppm")"
 for _ in $(seq 1 20); do
 	[ "$(zs_fds)" -le $((base + FD_SLACK)) ] && break
 	sleep 0.5
 done
 log "figures: unix: fds $base -> $(zs_fds)"
-[ "$(zs_fds)" -le $((base + FD_SLACK)) ] || fail "unix: $(zs_fds) fds, baseline $base"
+[ "$(zs_fds)" -le $((base + FD_SLACK)) ] || { ls -l "/proc/$ZS_PID/fd" >&2; fail "unix: $(zs_fds) fds, baseline $base"; }
 stop_zerospice
 log "PASS"
