@@ -50,6 +50,8 @@ chown -R nobody "$TMP/nobody"
 # owner uid of its /proc/PID/environ once it listens; then stops it
 # (status 0).
 owner_of_proc() {
+	# (no stale banner from the previous run)
+	rm -f "$TMP/nobody.out"
 	# LeakSanitizer's exit check ptraces the process's threads, which a
 	# non-dumpable process of an unprivileged uid does not allow
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" G_DEBUG=fatal-criticals \
@@ -58,7 +60,7 @@ owner_of_proc() {
 		>"$TMP/nobody.out" 2>"$TMP/nobody.log" &
 	local pid=$! rc
 	for _ in $(seq 1 100); do
-		grep -q "listening on" "$TMP/nobody.out" && break
+		grep -qs "listening on" "$TMP/nobody.out" && break
 		kill -0 "$pid" 2>/dev/null || fail "zerospice as nobody exited at start: $(cat "$TMP/nobody.log")"
 		sleep 0.1
 	done
