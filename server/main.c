@@ -558,6 +558,7 @@ int main(int argc, char **argv)
 	struct app app = { 0 };
 	char err[512];
 
+	zs_process_preinit(); /* before any thread: it may setenv */
 	signal(SIGPIPE, SIG_IGN);
 	zs_log_setup(false);
 
