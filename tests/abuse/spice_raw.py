@@ -385,6 +385,15 @@ def act_stall_channel(args):
         after = "closed by server after %.1f s" % (time.monotonic() - t0)
     w.close()
     print("wrong: stage=%s error=%s %s" % (stage, name(err), after))
+    # SASL picked on the channel: spice-server (built with libsasl2)
+    # starts SASL whatever zerospice asked for; it must offer nothing
+    x = connect(args, src="")
+    try:
+        stage, err, _ = do_link(x, args.channel, session, sasl=True)
+        print("sasl: stage=%s error=%s" % (stage, name(err)))
+    except (EOFError, OSError, socket.timeout) as e:
+        print("sasl: closed (%s)" % type(e).__name__)
+    x.close()
     # the right ticket: the session gets its channel
     g = connect(args, src="")
     stage, err, _ = do_link(g, args.channel, session, args.ticket)
