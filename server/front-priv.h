@@ -22,6 +22,7 @@ struct zs_front {
 	GHashTable *sessions; /* session id → MAIN relays holding it */
 	GQueue pending; /* struct pending */
 	GQueue relays;  /* struct relay */
+	GQueue handed;  /* struct handed: plain channels before their ticket */
 	guint tick;
 	unsigned ticks;
 	/* refusals are logged at most once a second, with a count */

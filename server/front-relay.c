@@ -6,6 +6,14 @@
  * client (no network test, GL scanout offered), so a TCP client must stay
  * TCP.
  *
+ * spice-server 0.15.1 as Debian builds it (with libsasl2) starts SASL for
+ * any client that picks it after the link reply, even though zerospice
+ * never enables SASL: it offers the host's SASL mechanisms for the "spice"
+ * service (DIGEST-MD5 here), which would let whoever has credentials
+ * there in without the ticket. The relay refuses any choice but the
+ * ticket before spice-server reads it, answering as spice-server answers
+ * an unknown mechanism (INVALID_DATA).
+ *
  * Until spice-server accepts the ticket (MAIN: its SPICE_MSG_MAIN_INIT,
  * which names the session; other channels: a link result OK) the relay
  * counts as unauthenticated for its address and must finish within
@@ -638,6 +646,16 @@ static bool relay_pump(struct relay *r)
 		progress = false;
 		if (!pump_client_read(r, &progress))
 			return false;
+		/* before spice-server reads the choice: it runs SASL for a
+		 * client that picks it even with SASL off (below) */
+		if (!r->refused && r->parser.auth_mechanism &&
+			r->parser.auth_mechanism != SPICE_COMMON_CAP_AUTH_SPICE) {
+			r->parser.link_error = SPICE_LINK_ERR_INVALID_DATA;
+			relay_refuse(r, "the client chose SASL (or another "
+				"mechanism than the ticket); zerospice offers "
+				"only the ticket");
+			progress = true;
+		}
 		if (r->server_fd < 0 && r->parser.link_done && !r->refused &&
 			relay_check_link(r)) {
 			if (!relay_connect_server(r)) {

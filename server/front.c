@@ -8,10 +8,15 @@
  * through a relay (front-relay.c) that sees spice-server's answer to the
  * ticket and the session id in SPICE_MSG_MAIN_INIT (and rewrites the
  * multimedia clock). Any other channel must name a live session (one whose
- * MAIN passed the ticket); it then goes to spice-server as the accepted fd
- * itself: no relay, no copy. The rest is answered with a SPICE link error
- * and closed before spice-server sees it. TLS: we terminate it and relay
- * the plaintext of every channel, with the same rules. */
+ * MAIN passed the ticket); over TCP it then goes to spice-server as the
+ * accepted fd itself: no relay, no copy. We keep a dup of that fd until
+ * spice-server reports the link's ticket accepted (its INITIALIZED channel
+ * event, matched by the connection's two addresses); at the deadline we
+ * shut the socket down under spice-server, which has no link timeout of
+ * its own. Unix clients cannot be told apart by address: their other
+ * channels are relayed like MAIN. The rest is answered with a SPICE link
+ * error and closed before spice-server sees it. TLS: we terminate it and
+ * relay the plaintext of every channel, with the same rules. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -109,17 +114,6 @@ static void send_link_error(int fd, uint32_t error)
 	shutdown(fd, SHUT_WR);
 }
 
-/* Gives spice-server a connection; takes ownership of fd. */
-static void hand_off(struct zs_front *f, int fd)
-{
-	if (!f->display) {
-		close(fd);
-		return;
-	}
-	f->stats.handed_off++;
-	zs_stats_connection(fd);
-	zs_display_add_client(f->display, fd);
-}
 
 /* ---- sessions: MAIN channels that passed the ticket ---- */
 
@@ -146,6 +140,138 @@ void zs_front_session_remove(struct zs_front *f, uint32_t id)
 		g_hash_table_insert(f->sessions, key, GUINT_TO_POINTER(n - 1));
 }
 
+/* ---- plain channels given to spice-server as they are ---- */
+
+/* A plain TCP channel of a live session in spice-server's hands, until
+ * spice-server reports its ticket accepted. fd is our dup of spice-server's
+ * socket: shutting it down at the deadline makes spice-server read EOF and
+ * drop the link. Counted for its address as not past the ticket. */
+struct handed {
+	struct zs_front *f;
+	GList *node; /* in f->handed */
+	int fd;
+	struct zs_peer *peer;
+	struct sockaddr_storage local, remote;
+	guint deadline;
+	char name[96];
+};
+
+/* Same family, address and port (the rest of a sockaddr is padding). */
+static bool same_addr(const struct sockaddr_storage *a,
+	const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+			x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+			*y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+			memcmp(&x->sin6_addr, &y->sin6_addr,
+				sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+/* Lets go of a watched hand-off: spice-server keeps the connection (or has
+ * dropped it). passed: its ticket was accepted. */
+static void handed_end(struct handed *h, bool passed)
+{
+	struct zs_front *f = h->f;
+	if (h->deadline)
+		g_source_remove(h->deadline);
+	close(h->fd);
+	if (passed)
+		zs_peers_authenticated(f->peers, h->peer);
+	zs_peers_leave(f->peers, h->peer, !passed);
+	g_queue_delete_link(&f->handed, h->node);
+	g_free(h);
+}
+
+static gboolean handed_expired(gpointer data)
+{
+	struct handed *h = data;
+	h->deadline = 0;
+	h->f->stats.timeouts++;
+	zs_front_log_refusal(h->f, "front: %s: no ticket accepted in %d s; "
+		"closing", h->name, LINK_TIMEOUT_S);
+	/* under spice-server: its next read is the end of the stream */
+	shutdown(h->fd, SHUT_RDWR);
+	handed_end(h, false);
+	return G_SOURCE_REMOVE;
+}
+
+/* Gives spice-server a plain TCP connection (fd owned) whose link message
+ * waits unread, and watches it until its ticket is accepted or
+ * deadline_us (monotonic) passes. peer stays counted until then. */
+static void hand_off_watched(struct zs_front *f, int fd, struct zs_peer *peer,
+	gint64 deadline_us)
+{
+	struct handed *h = g_new0(struct handed, 1);
+	socklen_t ll = sizeof(h->local), rl = sizeof(h->remote);
+	h->f = f;
+	h->peer = peer;
+	h->fd = f->display ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (h->fd < 0 ||
+		getsockname(fd, (struct sockaddr *)&h->local, &ll) < 0 ||
+		getpeername(fd, (struct sockaddr *)&h->remote, &rl) < 0) {
+		/* unwatched is unbounded: refuse rather than hand it on */
+		if (f->display)
+			g_warning("front: a plain channel from %s: %s; closing",
+				zs_peer_name(peer), g_strerror(errno));
+		if (h->fd >= 0)
+			close(h->fd);
+		zs_peers_leave(f->peers, peer, true);
+		close(fd);
+		g_free(h);
+		return;
+	}
+	char where[80];
+	zs_front_peer_name(fd, where, sizeof(where));
+	snprintf(h->name, sizeof(h->name), "plain client %s", where);
+	g_queue_push_tail(&f->handed, h);
+	h->node = f->handed.tail;
+	gint64 left_ms = (deadline_us - g_get_monotonic_time()) / 1000;
+	h->deadline = g_timeout_add((guint)CLAMP(left_ms, 100,
+		LINK_TIMEOUT_S * 1000), handed_expired, h);
+	f->stats.handed_off++;
+	zs_stats_connection(fd);
+	if (!zs_display_add_client(f->display, fd))
+		handed_end(h, false);
+}
+
+/* spice-server's channel events (its main dispatcher calls the core's
+ * channel_event on the thread that ran spice_server_init: our loop).
+ * INITIALIZED: a link passed the ticket; DISCONNECTED: a link's socket is
+ * being closed. */
+static void on_link_event(int event, const SpiceChannelEventInfo *info,
+	void *data)
+{
+	struct zs_front *f = data;
+	if ((event != SPICE_CHANNEL_EVENT_INITIALIZED &&
+		    event != SPICE_CHANNEL_EVENT_DISCONNECTED) ||
+		!(info->flags & SPICE_CHANNEL_EVENT_FLAG_ADDR_EXT))
+		return;
+	for (GList *l = f->handed.head; l; l = l->next) {
+		struct handed *h = l->data;
+		if (!same_addr(&h->remote, &info->paddr_ext) ||
+			!same_addr(&h->local, &info->laddr_ext))
+			continue;
+		if (event == SPICE_CHANNEL_EVENT_INITIALIZED)
+			g_info("front: %s: channel %d:%d passed the ticket",
+				h->name, info->type, info->id);
+		else
+			g_info("front: %s: spice-server dropped the link before "
+				"its ticket passed", h->name);
+		handed_end(h, event == SPICE_CHANNEL_EVENT_INITIALIZED);
+		return;
+	}
+}
+
 /* ---- plain connections: peek, then hand off, relay or refuse ---- */
 
 struct pending {
@@ -156,6 +282,7 @@ struct pending {
 	struct zs_peer *peer;
 	guint watch, retry, deadline;
 	unsigned backoff_ms;
+	gint64 accepted_us;
 };
 
 static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data);
@@ -248,7 +375,10 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	if (n >= 4 && f->cfg.tls_only) {
-		pending_refuse(pc, SPICE_LINK_ERR_NEED_SECURED, "--tls-only");
+		pending_refuse(pc, SPICE_LINK_ERR_NEED_SECURED,
+			f->cfg.tls_only_off_loopback ? "a ticket off loopback "
+			"needs TLS (--allow-plain to accept plain connections)" :
+			"--tls-only");
 		return G_SOURCE_REMOVE;
 	}
 	if (n < (ssize_t)PEEK_BYTES) {
@@ -291,8 +421,17 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	/* A channel of a session that passed the ticket: spice-server takes
-	 * it from here (and checks its ticket too). */
-	hand_off(f, pending_take(pc, false));
+	 * it from here (and checks its ticket too), within the rest of the
+	 * link deadline. A unix client cannot be recognised in spice-server's
+	 * channel events (they all share one address): relay it. */
+	bool is_unix = pc->is_unix;
+	struct zs_peer *peer = pc->peer;
+	gint64 deadline_us = pc->accepted_us + LINK_TIMEOUT_S * G_USEC_PER_SEC;
+	int cfd = pending_take(pc, true);
+	if (is_unix)
+		zs_front_relay_start(f, cfd, NULL, true, peer);
+	else
+		hand_off_watched(f, cfd, peer, deadline_us);
 	return G_SOURCE_REMOVE;
 }
 
@@ -326,6 +465,7 @@ void zs_front_accept_plain(struct zs_front *f, int fd, bool is_unix)
 	pc->fd = fd;
 	pc->is_unix = is_unix;
 	pc->peer = peer;
+	pc->accepted_us = g_get_monotonic_time();
 	g_queue_push_tail(&f->pending, pc);
 	pc->node = f->pending.tail;
 	pc->watch = g_unix_fd_add(fd, G_IO_IN, pending_readable, pc);
@@ -428,6 +568,7 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	f->cfg.tls_ciphers = g_strdup(cfg->tls_ciphers);
 	g_queue_init(&f->pending);
 	g_queue_init(&f->relays);
+	g_queue_init(&f->handed);
 	if (tls_desc_len)
 		tls_desc[0] = '\0';
 
@@ -458,6 +599,10 @@ void zs_front_set_display(struct zs_front *f, struct zs_display *d)
 	/* the stub QXL follows the displays: hide it whatever its id */
 	if (d)
 		zs_relay_set_hidden_channel_id(zs_display_stub_channel_id(d));
+	if (d)
+		zs_spice_core_set_link_events(on_link_event, f);
+	else
+		zs_spice_core_set_link_events(NULL, NULL);
 }
 
 void zs_front_destroy(struct zs_front *f)
@@ -472,6 +617,11 @@ void zs_front_destroy(struct zs_front *f)
 	struct relay *r;
 	while ((r = g_queue_peek_head(&f->relays)))
 		zs_front_relay_close(r);
+	struct handed *h;
+	while ((h = g_queue_peek_head(&f->handed)))
+		handed_end(h, false);
+	if (f->display)
+		zs_spice_core_set_link_events(NULL, NULL);
 	if (f->tick)
 		g_source_remove(f->tick);
 	zs_peers_destroy(f->peers);

@@ -28,6 +28,9 @@ struct zs_front_config {
 	const char *x509_dir;    /* ca-cert.pem, server-cert.pem, server-key.pem */
 	const char *tls_ciphers; /* NULL: OpenSSL's defaults */
 	bool tls_only;           /* refuse every plain connection */
+	/* ... because a ticket is served off loopback without --allow-plain
+	 * (the refusal says so) */
+	bool tls_only_off_loopback;
 	/* the main-channel clock relay */
 	bool clock_fix;
 	uint32_t clock_bias_ms;

@@ -16,18 +16,22 @@
 
 /* ---- spice-core.c ---- */
 
-/* Channel events as spice-server reports them; may run on a spice-server
- * worker thread. */
+/* Channel events as spice-server reports them (on the thread that ran
+ * spice_server_init: see zs_spice_core_set_link_events). */
 typedef void (*zs_channel_event_fn)(int event, int channel_type,
 	int channel_id, void *data);
 SpiceCoreInterface *zs_spice_core_get(GMainContext *context,
 	zs_channel_event_fn event_cb, void *data);
 /* Every channel event with spice-server's full info (connection id, peer
- * address), for the control API's client list; may run on a spice-server
- * worker thread. */
+ * address), for the control API's client list. */
 typedef void (*zs_client_event_fn)(int event,
 	const SpiceChannelEventInfo *info, void *data);
 void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data);
+/* The same events for the connection front (front.c), which follows the
+ * links it handed to spice-server until their ticket passed. spice-server
+ * 0.15 raises every channel event on the thread that ran
+ * spice_server_init (its main dispatcher forwards the others'). */
+void zs_spice_core_set_link_events(zs_client_event_fn fn, void *data);
 
 /* ---- display.c: the SpiceServer and the interfaces we register ---- */
 

@@ -494,6 +494,7 @@ static int run(struct app *app)
 		.x509_dir = o->x509_dir,
 		.tls_ciphers = o->tls_ciphers,
 		.tls_only = o->tls_only,
+		.tls_only_off_loopback = o->plain_refused_by_default,
 		.clock_fix = o->clock_fix,
 		.clock_bias_ms = o->clock_bias_ms,
 		.clock_resync_ms = o->clock_resync_ms,

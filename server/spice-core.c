@@ -24,6 +24,8 @@ static zs_channel_event_fn channel_event_cb;
 static void *channel_event_data;
 static zs_client_event_fn client_event_cb;
 static void *client_event_data;
+static zs_client_event_fn link_event_cb;
+static void *link_event_data;
 
 static gboolean timer_dispatch(gpointer data)
 {
@@ -116,14 +118,24 @@ static void watch_remove(SpiceWatch *watch)
 	g_free(watch);
 }
 
-/* May run on spice-server's display worker thread for QXL channels. */
+/* spice-server 0.15 calls this only through its main dispatcher
+ * (main-dispatcher.cpp), which forwards events raised on a worker thread
+ * to the thread that ran spice_server_init: our loop. */
 static void channel_event(int event, SpiceChannelEventInfo *info)
 {
+	if (link_event_cb)
+		link_event_cb(event, info, link_event_data);
 	if (channel_event_cb)
 		channel_event_cb(event, info->type, info->id,
 			channel_event_data);
 	if (client_event_cb)
 		client_event_cb(event, info, client_event_data);
+}
+
+void zs_spice_core_set_link_events(zs_client_event_fn fn, void *data)
+{
+	link_event_cb = fn;
+	link_event_data = data;
 }
 
 void zs_spice_core_set_client_events(zs_client_event_fn fn, void *data)

@@ -55,3 +55,26 @@ check_after() {
 		{ ls -l "/proc/$ZS_PID/fd" >&2; fail "$name: $fds fds, baseline $BASE_FDS"; }
 	[ "$rss" -le $((BASE_RSS + RSS_SLACK_KIB)) ] || fail "$name: RSS $rss KiB, baseline $BASE_RSS KiB"
 }
+
+# start_zerospice_at HOST ARGS...: like start_zerospice (LeakSanitizer,
+# fatal criticals) with a ticket file and the test pattern, but listening
+# on HOST (inside a network namespace of the test's own); sets ZS_PID,
+# ZS_PORT and ZS_TLS_PORT (empty without TLS).
+start_zerospice_at() {
+	local host=$1; shift
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1" \
+	LSAN_OPTIONS="suppressions=$ZS_LSAN_SUPP:print_suppressions=0:fast_unwind_on_malloc=0" \
+	G_DEBUG=fatal-criticals ZS_DEBUG=1 \
+		"$ZEROSPICE" --listen "$host:0" --source testpattern,size=640x480,fps=30 \
+		--ticket-file "$TMP/ticket" "$@" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
+	ZS_PID=$!
+	ZS_PORT= ZS_TLS_PORT=
+	for _ in $(seq 1 100); do
+		ZS_PORT=$(sed -n "s/.*listening on ${host//./\\.}:\\([0-9]*\\).*/\\1/p" "$TMP/zerospice.out")
+		[ -n "$ZS_PORT" ] && break
+		zerospice_alive || { cat "$TMP/zerospice.out" "$TMP/zerospice.log" >&2; fail "zerospice exited at start"; }
+		sleep 0.1
+	done
+	[ -n "$ZS_PORT" ] || fail "zerospice did not report its port"
+	ZS_TLS_PORT=$(sed -n "s/.*TLS on ${host//./\\.}:\\([0-9]*\\).*/\\1/p" "$TMP/zerospice.out")
+}

@@ -91,12 +91,18 @@ def oaep_encrypt(n, e, msg):
 
 # ---- one link ----
 
-def connect(args, tls=False):
+def connect(args, tls=False, src=None):
+    if args.unix:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(args.timeout)
+        s.connect(args.unix)
+        return s
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if args.src:
-        s.bind((args.src, 0))
+    src = args.src if src is None else src
+    if src:
+        s.bind((src, 0))
     s.settimeout(args.timeout)
-    s.connect(("127.0.0.1", args.port))
+    s.connect((args.host, args.port))
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -120,8 +126,18 @@ def do_link(s, channel, conn_id=0, ticket=None, sasl=False, deadline=None):
     if err != 0:
         return "reply", err, 0
     if sasl:
+        # SASL: spice-server answers with its mechanism list (a length,
+        # then the names); a refusal is a link error reply (magic first)
         s.sendall(struct.pack("<I", CAP_AUTH_SASL))
-        return "result", struct.unpack("<I", recv_exact(s, 4, deadline))[0], 0
+        first = recv_exact(s, 4, deadline)
+        if first == MAGIC:
+            hdr = first + recv_exact(s, 12, deadline)
+            size = struct.unpack("<I", hdr[12:16])[0]
+            reply = recv_exact(s, size, deadline)
+            return "sasl-refused", struct.unpack("<I", reply[:4])[0], 0
+        n = struct.unpack("<I", first)[0]
+        mechs = recv_exact(s, min(n, 4096), deadline) if n else b""
+        return "sasl-offered " + mechs.decode(errors="replace"), 0, 0
     s.sendall(struct.pack("<I", CAP_AUTH_SPICE))
     if ticket is None:
         enc = os.urandom(128)
@@ -300,6 +316,104 @@ def act_stall(args):
           "bad-connection-id=%d" % (len(socks), failed, closed, refused))
 
 
+def act_stall_channel(args):
+    """A live session (MAIN with the right ticket from the default source
+    address, held open), then --count links of --channel from --src naming
+    it that never send their ticket: when does the server close each? Then,
+    from the default address, the same channel with a wrong ticket (refused
+    and closed at once) and with the right one (linked)."""
+    m = connect(args, src="")
+    stage, err, session = do_link(m, CH_MAIN, ticket=args.ticket)
+    print("main: stage=%s error=%s session=%d" % (stage, name(err), session))
+    sys.stdout.flush()
+    if err != 0 or not session:
+        return
+    socks, replies, t_open = [], {}, {}
+    for _ in range(args.count):
+        try:
+            d = connect(args)
+        except OSError:
+            replies["connect-failed"] = replies.get("connect-failed", 0) + 1
+            continue
+        d.sendall(link_message(args.channel, session))
+        socks.append(d)
+        t_open[d] = time.monotonic()
+    # the link reply (OK: spice-server has it and waits for the ticket),
+    # then nothing more may come: a read returns only at the close
+    end = time.monotonic() + args.hold
+    closed_after = []
+    for d in socks:
+        try:
+            hdr = recv_exact(d, 16, end)
+            size = struct.unpack("<I", hdr[12:16])[0]
+            body = recv_exact(d, size, end)
+            key = "reply-" + name(struct.unpack("<I", body[:4])[0])
+        except socket.timeout:
+            key = "no-reply"
+        except (EOFError, OSError):
+            key = "closed-without-reply"
+        replies[key] = replies.get(key, 0) + 1
+    for d in socks:
+        d.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            while d.recv(4096):
+                pass
+            closed_after.append(time.monotonic() - t_open[d])
+        except socket.timeout:
+            pass
+        except OSError:
+            closed_after.append(time.monotonic() - t_open[d])
+        d.close()
+    print("stalled: opened=%d %s closed-by-server=%d first-close=%.1f "
+          "last-close=%.1f" % (len(socks), " ".join(
+              "%s=%d" % kv for kv in sorted(replies.items())),
+              len(closed_after), min(closed_after, default=-1),
+              max(closed_after, default=-1)))
+    sys.stdout.flush()
+    # a wrong ticket: spice-server answers and lets go; so must we
+    w = connect(args, src="")
+    stage, err, _ = do_link(w, args.channel, session, "not-" + args.ticket)
+    t0 = time.monotonic()
+    try:
+        w.settimeout(args.hold)
+        while w.recv(4096):
+            pass
+        after = "closed by server after %.1f s" % (time.monotonic() - t0)
+    except socket.timeout:
+        after = "still open after %.1f s" % args.hold
+    except OSError:
+        after = "closed by server after %.1f s" % (time.monotonic() - t0)
+    w.close()
+    print("wrong: stage=%s error=%s %s" % (stage, name(err), after))
+    # SASL picked on the channel: spice-server (built with libsasl2)
+    # starts SASL whatever zerospice asked for; it must offer nothing
+    x = connect(args, src="")
+    try:
+        stage, err, _ = do_link(x, args.channel, session, sasl=True)
+        print("sasl: stage=%s error=%s" % (stage, name(err)))
+    except (EOFError, OSError, socket.timeout) as e:
+        print("sasl: closed (%s)" % type(e).__name__)
+    x.close()
+    # the right ticket: the session gets its channel
+    g = connect(args, src="")
+    stage, err, _ = do_link(g, args.channel, session, args.ticket)
+    print("second: stage=%s error=%s" % (stage, name(err)))
+    sys.stdout.flush()
+    if args.hold_open:
+        time.sleep(3)
+    g.close()
+    # the session lived through it: its MAIN is still open
+    m.setblocking(False)
+    try:
+        alive = m.recv(65536) != b""
+    except BlockingIOError:
+        alive = True
+    except OSError:
+        alive = False
+    print("main: %s" % ("still open" if alive else "closed"))
+    m.close()
+
+
 def act_tls_partial(args):
     """TLS without a ClientHello, or half of one: the server must close."""
     s = connect(args)
@@ -325,8 +439,11 @@ def act_tls_partial(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("action", choices=["silent", "link", "wrong-tickets",
-                                       "cycles", "tls-partial", "stall"])
-    ap.add_argument("--port", type=int, required=True)
+                                       "cycles", "tls-partial", "stall",
+                                       "stall-channel"])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--unix", default=None)
     ap.add_argument("--src", default=None)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--hold", type=float, default=5)
@@ -346,7 +463,8 @@ def main():
     args = ap.parse_args()
     {"silent": act_silent, "link": act_link,
      "wrong-tickets": act_wrong_tickets, "cycles": act_cycles,
-     "tls-partial": act_tls_partial, "stall": act_stall}[args.action](args)
+     "tls-partial": act_tls_partial, "stall": act_stall,
+     "stall-channel": act_stall_channel}[args.action](args)
     sys.stdout.flush()
 
 
