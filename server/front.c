@@ -110,7 +110,7 @@ static void send_link_error(int fd, uint32_t error)
 }
 
 /* Gives spice-server a connection; takes ownership of fd. */
-static void hand_off(struct zs_front *f, int fd)
+static void hand_off(struct zs_front *f, int fd, uint8_t channel_type)
 {
 	if (!f->display) {
 		close(fd);
@@ -118,6 +118,8 @@ static void hand_off(struct zs_front *f, int fd)
 	}
 	f->stats.handed_off++;
 	zs_stats_connection(fd);
+	if (channel_type == SPICE_CHANNEL_DISPLAY)
+		zs_front_watch_display_fd(f, fd);
 	zs_display_add_client(f->display, fd);
 }
 
@@ -292,7 +294,7 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 	}
 	/* A channel of a session that passed the ticket: spice-server takes
 	 * it from here (and checks its ticket too). */
-	hand_off(f, pending_take(pc, false));
+	hand_off(f, pending_take(pc, false), channel_type);
 	return G_SOURCE_REMOVE;
 }
 
@@ -428,6 +430,8 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	f->cfg.tls_ciphers = g_strdup(cfg->tls_ciphers);
 	g_queue_init(&f->pending);
 	g_queue_init(&f->relays);
+	f->display_fds = g_array_new(FALSE, FALSE,
+		sizeof(struct zs_front_watched_fd));
 	if (tls_desc_len)
 		tls_desc[0] = '\0';
 
@@ -472,6 +476,8 @@ void zs_front_destroy(struct zs_front *f)
 	if (f->tick)
 		g_source_remove(f->tick);
 	zs_peers_destroy(f->peers);
+	if (f->display_fds)
+		g_array_free(f->display_fds, TRUE);
 	if (f->sessions)
 		g_hash_table_destroy(f->sessions);
 	zs_tls_destroy(f->tls);
