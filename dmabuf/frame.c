@@ -95,6 +95,13 @@ int zs_frame_map(const struct zs_frame *frame, struct zs_frame_map *map)
 	if ((uint64_t)frame->width * bpp > p->stride)
 		return -EINVAL;
 	uint64_t need = (uint64_t)p->offset + (uint64_t)p->stride * frame->height;
+	if (frame->cpu_pixels) {
+		if (need > frame->cpu_size)
+			return -ERANGE;
+		map->pixels = frame->cpu_pixels + p->offset;
+		map->stride = p->stride;
+		return 0; /* base stays NULL: nothing to unmap */
+	}
 	uint64_t size = 0;
 	int ret = fd_size(p->fd, &size);
 	if (ret < 0)

@@ -4,7 +4,10 @@
 #include <glib.h>
 #include <stdlib.h>
 
-#define TP_SOURCE_BUFFERS 4
+/* One frame at the encoder, one waiting (a newer one replaces it), one
+ * being drawn: the pipeline never holds more, so a fourth buffer (3.5 MB
+ * at 720p) was never needed. */
+#define TP_SOURCE_BUFFERS 3
 #define TP_SOURCE_MAX_FPS 240
 
 void zs_source_destroy(struct zs_source *src)

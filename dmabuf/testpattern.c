@@ -2,10 +2,12 @@
  * background, moving content, a frame stamp, an input stamp and a
  * human-readable view of the input.
  *
- * Buffers are reused round-robin. Each remembers the rectangles of moving
- * content drawn into it last time; a render restores only those from a
- * pre-drawn static image and draws the new content, so a 1280x720 frame
- * touches a few hundred kilobytes instead of 3.5 MB. */
+ * The first free buffer is reused. Each remembers the rectangles of moving
+ * content drawn into it last time; a render redraws only those from the
+ * static background and draws the new content, so a 1280x720 frame
+ * touches a few hundred kilobytes instead of 3.5 MB. The background is
+ * computed row by row from three per-column tables rather than kept as a
+ * full picture (that copy cost 3.5 MB of heap per session at 720p). */
 #include "zs-dmabuf.h"
 
 #include <drm_fourcc.h>
@@ -39,9 +41,9 @@ struct tp_buffer {
 struct zs_testpattern {
 	atomic_int refs; /* the owner + one per frame handed out */
 	uint32_t width, height;
-	uint8_t *static_px; /* stride width * 4 */
+	/* per column: the background's red, colour bar and grey ramp */
+	uint8_t *col_red, *col_bar, *col_grey;
 	int n_buffers;
-	int next;
 	struct tp_buffer *buffers;
 	struct zs_input_state input;
 	/* rects of moving content in the last frame handed out: with this
@@ -130,45 +132,64 @@ static void fill(struct tp_buffer *b, struct zs_rect r, uint32_t xrgb)
 	}
 }
 
+/* ---- static background ---- */
+
+static const uint32_t bars[] = {
+	0xffffff, 0xffff00, 0x00ffff, 0x00ff00,
+	0xff00ff, 0xff0000, 0x0000ff, 0x000000,
+};
+
+/* Writes the background of row y, columns x0 .. x0 + n - 1, to out. */
+static void static_row(const struct zs_testpattern *tp, uint32_t y,
+	uint32_t x0, uint32_t n, uint32_t *out)
+{
+	uint32_t h = tp->height;
+	int32_t ramp_y = tp->bars_y + (int32_t)(h - (uint32_t)tp->bars_y) * 2 / 3;
+	if ((int32_t)y >= ramp_y) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t g = tp->col_grey[x0 + i];
+			out[i] = g << 16 | g << 8 | g;
+		}
+	} else if ((int32_t)y >= tp->bars_y) {
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = bars[tp->col_bar[x0 + i]];
+	} else if (y % 64 == 0) {
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = 0x404040;
+	} else {
+		uint32_t gb = (32 + y * 160 / h) << 8 | 0x70;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t x = x0 + i;
+			out[i] = x % 64 == 0 ? 0x404040 :
+				(uint32_t)tp->col_red[x] << 16 | gb;
+		}
+	}
+}
+
 static void restore_static(struct tp_buffer *b, struct zs_rect r)
 {
 	const struct zs_testpattern *tp = b->tp;
 	if (!clip(tp, &r))
 		return;
 	for (int32_t y = r.y; y < r.y + r.height; y++)
-		memcpy(pixel_row(b, y) + r.x,
-			tp->static_px + ((size_t)y * tp->width + r.x) * 4,
-			(size_t)r.width * 4);
+		static_row(tp, (uint32_t)y, (uint32_t)r.x, (uint32_t)r.width,
+			pixel_row(b, y) + r.x);
 }
 
-/* ---- static background ---- */
-
-static void draw_static(struct zs_testpattern *tp)
+static bool make_columns(struct zs_testpattern *tp)
 {
-	static const uint32_t bars[] = {
-		0xffffff, 0xffff00, 0x00ffff, 0x00ff00,
-		0xff00ff, 0xff0000, 0x0000ff, 0x000000,
-	};
-	uint32_t w = tp->width, h = tp->height;
-	int32_t ramp_y = tp->bars_y + (int32_t)(h - (uint32_t)tp->bars_y) * 2 / 3;
-	for (uint32_t y = 0; y < h; y++) {
-		uint32_t *row = (uint32_t *)(tp->static_px + (size_t)y * w * 4);
-		for (uint32_t x = 0; x < w; x++) {
-			uint32_t v;
-			if ((int32_t)y >= ramp_y) {
-				uint32_t g = x * 255 / (w - 1);
-				v = g << 16 | g << 8 | g;
-			} else if ((int32_t)y >= tp->bars_y) {
-				v = bars[x * 8 / w];
-			} else if (x % 64 == 0 || y % 64 == 0) {
-				v = 0x404040;
-			} else {
-				uint32_t r = 32 + x * 160 / w, g = 32 + y * 160 / h;
-				v = r << 16 | g << 8 | 0x70;
-			}
-			row[x] = v;
-		}
+	uint32_t w = tp->width;
+	tp->col_red = malloc(w);
+	tp->col_bar = malloc(w);
+	tp->col_grey = malloc(w);
+	if (!tp->col_red || !tp->col_bar || !tp->col_grey)
+		return false;
+	for (uint32_t x = 0; x < w; x++) {
+		tp->col_red[x] = (uint8_t)(32 + x * 160 / w);
+		tp->col_bar[x] = (uint8_t)(x * 8 / w);
+		tp->col_grey[x] = (uint8_t)(x * 255 / (w - 1));
 	}
+	return true;
 }
 
 /* ---- moving content ---- */
@@ -323,7 +344,9 @@ static void tp_free(struct zs_testpattern *tp)
 	for (int i = 0; i < tp->n_buffers; i++)
 		zs_memfd_buffer_finish(&tp->buffers[i].mem);
 	free(tp->buffers);
-	free(tp->static_px);
+	free(tp->col_red);
+	free(tp->col_bar);
+	free(tp->col_grey);
 	free(tp);
 }
 
@@ -377,9 +400,8 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 		tp->text_y = INPUT_STAMP_Y + ZS_STAMP_HEIGHT_PX + ZS_STAMP_CELL_PX + 8;
 	}
 
-	tp->static_px = malloc((size_t)width * height * 4);
 	tp->buffers = calloc((size_t)n_buffers, sizeof(*tp->buffers));
-	if (!tp->static_px || !tp->buffers)
+	if (!make_columns(tp) || !tp->buffers)
 		goto err_free;
 	for (int i = 0; i < n_buffers; i++) {
 		struct tp_buffer *b = &tp->buffers[i];
@@ -392,7 +414,6 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 			goto err_free;
 		tp->n_buffers = i + 1;
 	}
-	draw_static(tp);
 	return tp;
 
 err_free:
@@ -432,14 +453,14 @@ static void add_rect(struct zs_rect *list, bool *opaque, int *n,
 struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	uint64_t id, uint64_t capture_us)
 {
+	/* The first free buffer, not the next in turn: a memfd's pages
+	 * become resident only once drawn, so when the consumer keeps up
+	 * (it releases each frame before the next tick) one buffer is all
+	 * that ever costs memory; the others fill only under load. */
 	struct tp_buffer *b = NULL;
-	for (int i = 0; i < tp->n_buffers; i++) {
-		struct tp_buffer *c = &tp->buffers[(tp->next + i) % tp->n_buffers];
-		if (!atomic_load(&c->held)) {
-			b = c;
-			tp->next = (int)((c - tp->buffers) + 1) % tp->n_buffers;
-			break;
-		}
+	for (int i = 0; i < tp->n_buffers && !b; i++) {
+		if (!atomic_load(&tp->buffers[i].held))
+			b = &tp->buffers[i];
 	}
 	if (!b)
 		return NULL;
@@ -457,7 +478,8 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	add_rect(rects, opaque, &n, tp, stamp_rect(INPUT_STAMP_Y), true);
 
 	if (!b->has_static) {
-		memcpy(b->mem.pixels, tp->static_px, b->mem.size);
+		restore_static(b, (struct zs_rect){ 0, 0, (int32_t)tp->width,
+			(int32_t)tp->height });
 		b->has_static = true;
 	} else {
 		for (int i = 0; i < b->n_drawn; i++) {
@@ -500,6 +522,8 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	f->y0_top = true;
 	f->n_planes = 1;
 	f->planes[0] = (struct zs_plane){ b->mem.fd, 0, b->mem.stride };
+	f->cpu_pixels = b->mem.pixels;
+	f->cpu_size = b->mem.size;
 	f->capture_us = capture_us;
 	f->id = id;
 	f->release = buffer_release;

@@ -39,6 +39,13 @@ struct zs_frame {
 	struct zs_rect damage[ZS_FRAME_MAX_DAMAGE];
 	uint64_t capture_us; /* CLOCK_MONOTONIC */
 	uint64_t id;
+	/* Optional: the producer's own CPU mapping of plane 0's fd (from
+	 * byte 0, cpu_size bytes), valid until release. zs_frame_map uses it
+	 * instead of mapping the fd again: a second mapping costs page
+	 * faults on every frame and counts the picture twice in RSS. Only
+	 * for memory that needs no dma-buf sync (memfds). */
+	const uint8_t *cpu_pixels;
+	size_t cpu_size;
 
 	zs_frame_release_fn release;
 	void *release_data;

@@ -62,6 +62,15 @@ struct zs_access_unit {
 };
 void zs_access_unit_free(struct zs_access_unit *au);
 
+/* Call first in main(), before any thread starts (it may set an
+ * environment variable): unless the environment steers GStreamer's plugin
+ * search (GST_PLUGIN_PATH, GST_PLUGIN_SYSTEM_PATH, GST_REGISTRY, …), the
+ * software encoder then skips GStreamer's registry of every installed
+ * plugin and loads the few plugins it uses from GStreamer's plugin
+ * directory when it first needs them. Optional: without it the registry
+ * is used as usual. */
+void zs_encoder_preinit(void);
+
 /* Which codecs the backend can produce on this machine (bitmask of
  * ZS_CODEC_BIT). Probes once per process and caches; thread-safe. */
 uint32_t zs_encoder_probe(enum zs_encoder_backend backend);

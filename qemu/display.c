@@ -338,6 +338,12 @@ void zs_qemu_emit_frame(struct zs_qemu_source *src, struct zs_qemu_buffer *buf,
 	f->n_damage = n_damage;
 	if (n_damage > 0)
 		memcpy(f->damage, damage, sizeof(*damage) * (size_t)n_damage);
+	/* Our own framebuffer is mapped already: the encoder reads it there
+	 * instead of mapping the memfd again for every frame. */
+	if (buf->kind == ZS_QEMU_BUFFER_FB && buf->pixels) {
+		f->cpu_pixels = buf->pixels;
+		f->cpu_size = buf->map_len;
+	}
 	f->capture_us = capture_us;
 	f->id = ++src->next_frame_id;
 	f->release = frame_release;

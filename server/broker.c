@@ -43,7 +43,6 @@ struct client {
 struct zs_broker {
 	struct zs_broker_config cfg;
 	struct zs_control *control;
-	char *ticket;       /* the ticket spice-server holds; NULL: no auth */
 	int64_t expires_s;  /* 0 never, < 0 expired */
 	GHashTable *clients; /* connection id → struct client */
 	guint refresh;
@@ -56,34 +55,20 @@ struct zs_broker {
  * ticket state for the ticket file, SIGHUP and this API. */
 
 static bool ticket_apply(struct zs_broker *b, const char *ticket,
-	int64_t expires_s, bool disconnect, GError **error)
+	int64_t expires_s, GError **error)
 {
 	char err[256];
 	int64_t left = expires_s - g_get_real_time() / G_USEC_PER_SEC;
 	bool expired = expires_s < 0 || (expires_s > 0 && left <= 0);
 	uint32_t lifetime_s = expires_s == 0 || expired ? 0 :
 		left > G_MAXINT32 ? G_MAXINT32 : (uint32_t)left;
-	if (disconnect) {
-		/* spice-server drops every client only from its ticket call;
-		 * the state below is applied again right after */
-		SpiceServer *s = zs_display_spice_server(b->cfg.display);
-		spice_server_set_ticket(s, NULL, 0, 0, 1);
-		if (!zs_ticket_required())
-			spice_server_set_noauth(s);
-	}
-	if (ticket && !zs_ticket_set(ticket, lifetime_s, err, sizeof(err))) {
+	if (!zs_ticket_set(ticket, lifetime_s, err, sizeof(err))) {
 		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "%s",
 			err);
 		return false;
 	}
 	if (expired)
 		zs_ticket_expire();
-	if (ticket != b->ticket) {
-		if (b->ticket)
-			explicit_bzero(b->ticket, strlen(b->ticket));
-		g_free(b->ticket);
-		b->ticket = g_strdup(ticket);
-	}
 	b->expires_s = expired ? -1 : expires_s;
 	zs_control_set_ticket_info(b->control, expired ? "expired" : "set",
 		b->expires_s);
@@ -114,33 +99,43 @@ static bool op_set_ticket(void *data, const char *ticket, int64_t expires_s,
 			"the ticket must be 1..%d bytes", MAX_TICKET_BYTES);
 		return false;
 	}
-	return ticket_apply(b, ticket, expires_s, false, error);
+	return ticket_apply(b, ticket, expires_s, error);
 }
 
 static bool op_expire_ticket(void *data, GError **error)
 {
 	struct zs_broker *b = data;
 	char fresh[FRESH_TICKET_BYTES + 1];
-	if (b->ticket)
-		return ticket_apply(b, b->ticket, -1, false, error);
+	if (zs_ticket_required()) {
+		zs_ticket_expire();
+		b->expires_s = -1;
+		zs_control_set_ticket_info(b->control, "expired", -1);
+		return true;
+	}
 	/* no ticket yet (no auth): from now on nobody without one */
 	if (!random_ticket(fresh, sizeof(fresh))) {
 		g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
 			"getrandom failed");
 		return false;
 	}
-	return ticket_apply(b, fresh, -1, false, error);
+	bool ok = ticket_apply(b, fresh, -1, error);
+	explicit_bzero(fresh, sizeof(fresh));
+	return ok;
 }
 
+/* spice-server drops every client only from its ticket call; the ticket
+ * state (whoever set it last: this API, the file, SIGHUP) is applied again
+ * right after. */
 static bool op_disconnect_clients(void *data, GError **error)
 {
 	struct zs_broker *b = data;
-	if (b->ticket)
-		return ticket_apply(b, b->ticket, b->expires_s, true, error);
-	/* no auth: spice-server disconnects only through its ticket call */
+	(void)error;
 	SpiceServer *s = zs_display_spice_server(b->cfg.display);
 	spice_server_set_ticket(s, NULL, 0, 0, 1);
-	spice_server_set_noauth(s);
+	if (!zs_ticket_required())
+		spice_server_set_noauth(s);
+	else
+		zs_ticket_reapply();
 	return true;
 }
 
@@ -358,11 +353,11 @@ static char *op_connection_file(void *data, GVariant *options,
 			return NULL;
 		}
 		int64_t at = g_get_real_time() / G_USEC_PER_SEC + lifetime;
-		if (!ticket_apply(b, fresh_ticket, at, false, error))
+		if (!ticket_apply(b, fresh_ticket, at, error))
 			return NULL;
 		vv.password = fresh_ticket;
-	} else if (b->ticket && b->expires_s >= 0) {
-		vv.password = b->ticket;
+	} else {
+		vv.password = zs_ticket_text();
 	}
 	if (vv.tls_port && o->x509_dir) {
 		char *ca_path = g_build_filename(o->x509_dir, "ca-cert.pem", NULL);
@@ -627,7 +622,6 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	b->cfg = *cfg;
 	b->cfg.bound = g_strdup(cfg->bound);
 	b->cfg.tls_bound = g_strdup(cfg->tls_bound ? cfg->tls_bound : "");
-	b->cfg.initial_ticket = NULL;
 	b->clients = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 		free_client);
 	char encoder[64];
@@ -653,8 +647,7 @@ struct zs_broker *zs_broker_create(const struct zs_broker_config *cfg,
 	b->control = zs_control_create(&ccfg, &ops, b, err, err_len);
 	if (!b->control)
 		goto err;
-	if (cfg->initial_ticket) {
-		b->ticket = g_strdup(cfg->initial_ticket);
+	if (zs_ticket_required()) {
 		zs_control_set_ticket_info(b->control, "set", 0);
 	} else if ((cfg->public_listener || o->source == ZS_SOURCE_QEMU) &&
 		!o->insecure_no_auth) {
@@ -705,8 +698,5 @@ void zs_broker_destroy(struct zs_broker *b)
 	g_hash_table_destroy(b->clients);
 	g_free((char *)b->cfg.bound);
 	g_free((char *)b->cfg.tls_bound);
-	if (b->ticket)
-		explicit_bzero(b->ticket, strlen(b->ticket));
-	g_free(b->ticket);
 	g_free(b);
 }

@@ -20,7 +20,6 @@ struct zs_broker_config {
 	struct zs_pipeline *pipeline;
 	const char *bound;     /* "127.0.0.1:5900" or "unix:/path" */
 	const char *tls_bound; /* "" without TLS */
-	const char *initial_ticket; /* from --ticket-file; NULL: none */
 	bool public_listener; /* not loopback or unix only */
 };
 

@@ -436,7 +436,6 @@ static int run(struct app *app)
 		.pipeline = app->pipeline,
 		.bound = bound,
 		.tls_bound = tls_bound,
-		.initial_ticket = NULL, /* server/ticket.c holds the file's */
 		.public_listener = public_listener,
 	};
 	app->broker = zs_broker_create(&bcfg, err, sizeof(err));
@@ -559,6 +558,7 @@ int main(int argc, char **argv)
 	struct app app = { 0 };
 	char err[512];
 
+	zs_process_preinit(); /* before any thread: it may setenv */
 	signal(SIGPIPE, SIG_IGN);
 	zs_log_setup(false);
 

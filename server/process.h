@@ -18,6 +18,15 @@
 
 /* ---- process.c ---- */
 
+/* First thing in main(), before any thread starts (it sets environment
+ * variables): trims what libraries load into every session. Cyrus SASL's
+ * plugins (which spice-server's sasl_server_init() loads although SASL is
+ * never enabled here: libdb, Kerberos, ~0.5 MiB of RSS) are pointed at a
+ * directory that does not exist, unless SASL_PATH is set; and the software
+ * encoder skips GStreamer's registry (zs_encoder_preinit). Also fixes
+ * malloc's mmap threshold (see process.c). */
+void zs_process_preinit(void);
+
 struct zs_pidfile;
 /* Creates PATH (or takes over a stale one), locks it (flock) and writes
  * our pid. Fails when another live process holds it. */

@@ -98,7 +98,7 @@ void zs_stats_connection(int fd);
  * TCP counters). */
 void zs_stats_snapshot(struct zs_stats_snapshot *out);
 
-/* ---- metrics.c: Prometheus text exposition over HTTP (libsoup 3) ---- */
+/* ---- metrics.c: Prometheus text exposition over HTTP ---- */
 
 struct zs_metrics;
 

@@ -154,7 +154,7 @@ static void apply(void)
 		return;
 	if (!ticket.required) {
 		ticket.apply(ticket.apply_data, NULL, 0);
-	} else if (ticket.expired) {
+	} else if (zs_ticket_expired()) {
 		/* spice-server has no "expire now": a ticket nobody knows */
 		uint8_t rnd[ZS_TICKET_MAX_BYTES / 2];
 		char text[ZS_TICKET_MAX_BYTES + 1];
@@ -169,7 +169,15 @@ static void apply(void)
 		explicit_bzero(rnd, sizeof(rnd));
 		explicit_bzero(text, sizeof(text));
 	} else {
-		ticket.apply(ticket.apply_data, ticket.text, ticket.expiry_s);
+		/* what is left of the lifetime: applied again (DisconnectClients)
+		 * it must not start over */
+		uint32_t left = 0;
+		if (ticket.expires_us) {
+			gint64 us = ticket.expires_us - g_get_monotonic_time();
+			left = (uint32_t)((us + G_USEC_PER_SEC - 1) /
+				G_USEC_PER_SEC);
+		}
+		ticket.apply(ticket.apply_data, ticket.text, left);
 	}
 }
 
@@ -251,6 +259,16 @@ bool zs_ticket_reload_file(char *err, size_t err_len)
 	bool ok = zs_ticket_set(text, ticket.expiry_s, err, err_len);
 	explicit_bzero(text, sizeof(text));
 	return ok;
+}
+
+void zs_ticket_reapply(void)
+{
+	apply();
+}
+
+const char *zs_ticket_text(void)
+{
+	return zs_ticket_expired() ? NULL : ticket.required ? ticket.text : NULL;
 }
 
 bool zs_ticket_required(void)

@@ -47,6 +47,11 @@ bool zs_ticket_set(const char *text, uint32_t expiry_s, char *err,
 void zs_ticket_expire(void);
 /* Reads the ticket file again (SIGHUP); keeps the old ticket on error. */
 bool zs_ticket_reload_file(char *err, size_t err_len);
+/* Applies the current state again (after spice-server dropped it to
+ * disconnect every client), with what is left of the expiry. */
+void zs_ticket_reapply(void);
+/* The ticket clients can log in with now, or NULL (none, or expired). */
+const char *zs_ticket_text(void);
 /* True when clients must give a ticket (one was ever set). */
 bool zs_ticket_required(void);
 /* True when a ticket is required and none is valid now (expired). */

@@ -184,6 +184,25 @@ wait "$MON_PID"; EXTRA_PIDS=
 [ ! -e "$CONTROL" ] || fail "control socket left behind"
 log "Leaving on the control socket: ok"
 
+# ---- a ticket read again on SIGHUP outlives DisconnectClients ----
+# (the API once re-applied its own last ticket over the file's)
+printf 'api-one\n' >"$TMP/zs-ticket"; chmod 600 "$TMP/zs-ticket"
+start_zerospice --source testpattern,size=640x480 --ticket-file "$TMP/zs-ticket" \
+	--control "unix:$CONTROL"
+ctl set-ticket api-two || fail "SetTicket over a ticket file"
+printf 'file-three\n' >"$TMP/zs-ticket"
+kill -HUP "$ZS_PID"
+wait_for 50 grep -q "SIGHUP: read the ticket file again" "$TMP/zerospice.log" ||
+	fail "SIGHUP did not read the ticket file"
+ctl disconnect || fail "DisconnectClients after SIGHUP"
+screenshot_pw "$TMP/hup1.ppm" file-three || fail "DisconnectClients dropped the ticket SIGHUP read"
+screenshot_pw "$TMP/hup2.ppm" api-two && fail "DisconnectClients brought back the API's older ticket"
+ctl expire || fail "ExpireTicket"
+ctl disconnect || fail "DisconnectClients after ExpireTicket"
+screenshot_pw "$TMP/hup3.ppm" file-three && fail "DisconnectClients revived an expired ticket"
+stop_zerospice
+log "ticket file + SIGHUP + DisconnectClients: ok"
+
 # ---- on a bus: well-known name, gdbus calls, Leaving seen by dbus-monitor ----
 if command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null && command -v dbus-monitor >/dev/null; then
 	start_bus

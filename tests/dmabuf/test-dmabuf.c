@@ -106,6 +106,31 @@ Test(frame, map_rejects_planes_past_the_end)
 	zs_memfd_buffer_finish(&buf);
 }
 
+Test(frame, map_uses_the_producers_mapping)
+{
+	struct zs_memfd_buffer buf;
+	cr_assert_eq(zs_memfd_buffer_init(&buf, "t", 64, 32, DRM_FORMAT_XRGB8888), 0);
+	buf.pixels[buf.stride + 3] = 0x5a;
+	struct zs_frame f = frame_for(&buf);
+	f.cpu_pixels = buf.pixels;
+	f.cpu_size = buf.size;
+	f.height = 31;
+	f.planes[0].offset = buf.stride;
+	struct zs_frame_map map;
+	cr_assert_eq(zs_frame_map(&f, &map), 0);
+	/* no second mapping: the producer's pointer, offset applied */
+	cr_assert_null(map.base);
+	cr_assert_eq(map.pixels, buf.pixels + buf.stride);
+	cr_assert_eq(map.pixels[3], 0x5a);
+	zs_frame_unmap(&map);
+	/* the producer's size bounds the plane as the file's does */
+	f.cpu_size = buf.size - 1;
+	cr_assert_eq(zs_frame_map(&f, &map), -ERANGE);
+	f.planes[0].stride = 64 * 4 - 4;
+	cr_assert_eq(zs_frame_map(&f, &map), -EINVAL);
+	zs_memfd_buffer_finish(&buf);
+}
+
 Test(frame, damage_is_clipped_and_collapses_when_full)
 {
 	struct zs_frame f = { .width = 100, .height = 50 };
@@ -161,6 +186,7 @@ Test(frame, fourcc_helpers)
 /* ---- test pattern ---- */
 
 #include <glib.h>
+#include <inttypes.h>
 #include <sys/mman.h>
 
 struct mapped {
@@ -381,6 +407,36 @@ Test(testpattern, held_buffers_block_render_until_released)
 	assert_frame_stamp(b, 2, 0);
 	zs_frame_release(b);
 	zs_frame_release(c);
+}
+
+/* A consumer that keeps up gets the first buffer every time, so the
+ * others never become resident. */
+Test(testpattern, a_consumer_that_keeps_up_uses_one_buffer)
+{
+	struct zs_testpattern *tp = zs_testpattern_create(640, 480, 3);
+	struct zs_frame *f = zs_testpattern_render(tp, 1, 0);
+	cr_assert_not_null(f);
+	int fd0 = f->planes[0].fd;
+	zs_frame_release(f);
+	for (uint64_t id = 2; id < 6; id++) {
+		f = zs_testpattern_render(tp, id, 0);
+		cr_assert_not_null(f);
+		cr_assert_eq(f->planes[0].fd, fd0, "frame %" PRIu64, id);
+		assert_frame_stamp(f, (uint32_t)id, 0);
+		zs_frame_release(f);
+	}
+	/* one held: the next buffer, then the first again once released */
+	struct zs_frame *a = zs_testpattern_render(tp, 6, 0);
+	struct zs_frame *b = zs_testpattern_render(tp, 7, 0);
+	cr_assert_eq(a->planes[0].fd, fd0);
+	cr_assert_neq(b->planes[0].fd, fd0);
+	zs_frame_release(a);
+	struct zs_frame *c = zs_testpattern_render(tp, 8, 0);
+	cr_assert_eq(c->planes[0].fd, fd0);
+	assert_frame_stamp(c, 8, 0);
+	zs_frame_release(b);
+	zs_frame_release(c);
+	zs_testpattern_destroy(tp);
 }
 
 static gpointer release_later(gpointer data)

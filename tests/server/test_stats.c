@@ -208,3 +208,66 @@ Test(stats, prometheus_text_has_types_values_and_escaped_labels)
 	g_strfreev(lines);
 	g_string_free(out, TRUE);
 }
+
+/* ---- the --metrics endpoint's request reader (server/http-request.c) ---- */
+
+#include "http-request.h"
+
+static enum zs_http_parse parse(const char *s, struct zs_http_request *r)
+{
+	return zs_http_request_parse(s, strlen(s), r);
+}
+
+Test(http_request, reads_method_and_path)
+{
+	struct zs_http_request r;
+	const char *get = "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\nbody";
+	cr_assert_eq(parse(get, &r), ZS_HTTP_OK);
+	cr_expect_str_eq(r.method, "GET");
+	cr_expect_str_eq(r.path, "/metrics");
+	cr_expect_eq(r.head_len, strlen(get) - strlen("body"));
+	cr_assert_eq(parse("HEAD /metrics?a=b HTTP/1.0\n\n", &r), ZS_HTTP_OK);
+	cr_expect_str_eq(r.method, "HEAD");
+	cr_expect_str_eq(r.path, "/metrics");
+}
+
+Test(http_request, waits_for_the_empty_line)
+{
+	struct zs_http_request r;
+	cr_expect_eq(parse("", &r), ZS_HTTP_MORE);
+	cr_expect_eq(parse("GET /metrics HTTP/1.1", &r), ZS_HTTP_MORE);
+	cr_expect_eq(parse("GET /metrics HTTP/1.1\r\nHost: a\r\n", &r),
+		ZS_HTTP_MORE);
+}
+
+Test(http_request, refuses_what_is_not_a_plain_request)
+{
+	struct zs_http_request r;
+	const char *bad[] = {
+		"get /metrics HTTP/1.1\r\n\r\n",
+		"GET metrics HTTP/1.1\r\n\r\n",
+		"GET http://h/metrics HTTP/1.1\r\n\r\n",
+		"GET /metrics HTTP/2.0\r\n\r\n",
+		"GET /metrics HTTP/1.1 x\r\n\r\n",
+		"GET  /metrics HTTP/1.1\r\n\r\n",
+		"GET /me\x01trics HTTP/1.1\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nA: b\rc\r\n\r\n",
+		"VERYLONGMETHODNAME / HTTP/1.1\r\n\r\n",
+		"GARBAGE\r\n\r\n",
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+		cr_expect_eq(parse(bad[i], &r), ZS_HTTP_BAD, "%s", bad[i]);
+	/* a NUL in the head, a head that never ends */
+	cr_expect_eq(zs_http_request_parse("GET /\0 HTTP/1.1\r\n\r\n", 20, &r),
+		ZS_HTTP_BAD);
+	char big[ZS_HTTP_HEAD_MAX + 10];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	cr_expect_eq(zs_http_request_parse(big, sizeof(big), &r), ZS_HTTP_BAD);
+	char path[ZS_HTTP_PATH_MAX + 40];
+	memset(path, 'p', sizeof(path));
+	memcpy(path, "GET /", 5);
+	memcpy(path + sizeof(path) - 16, " HTTP/1.1\r\n\r\n", 14);
+	cr_expect_eq(zs_http_request_parse(path, sizeof(path) - 2, &r),
+		ZS_HTTP_BAD);
+}
