@@ -81,14 +81,7 @@ bool zs_stream_parse_start_stop(const uint8_t *payload, size_t len,
 enum zs_codec zs_codec_choose(uint32_t client_mask, uint32_t available_mask,
 	enum zs_codec forced);
 
-/* ---- vdagent device: client mouse messages ---- */
-
-struct zs_agent_mouse {
-	uint32_t x, y;      /* stream pixels */
-	uint32_t buttons;   /* VD_AGENT_*_MASK bits as sent by the client */
-	uint8_t display_id;
-};
-typedef void (*zs_agent_mouse_fn)(const struct zs_agent_mouse *m, void *data);
+/* ---- vdagent: the client's monitors config ---- */
 
 /* VD_AGENT_MONITORS_CONFIG (the client's window sizes), as far as we use
  * it: the monitors in the client's order, sizes in pixels; width_mm and
@@ -103,56 +96,11 @@ struct zs_agent_monitors {
 	uint32_t n;
 	struct zs_agent_monitor mon[ZS_AGENT_MAX_MONITORS];
 };
-/* Bytes of a MONITORS_CONFIG body the reader keeps: the header, up to
- * ZS_AGENT_MAX_MONITORS monitors and their physical sizes. */
-#define ZS_AGENT_MONITORS_MAX_BYTES (8 + ZS_AGENT_MAX_MONITORS * (20 + 4))
-/* m is NULL for a malformed message, with the reason in why. */
-typedef void (*zs_agent_monitors_fn)(const struct zs_agent_monitors *m,
-	const char *why, void *data);
 /* Parses a VDAgentMonitorsConfig body of len bytes. False with a one-line
  * reason when it is malformed (truncated, no monitor, more monitors than
  * the body holds); monitors past ZS_AGENT_MAX_MONITORS are dropped. */
 bool zs_agent_parse_monitors_config(const uint8_t *body, size_t len,
 	struct zs_agent_monitors *out, char *why, size_t why_len);
-
-/* Reassembly state of one VDI port (client and server messages arrive
- * interleaved, chunk by chunk). Only the bytes we use are kept. */
-struct zs_agent_port_state {
-	uint8_t msg_header[20];
-	size_t msg_header_len;
-	uint8_t mouse[13];  /* VDAgentMouseState {u32 x, y, buttons; u8 display_id} */
-	uint8_t monitors[ZS_AGENT_MONITORS_MAX_BYTES]; /* MONITORS_CONFIG body */
-	uint32_t msg_left;  /* data bytes of the current message still due */
-	uint32_t msg_done;  /* data bytes of the current message seen */
-};
-
-/* Incremental reader of server→agent bytes (VDIChunkHeader + VDAgentMessage,
- * messages may span chunks and a chunk may end one message and start the
- * next; reassembled per port). Reports VD_AGENT_MOUSE_STATE and, to
- * monitors_cb, VD_AGENT_MONITORS_CONFIG; ignores the other message types
- * without buffering them; rejects a wrong protocol, an
- * unknown port, a short MOUSE_STATE and any message over
- * ZS_AGENT_MAX_MSG_BYTES. Allocates nothing. */
-struct zs_agent_reader {
-	uint8_t chunk_header[8];
-	size_t chunk_header_len;
-	uint32_t chunk_port;
-	uint32_t chunk_left;
-	struct zs_agent_port_state port[2]; /* VDP_CLIENT_PORT, VDP_SERVER_PORT */
-	bool failed;
-	/* Optional, set after init: VD_AGENT_MONITORS_CONFIG from the client
-	 * (a malformed one is reported as such and skipped; reading goes
-	 * on). */
-	zs_agent_monitors_fn monitors_cb;
-	void *monitors_data;
-};
-#define ZS_AGENT_MAX_MSG_BYTES (1u << 20)
-void zs_agent_reader_init(struct zs_agent_reader *r);
-void zs_agent_reader_finish(struct zs_agent_reader *r);
-/* Same contract as zs_stream_reader_feed(): false with a one-line reason on
- * malformed input, and failed until finish + init. */
-bool zs_agent_reader_feed(struct zs_agent_reader *r, const uint8_t *buf,
-	size_t len, zs_agent_mouse_fn cb, void *data, char *err, size_t err_len);
 
 /* ---- vdagent messages: whole messages for the agent bridge ---- */
 

@@ -46,6 +46,7 @@ struct zs_agent_bridge {
 	GIOCondition guest_cond;
 	uint32_t guest_caps[N_CAPS];
 	bool guest_announced;
+	bool said_agent_mouse;     /* logged that the agent takes the mouse */
 	bool guest_grabs[N_SEL];   /* the guest agent holds it at the client */
 
 	/* what the client told the agent */

@@ -8,7 +8,9 @@
  *  - nobody: we answer as an agent would, with what we can do ourselves
  *    (mouse, QEMU's clipboard, monitors config through the display hook) and
  *    announce exactly that.
- * Mouse states from spice-server always take our own path to QEMU's mouse.
+ * Mouse states from spice-server go to a guest agent that announced
+ * VD_AGENT_CAP_MOUSE_STATE (as with QEMU's own SPICE), otherwise our own
+ * path to QEMU's mouse.
  *
  * What zerospice answers itself is in agent-own.c.
  *
@@ -218,6 +220,7 @@ static void guest_detach(struct zs_agent_bridge *b, const char *why)
 		VD_AGENT_CAP_CLIPBOARD_SELECTION);
 	memset(b->guest_caps, 0, sizeof(b->guest_caps));
 	b->guest_announced = false;
+	b->said_agent_mouse = false;
 	if (!b->client_announced) {
 		memset(b->guest_grabs, 0, sizeof(b->guest_grabs));
 		return;
@@ -376,6 +379,19 @@ static void on_spice_msg(const struct zs_agent_msg *m, void *data)
 	if (m->port == VDP_SERVER_PORT && m->type == VD_AGENT_MOUSE_STATE) {
 		if (!m->data || m->size < sizeof(VDAgentMouseState))
 			return;
+		/* A guest agent that says it takes the mouse gets it, as under
+		 * QEMU's own SPICE (spice-vdagent moves the pointer itself,
+		 * knowing the guest's monitors); otherwise QEMU's mouse. */
+		if (b->guest_fd >= 0 && b->guest_announced &&
+		    zs_agent_has_cap(b->guest_caps, N_CAPS,
+			    VD_AGENT_CAP_MOUSE_STATE)) {
+			if (!b->said_agent_mouse)
+				g_message("agent: the guest agent takes the "
+					"mouse (it announced MOUSE_STATE)");
+			b->said_agent_mouse = true;
+			to_guest(b, m);
+			return;
+		}
 		VDAgentMouseState s;
 		memcpy(&s, m->data, sizeof(s));
 		b->ops->pointer_abs(b->data, (int32_t)MIN(s.x, INT32_MAX),

@@ -8,16 +8,22 @@
  * plays: logged); for record the first QEMU announces.
  *
  * Clock: once playback runs, spice-gtk times video by the audio clock
- * (shared/DESIGN.md §3); playback starts only while QEMU's voice is
- * enabled, so a silent guest leaves the video clock as it was. */
+ * (shared/DESIGN.md §3) and the relay's periodic clock messages are paused
+ * so as not to fight it (relay.h); playback starts only while QEMU's voice
+ * is enabled, so a silent guest leaves the video clock as it was. */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "relay.h"
 
 #define SPICE_RATE_HZ 48000
 #define SPICE_CHANNELS 2
 #define RECORD_CHUNK_FRAMES 480
+/* The client's microphone comes in bursts (its timer, the network, a busy
+ * host) while QEMU reads at its own steady pace: this much is kept ahead,
+ * so that a late burst does not chop the sound with silence. */
+#define RECORD_PREFILL_MS 60
 
 static const struct zs_pcm_format spice_fmt = {
 	.rate_hz = SPICE_RATE_HZ, .channels = SPICE_CHANNELS, .bits = 16,
@@ -64,6 +70,10 @@ struct zs_audio {
 	/* record: QEMU is given real time's worth of frames from here */
 	int64_t in_clock_us;
 	uint64_t in_frames_given;
+	/* the client's microphone is handed on once RECORD_PREFILL_MS of it
+	 * wait (again after it ran dry): silence until then */
+	bool in_primed;
+	uint64_t in_underruns;
 };
 
 static const SpicePlaybackInterface playback_sif = {
@@ -108,8 +118,10 @@ static void play_stop(struct zs_audio *a)
 		spice_server_playback_put_samples(&a->play, a->frame);
 		a->frame = NULL;
 	}
-	if (a->out.enabled)
+	if (a->out.enabled) {
 		spice_server_playback_stop(&a->play);
+		zs_relay_pause_resync(false);
+	}
 	a->out.enabled = false;
 }
 
@@ -191,6 +203,8 @@ static void out_enable(void *data, uint64_t id, bool enabled)
 	a->out.fmt = v->fmt;
 	zs_pcm_resampler_reset(&a->out.rs);
 	spice_server_playback_start(&a->play);
+	/* the client's clock follows the audio now: the relay leaves it */
+	zs_relay_pause_resync(true);
 	a->out.enabled = true;
 	apply_volume(a, v);
 }
@@ -333,6 +347,7 @@ static void in_enable(void *data, uint64_t id, bool enabled)
 	if (enabled) {
 		spice_server_record_start(&a->rec);
 		a->in.enabled = true;
+		a->in_primed = false;
 		zs_pcm_resampler_reset(&a->in.rs);
 		a->in_clock_us = g_get_monotonic_time();
 		a->in_frames_given = 0;
@@ -379,7 +394,10 @@ static size_t in_read(void *data, uint64_t id, uint8_t *pcm, size_t len)
 	frames = in_frames_due(a, len / bpf);
 	if (frames == 0)
 		return 0;
-	while (a->in_pending->len < frames * bpf) {
+	size_t prefill = (size_t)a->in.fmt.rate_hz * RECORD_PREFILL_MS / 1000 *
+		bpf;
+	/* take what spice-server holds, up to the prefill ahead */
+	while (a->in_pending->len < MAX(frames * bpf, prefill)) {
 		uint32_t got = spice_server_record_get_samples(&a->rec, chunk,
 			RECORD_CHUNK_FRAMES);
 		size_t max_out;
@@ -394,18 +412,34 @@ static size_t in_read(void *data, uint64_t id, uint8_t *pcm, size_t len)
 			got, &a->in.fmt, a->scratch, max_out);
 		g_byte_array_append(a->in_pending, a->scratch, (guint)(n * bpf));
 	}
-	/* a client that sends faster than QEMU reads: keep the newest */
+	/* A client that sends faster than QEMU reads (a guest that captures
+	 * slower than real time, under load): past 200 ms waiting, the oldest
+	 * go at once down to the prefill, so that the sound jumps rarely
+	 * rather than losing a few samples at every read (which smears its
+	 * pitch). */
 	size_t keep = (size_t)a->in.fmt.rate_hz / 5 * bpf;
-	if (a->in_pending->len > keep)
-		g_byte_array_remove_range(a->in_pending, 0,
-			(guint)(a->in_pending->len - keep));
+	if (a->in_pending->len > keep) {
+		size_t drop = a->in_pending->len - prefill;
+		drop -= drop % bpf;
+		g_byte_array_remove_range(a->in_pending, 0, (guint)drop);
+	}
 	if (a->recorded_frames && !a->said_recording) {
 		g_message("audio: QEMU reads the client's microphone (record "
 			"voice %" G_GUINT64_FORMAT ")", id);
 		a->said_recording = true;
 	}
-	n = MIN(frames * bpf, a->in_pending->len);
+	if (!a->in_primed && a->in_pending->len >= prefill)
+		a->in_primed = true;
+	n = a->in_primed ? MIN(frames * bpf, a->in_pending->len) : 0;
 	n -= n % bpf;
+	if (a->in_primed && n < frames * bpf) {
+		/* ran dry: fill up again before handing more on */
+		a->in_primed = false;
+		if (a->recorded_frames && a->in_underruns++ == 0)
+			g_message("audio: the client's microphone fell behind "
+				"QEMU's reads: silence until %d ms of it wait "
+				"again (said once)", RECORD_PREFILL_MS);
+	}
 	if (n) {
 		memcpy(pcm, a->in_pending->data, n);
 		g_byte_array_remove_range(a->in_pending, 0, (guint)n);

@@ -117,10 +117,19 @@ void zs_relay_set_resync_period(struct zs_relay_parser *p, uint32_t period_ms)
 	p->resync_period_ms = period_ms;
 }
 
+/* the main loop's only (audio.c sets it, the relays read it) */
+static bool resync_paused;
+
+void zs_relay_pause_resync(bool paused)
+{
+	resync_paused = paused;
+}
+
 int32_t zs_relay_resync_wait_ms(const struct zs_relay_parser *p,
 	uint32_t now_ms)
 {
-	if (p->resync_state != RESYNC_DONE || !p->resync_period_ms)
+	if (p->resync_state != RESYNC_DONE || !p->resync_period_ms ||
+	    resync_paused)
 		return -1;
 	int32_t wait = (int32_t)(p->next_resync_ms - now_ms);
 	return wait > 0 ? wait : 0;

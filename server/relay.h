@@ -166,8 +166,18 @@ size_t zs_relay_take_resync(struct zs_relay_parser *p, uint32_t now_ms,
  * frames). Call after zs_relay_parser_init; 0 (the default) sends the
  * one resync only. */
 void zs_relay_set_resync_period(struct zs_relay_parser *p, uint32_t period_ms);
+/* While SPICE audio plays, spice-gtk sets its clock from the playback
+ * channel (the last packet's time minus its audio output latency) and
+ * spice-server sends no clock of its own (reds_disable_mm_time): periodic
+ * resyncs would pull the client's clock back to ours every period and show
+ * pictures up to the client's audio latency ahead of their sound. Paused
+ * for every relay of the process while paused is true (audio.c, at
+ * playback start and stop); spice-server sends the clock again itself when
+ * playback stops. */
+void zs_relay_pause_resync(bool paused);
 /* Milliseconds until the next periodic resync is due (0: due now), or -1
- * when none is planned or one waits for a message boundary. */
+ * when none is planned, one waits for a message boundary or resyncs are
+ * paused. */
 int32_t zs_relay_resync_wait_ms(const struct zs_relay_parser *p,
 	uint32_t now_ms);
 

@@ -111,6 +111,19 @@ static void on_record_stop(SpiceRecordChannel *ch, gpointer data)
 	}
 }
 
+/* the guest's mixer as QEMU reports it (SetVolume), through spice-server */
+static void on_volume(GObject *ch, GParamSpec *pspec, gpointer data)
+{
+	guint16 *vol = NULL;
+	guint8 n = 0;
+	gboolean mute = FALSE;
+
+	g_object_get(ch, "nchannels", &n, "volume", &vol, "mute", &mute, NULL);
+	printf("%s-volume: mute %d, %u channel(s), volume %u\n",
+		SPICE_IS_PLAYBACK_CHANNEL(ch) ? "playback" : "record", mute, n,
+		n && vol ? vol[0] : 0u);
+}
+
 static void on_channel_new(SpiceSession *s, SpiceChannel *ch, gpointer data)
 {
 	if (SPICE_IS_PLAYBACK_CHANNEL(ch)) {
@@ -118,12 +131,20 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *ch, gpointer data)
 			G_CALLBACK(on_playback_start), NULL);
 		g_signal_connect(ch, "playback-data",
 			G_CALLBACK(on_playback_data), NULL);
+		g_signal_connect(ch, "notify::volume", G_CALLBACK(on_volume),
+			NULL);
+		g_signal_connect(ch, "notify::mute", G_CALLBACK(on_volume),
+			NULL);
 		spice_channel_connect(ch);
 	} else if (SPICE_IS_RECORD_CHANNEL(ch)) {
 		g_signal_connect(ch, "record-start",
 			G_CALLBACK(on_record_start), NULL);
 		g_signal_connect(ch, "record-stop",
 			G_CALLBACK(on_record_stop), NULL);
+		g_signal_connect(ch, "notify::volume", G_CALLBACK(on_volume),
+			NULL);
+		g_signal_connect(ch, "notify::mute", G_CALLBACK(on_volume),
+			NULL);
 		spice_channel_connect(ch);
 	} else if (SPICE_IS_MAIN_CHANNEL(ch)) {
 		spice_channel_connect(ch);

@@ -344,3 +344,92 @@ Test(agent_msg, parses_clipboard_messages_with_and_without_selection)
 	cr_assert_eq(get_le32(head + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
 	cr_assert_eq(zs_agent_put_clipboard_head(head, false, 2, false, 0), 0);
 }
+
+/* The messages the bridge carries without reading them, in the shapes
+ * their senders give them: spice-gtk's display config and volume sync
+ * (client port) and spice-server's graphics device info (server port,
+ * written when the agent announces the capability). Each must come out
+ * whole and unchanged, alone and behind a message of the other port cut
+ * into chunks. */
+struct carried_case {
+	const char *name;
+	uint32_t port, type;
+	const uint8_t *body;
+	size_t len;
+};
+
+Test(agent_msg, carries_display_config_volume_sync_and_device_info_unchanged)
+{
+	/* VDAgentDisplayConfig: flags (wallpaper | animation), depth 32 */
+	static const uint8_t display_config[] = { 0x05, 0, 0, 0, 32, 0, 0, 0 };
+	/* VDAgentAudioVolumeSync: playback, not muted, 2 channels of u16 */
+	static const uint8_t volume_sync[] = { 1, 0, 2, 0x00, 0x80, 0xff, 0xff };
+	/* VDAgentGraphicsDeviceInfo: count 1, {channel 0, monitor 0,
+	 * device display id 0, name length 11, "pci/0000/2.0" cut to 11} */
+	static const uint8_t device_info[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 12, 0, 0, 0, 'p', 'c', 'i', '/', '0', '0', '0',
+		'0', '/', '2', '.', 0 };
+	/* no device info: what zerospice's stub gives (count 0) */
+	static const uint8_t no_device_info[] = { 0, 0, 0, 0 };
+	const struct carried_case cases[] = {
+		{ "display config", VDP_CLIENT_PORT, VD_AGENT_DISPLAY_CONFIG,
+		  display_config, sizeof(display_config) },
+		{ "volume sync", VDP_CLIENT_PORT, VD_AGENT_AUDIO_VOLUME_SYNC,
+		  volume_sync, sizeof(volume_sync) },
+		{ "device info", VDP_SERVER_PORT, VD_AGENT_GRAPHICS_DEVICE_INFO,
+		  device_info, sizeof(device_info) },
+		{ "no device info", VDP_SERVER_PORT,
+		  VD_AGENT_GRAPHICS_DEVICE_INFO, no_device_info,
+		  sizeof(no_device_info) },
+	};
+	char err[160];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct carried_case *c = &cases[i];
+		uint32_t other = c->port == VDP_CLIENT_PORT ? VDP_SERVER_PORT :
+							     VDP_CLIENT_PORT;
+		size_t big_len, msg_len;
+		uint8_t *big_body = pattern(5000, (uint32_t)i);
+		uint8_t *big = zs_agent_msg_build(other, VD_AGENT_CLIPBOARD,
+			NULL, 0, big_body, 5000, &big_len);
+		uint8_t *msg = zs_agent_msg_build(c->port, c->type, NULL, 0,
+			c->body, c->len, &msg_len);
+		cr_assert_not_null(msg);
+		/* the message between the first and second chunk of the big
+		 * one (2048 data bytes + 8 header bytes) */
+		size_t cut = 8 + ZS_AGENT_CHUNK_MAX_BYTES;
+		uint8_t *head = concat(big, cut, msg, msg_len);
+		uint8_t *all = concat(head, cut + msg_len, big + cut,
+			big_len - cut);
+		size_t len = big_len + msg_len;
+
+		for (size_t step = 1; step <= len; step = step * 3 + 1) {
+			struct zs_agent_msg_reader r;
+			struct seen seen = { 0 };
+			zs_agent_msg_reader_init(&r, 1u << 20);
+			for (size_t off = 0; off < len; off += step) {
+				size_t n = len - off < step ? len - off : step;
+				cr_assert(zs_agent_msg_reader_feed(&r, all + off,
+					n, record, &seen, err, sizeof(err)),
+					"%s: %s", c->name, err);
+			}
+			cr_assert(zs_agent_msg_reader_idle(&r));
+			cr_assert_eq(seen.n, 2, "%s, step %zu", c->name, step);
+			/* the short message is whole before the long one ends */
+			cr_assert_eq(seen.m[0].port, c->port, "%s", c->name);
+			cr_assert_eq(seen.m[0].type, c->type, "%s", c->name);
+			cr_assert_eq(seen.m[0].size, c->len, "%s", c->name);
+			cr_assert_arr_eq(seen.m[0].data, c->body, c->len, "%s",
+				c->name);
+			cr_assert_eq(seen.m[1].size, 5000);
+			cr_assert_arr_eq(seen.m[1].data, big_body, 5000);
+			seen_free(&seen);
+			zs_agent_msg_reader_finish(&r);
+		}
+		free(all);
+		free(head);
+		free(msg);
+		free(big);
+		free(big_body);
+	}
+}

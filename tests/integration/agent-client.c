@@ -1,7 +1,11 @@
 /* zs-agent-client: a SPICE client (spice-client-glib) for the agent tests.
  * Connects, waits for the guest agent's capabilities, sends a monitors
- * config of WxH and copies FILE to the guest with spice-gtk's file
- * transfer; exits 0 when the agent reported the copy done.
+ * config of WxH, moves the pointer to 123,45 through the inputs channel
+ * and copies FILE to the guest with spice-gtk's file transfer; exits 0
+ * when the agent reported the copy done. The session asks the guest to
+ * disable its wallpaper (spice-gtk sends a display config to an agent
+ * that takes one) and has audio (spice-gtk syncs the client's volume to
+ * an agent that takes it).
  *
  *   zs-agent-client URI FILE WxH
  */
@@ -18,6 +22,8 @@
 struct app {
 	GMainLoop *loop;
 	SpiceMainChannel *main;
+	SpiceInputsChannel *inputs;
+	int moves;
 	GFile *file;
 	int width, height;
 	bool started;
@@ -38,6 +44,18 @@ static void on_copied(GObject *obj, GAsyncResult *res, gpointer data)
 		g_error_free(error);
 	}
 	g_main_loop_quit(app->loop);
+}
+
+static gboolean move_pointer(gpointer data)
+{
+	struct app *app = data;
+
+	if (!app->inputs)
+		return G_SOURCE_CONTINUE;
+	spice_inputs_channel_position(app->inputs, 123, 45, 0, 0);
+	if (app->moves++ == 0)
+		printf("pointer moved to 123,45\n");
+	return app->moves < 10 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void on_agent_update(SpiceChannel *channel, gpointer data)
@@ -65,6 +83,10 @@ static void on_agent_update(SpiceChannel *channel, gpointer data)
 	} else {
 		fprintf(stderr, "the agent takes no monitors config\n");
 	}
+	/* client mouse mode: spice-server gives positions to the agent
+	 * device as mouse states (a few times: the inputs channel may still
+	 * be linking) */
+	g_timeout_add(300, move_pointer, app);
 	GFile *files[] = { app->file, NULL };
 	spice_main_channel_file_copy_async(app->main, files, G_FILE_COPY_NONE,
 		NULL, NULL, NULL, on_copied, app);
@@ -75,6 +97,11 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel,
 {
 	struct app *app = data;
 
+	if (SPICE_IS_INPUTS_CHANNEL(channel)) {
+		app->inputs = SPICE_INPUTS_CHANNEL(channel);
+		spice_channel_connect(channel);
+		return;
+	}
 	if (!SPICE_IS_MAIN_CHANNEL(channel))
 		return;
 	app->main = SPICE_MAIN_CHANNEL(channel);
@@ -103,7 +130,12 @@ int main(int argc, char **argv)
 	app.loop = g_main_loop_new(NULL, FALSE);
 	app.file = g_file_new_for_path(argv[2]);
 	SpiceSession *session = spice_session_new();
-	g_object_set(session, "uri", argv[1], "enable-usbredir", FALSE, NULL);
+	const char *effects[] = { "wallpaper", NULL };
+	g_object_set(session, "uri", argv[1], "enable-usbredir", FALSE,
+		"disable-effects", effects, "enable-audio", TRUE, NULL);
+	/* the audio backend answers spice-gtk's volume query for the sync */
+	if (!spice_audio_get(session, NULL))
+		fprintf(stderr, "no spice-gtk audio backend\n");
 	g_signal_connect(session, "channel-new", G_CALLBACK(on_channel_new),
 		&app);
 	if (!spice_session_connect(session)) {

@@ -173,6 +173,32 @@ if [ -n "${AGENT_CLIENT:-}" ]; then
 	else
 		fail "the client sent no monitors config: $(cat "$TMP/agent-client.log")"
 	fi
+	# the messages the bridge carries unread: spice-gtk's display config
+	# (the client asked to drop the wallpaper: flag 0x1), spice-server's
+	# graphics device info (zerospice's devices report none: 0), and the
+	# mouse, which goes to an agent that announced MOUSE_STATE
+	wait_guest "display config: flags 0x1" 20 ||
+		fail "the display config did not reach the guest agent"
+	wait_guest "graphics device info: 0 device" 20 ||
+		fail "spice-server's graphics device info did not reach the guest agent"
+	log "bridged: $(grep -o 'display config: .*' "$TMP/guest.log" | tail -n 1); $(grep -o 'graphics device info: .*' "$TMP/guest.log" | tail -n 1)"
+	if grep -q "pointer moved to 123,45" "$TMP/agent-client.log"; then
+		wait_guest "mouse state 123,45" 20 ||
+			fail "the mouse did not reach the guest agent that takes it"
+		grep -q "the guest agent takes the mouse" "$TMP/zerospice.log" ||
+			fail "zerospice did not say the agent takes the mouse"
+		log "bridged: $(grep -o 'mouse state .*' "$TMP/guest.log" | head -n 1)"
+	else
+		fail "the client had no inputs channel: $(cat "$TMP/agent-client.log")"
+	fi
+	if grep -q "no spice-gtk audio backend" "$TMP/agent-client.log"; then
+		log "volume sync not checked: $(grep 'audio backend' "$TMP/agent-client.log")"
+	else
+		wait_guest "volume sync: playback" 20 ||
+			fail "spice-gtk's playback volume sync did not reach the guest agent"
+		# the values are what spice-gtk read from its audio sink (none here)
+		log "bridged: $(grep -o 'volume sync: .*' "$TMP/guest.log" | head -n 2 | tr '\n' ';')"
+	fi
 else
 	log "SKIP file transfer: zs-agent-client not built (no spice-client-glib)"
 fi

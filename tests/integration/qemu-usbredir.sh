@@ -82,5 +82,104 @@ viewer remote-viewer-2
 wait_usb "480 Mb/s" || fail "a second client's CD did not reach QEMU: $(usb_info)"
 log "second client: $(usb_info)"
 zerospice_alive || fail "zerospice died"
-grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" && fail "sanitizer report"
+kill "$RV_PID"
+wait "$RV_PID" 2>/dev/null
+stop_zerospice
+cp "$TMP/zerospice.log" "$TMP/zerospice-first.log"
+kill "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+
+# A client that connected before the usbredir chardev existed: QEMU starts
+# without one, remote-viewer connects (its shared CD has no channel to go
+# to), then QEMU gets the chardev and the usb-redir device hot-plugged
+# (QMP chardev-add, device_add). zerospice offers the new chardev;
+# spice-server 0.15.1 announces a channel registered after the link to
+# the live client (a CHANNELS_LIST of the new channel alone, through the
+# relay); spice-gtk creates it and redirects the CD on it.
+rm -f "$TMP/qmp-test.sock"
+"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+	-display dbus,p2p=yes -device qemu-xhci \
+	-qmp "unix:$TMP/qmp2.sock,server=on,wait=off" \
+	-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+	>"$TMP/qemu2.log" 2>&1 &
+QEMU_PID=$!
+EXTRA_PIDS="$QEMU_PID"
+for _ in $(seq 1 50); do [ -S "$TMP/qmp-test.sock" ] && break; sleep 0.1; done
+start_zerospice --insecure-no-auth --source "qemu,qmp=$TMP/qmp2.sock"
+viewer remote-viewer-late
+# the client is in (zerospice streams to it), with no usbredir channel
+for _ in $(seq 1 60); do
+	grep -q "streaming " "$TMP/zerospice.log" && break
+	sleep 0.5
+done
+grep -q "streaming " "$TMP/zerospice.log" || fail "remote-viewer did not connect"
+sleep 2
+grep -q "usbredir.*offered" "$TMP/zerospice.log" && fail "a usbredir chardev before the hot-plug"
+$QMP "$TMP/qmp-test.sock" chardev-add '{"id": "usbredir9", "backend": {"type": "dbus", "data": {"name": "org.qemu.usbredir"}}}' >/dev/null ||
+	fail "QMP chardev-add failed"
+$QMP "$TMP/qmp-test.sock" device_add '{"driver": "usb-redir", "chardev": "usbredir9", "id": "redir9"}' >/dev/null ||
+	fail "QMP device_add usb-redir failed"
+for _ in $(seq 1 100); do
+	grep -q "usbredir usbredir9: offered" "$TMP/zerospice.log" && break
+	sleep 0.1
+done
+grep -q "usbredir usbredir9: offered" "$TMP/zerospice.log" ||
+	fail "zerospice did not offer the hot-plugged chardev: $(grep -i chardev "$TMP/zerospice.log" | tail -n 3)"
+wait_usb "480 Mb/s" ||
+	fail "the live client did not redirect its CD on the late channel: $(usb_info)"
+log "client connected before the chardev: $(usb_info)"
+zerospice_alive || fail "zerospice died"
+kill "$RV_PID"
+wait "$RV_PID" 2>/dev/null
+stop_zerospice
+cp "$TMP/zerospice.log" "$TMP/zerospice-hotplug.log"
+kill "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+
+# The same under --reconnect: the client stays while its QEMU (no usbredir)
+# is replaced by one with a usbredir chardev on the same QMP socket.
+qemu_on() { # QMP socket, extra options...
+	local sock=$1
+	shift
+	rm -f "$sock" "$TMP/qmp-test.sock"
+	"$QEMU" -machine pc,accel=tcg -m 64 -nodefaults -device VGA \
+		-display dbus,p2p=yes -device qemu-xhci "$@" \
+		-qmp "unix:$sock,server=on,wait=off" \
+		-qmp "unix:$TMP/qmp-test.sock,server=on,wait=off" \
+		>>"$TMP/qemu3.log" 2>&1 &
+	QEMU_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $QEMU_PID"
+	for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+}
+qemu_on "$TMP/qmp3.sock"
+start_zerospice --insecure-no-auth --reconnect --source "qemu,qmp=$TMP/qmp3.sock"
+viewer remote-viewer-reconnect
+for _ in $(seq 1 60); do
+	grep -q "streaming " "$TMP/zerospice.log" && break
+	sleep 0.5
+done
+grep -q "streaming " "$TMP/zerospice.log" || fail "remote-viewer did not connect (reconnect case)"
+sleep 2
+kill "$QEMU_PID"
+wait "$QEMU_PID" 2>/dev/null
+for _ in $(seq 1 60); do
+	grep -q "waiting for a new QEMU" "$TMP/zerospice.log" && break
+	sleep 0.25
+done
+grep -q "waiting for a new QEMU" "$TMP/zerospice.log" || fail "zerospice does not wait for a new QEMU"
+qemu_on "$TMP/qmp3.sock" -chardev dbus,id=usbredir7,name=org.qemu.usbredir \
+	-device usb-redir,chardev=usbredir7,id=redir7
+for _ in $(seq 1 200); do
+	grep -q "usbredir usbredir7: offered" "$TMP/zerospice.log" && break
+	sleep 0.1
+done
+grep -q "usbredir usbredir7: offered" "$TMP/zerospice.log" ||
+	fail "zerospice did not offer the new QEMU's chardev: $(tail -n 3 "$TMP/zerospice.log")"
+kill -0 "$RV_PID" || fail "remote-viewer left when QEMU was replaced"
+wait_usb "480 Mb/s" ||
+	fail "the client that stayed did not redirect its CD to the new QEMU: $(usb_info)"
+log "client kept across --reconnect: $(usb_info)"
+zerospice_alive || fail "zerospice died"
+grep -E "runtime error|AddressSanitizer" "$TMP/zerospice.log" "$TMP/zerospice-first.log" \
+	"$TMP/zerospice-hotplug.log" && fail "sanitizer report"
 log "PASS"

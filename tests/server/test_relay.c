@@ -635,6 +635,36 @@ Test(relay, periodic_resync_after_a_quarter_a_half_then_each_period)
 	cr_assert_eq(p.resyncs, 4);
 }
 
+/* While SPICE audio plays the client's clock follows the playback channel:
+ * periodic resyncs stop, and resume (at once, being overdue) after. */
+Test(relay, periodic_resync_pauses_while_audio_plays)
+{
+	struct zs_relay_parser p;
+	struct zs_test_bytes s = { .len = 0 }, c = { .len = 0 };
+	uint8_t msg[ZS_RELAY_RESYNC_BYTES];
+	size_t init_at, mm_at;
+	zs_relay_parser_init(&p, true, 0);
+	zs_relay_set_resync_period(&p, 1000);
+	link_client(&p, true);
+	server_session(&s, true, &init_at, &mm_at);
+	cr_assert_eq(feed_s2c(&p, s.data, s.len, NOW_MS, err,
+		sizeof(err)), ZS_RELAY_OK);
+	zs_test_msg_header(&c, true, 1, SPICE_MSGC_MAIN_ATTACH_CHANNELS, 0);
+	cr_assert_eq(zs_relay_feed_c2s(&p, c.data, c.len, err, sizeof(err)),
+		ZS_RELAY_OK);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	zs_relay_pause_resync(true);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS + 5000), -1);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 5000, msg), 0);
+	zs_relay_pause_resync(false);
+	cr_assert_eq(zs_relay_resync_wait_ms(&p, NOW_MS + 5000), 0);
+	cr_assert_eq(zs_relay_take_resync(&p, NOW_MS + 5000, msg),
+		ZS_RELAY_RESYNC_BYTES);
+	cr_assert_eq(le32_at(msg + 6), NOW_MS + 5000);
+	cr_assert_eq(p.resyncs, 2);
+}
+
 Test(relay, no_resync_with_full_headers)
 {
 	struct zs_relay_parser p;

@@ -17,7 +17,9 @@
  *     port again, then grabs 500 times in a row (a grab storm) and last
  *     "zerospice guest text D".
  * Also takes file transfers ("zs-agent: file NAME: N bytes crc32 C") and
- * logs monitors configs ("zs-agent: monitors config: N: WxH+X+Y…").
+ * logs monitors configs ("zs-agent: monitors config: N: WxH+X+Y…"), display
+ * configs, volume syncs, graphics device info and the first mouse states
+ * (it announces those capabilities, mouse included).
  * Not a real agent; only for tests (tools/guest/build.sh builds it). */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +49,7 @@ static uint32_t peer_caps;
 static bool grabbed, vanish_armed, vanish_done, big_served;
 static int sessions;
 static uint32_t serial;
+static unsigned mouse_states;
 static char text[128] = "zerospice guest text A";
 static uint8_t *big;
 
@@ -195,7 +198,11 @@ static bool both(uint32_t cap)
 	(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) | \
 	(1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) | \
 	(1u << VD_AGENT_CAP_MONITORS_CONFIG) | \
-	(1u << VD_AGENT_CAP_REPLY))
+	(1u << VD_AGENT_CAP_REPLY) | \
+	(1u << VD_AGENT_CAP_MOUSE_STATE) | \
+	(1u << VD_AGENT_CAP_DISPLAY_CONFIG) | \
+	(1u << VD_AGENT_CAP_AUDIO_VOLUME_SYNC) | \
+	(1u << VD_AGENT_CAP_GRAPHICS_DEVICE_INFO))
 
 static void announce(bool request)
 {
@@ -353,6 +360,13 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 	if (port_id != VDP_CLIENT_PORT) {
 		if (type == VD_AGENT_CLIENT_DISCONNECTED)
 			say("client disconnected");
+		if (type == VD_AGENT_MOUSE_STATE && len >= 13 &&
+		    mouse_states++ < 3)
+			say("mouse state %u,%u buttons 0x%x display %u",
+				get32(d), get32(d + 4), get32(d + 8), d[12]);
+		if (type == VD_AGENT_GRAPHICS_DEVICE_INFO && len >= 4)
+			say("graphics device info: %u device(s), %u bytes",
+				get32(d), len);
 		return true;
 	}
 	size_t h = both(VD_AGENT_CAP_CLIPBOARD_SELECTION) ? 4 : 0;
@@ -426,6 +440,18 @@ static bool handle(uint32_t port_id, uint32_t type, const uint8_t *d,
 		break;
 	case VD_AGENT_MONITORS_CONFIG:
 		monitors(d, len);
+		break;
+	case VD_AGENT_DISPLAY_CONFIG:
+		if (len >= 8)
+			say("display config: flags 0x%x depth %u", get32(d),
+				get32(d + 4));
+		break;
+	case VD_AGENT_AUDIO_VOLUME_SYNC:
+		/* {u8 is_playback, u8 mute, u8 nchannels, u16 volume[]} */
+		if (len >= 3 && len >= 3u + 2u * d[2])
+			say("volume sync: %s, mute %u, %u channel(s), volume %u",
+				d[0] ? "playback" : "record", d[1], d[2],
+				d[2] ? (unsigned)(d[3] | (d[4] << 8)) : 0u);
 		break;
 	case VD_AGENT_CLIPBOARD_REQUEST:
 		if (!grabbed)

@@ -13,11 +13,14 @@
  * e.g. with Console.SetUIInfo, the preferred mode; checked twice a
  * second), zsg.tone=HZ (sound HZ on the PC speaker from the start: QEMU
  * -machine pcspk-audiodev=… plays it through an audiodev). Frame ids and
- * zsg.mic=1 (a child process records 2 s from the first ALSA capture
- * device, 48 kHz stereo S16, and prints the dominant frequency and level
+ * zsg.mic=1 (a child process records 1 s at a time from the first ALSA capture
+ * device, 8 kHz stereo S16, and prints the dominant frequency and level
  * on the console, over and over: the SPICE client's microphone through
- * QEMU's -device AC97). Frame ids and capture times are the guest's CLOCK_MONOTONIC,
- * not the host's. */
+ * QEMU's -device AC97), zsg.avsync=MS (every MS milliseconds the box turns
+ * white and the PC speaker sounds, both in the same frame, for 250 ms: a
+ * picture change and an audio onset at one guest instant, for
+ * zerospice-bench --av-sync; the tone is zsg.tone or 1000 Hz). Frame ids
+ * and capture times are the guest's CLOCK_MONOTONIC, not the host's. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +60,7 @@
 #define FLIP_H 120
 #define WIN_W 320
 #define WIN_H 200
+#define AV_ON_MS 250
 
 struct rect {
 	int32_t x, y, w, h;
@@ -180,7 +184,9 @@ static void cmdline_size(const char *key, uint32_t *w, uint32_t *h)
 	}
 }
 
-static void cmdline_tone(uint32_t *hz)
+/* KEY=N on the kernel command line, when min <= N <= max */
+static void cmdline_uint(const char *key, uint32_t min, uint32_t max,
+	uint32_t *out)
 {
 	char buf[2048];
 	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -191,10 +197,10 @@ static void cmdline_tone(uint32_t *hz)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	char *p = strstr(buf, "zsg.tone=");
+	char *p = strstr(buf, key);
 	unsigned v;
-	if (p && sscanf(p + 9, "%u", &v) == 1 && v >= 20 && v <= 20000)
-		*hz = v;
+	if (p && sscanf(p + strlen(key), "%u", &v) == 1 && v >= min && v <= max)
+		*out = v;
 }
 
 /* ---- DRM ---- */
@@ -681,14 +687,25 @@ int main(void)
 	if (tty >= 0)
 		ioctl(tty, KDSETMODE, KD_GRAPHICS);
 
-	uint32_t follow = 0, tone = 0, mic = 0;
+	uint32_t follow = 0, tone = 0, mic = 0, avsync_ms = 0;
 	cmdline_size("zsg.mic=", &mic, NULL);
+	cmdline_uint("zsg.avsync=", 1, 60000, &avsync_ms);
 	if (mic && fork() == 0)
 		zsg_mic_loop();
 	cmdline_size("zsg.follow=", &follow, NULL);
-	cmdline_tone(&tone);
+	cmdline_uint("zsg.tone=", 20, 20000, &tone);
+	if (avsync_ms && avsync_ms < 2 * AV_ON_MS)
+		avsync_ms = 2 * AV_ON_MS;
+	if (avsync_ms && !tone)
+		tone = 1000;
 	if (tone)
 		zsg_speaker_tone(tone);
+	if (avsync_ms) {
+		zsg_speaker_gate(false);
+		say("A/V sync: box and tone every %u ms", avsync_ms);
+	}
+	bool av_on = false;
+	uint64_t av_start = now_us();
 	uint32_t video_w = g.video_w, video_h = g.video_h;
 
 	drm_open(w, h);
@@ -726,6 +743,18 @@ int main(void)
 			}
 		}
 		read_inputs();
+		/* the box and the speaker change together: the box is drawn
+		 * below and the speaker switched right after the frame is
+		 * handed to the display */
+		bool av_change = false;
+		if (avsync_ms) {
+			bool on = (now_us() - av_start) % (avsync_ms * 1000ull) <
+				  AV_ON_MS * 1000ull;
+			av_change = on != av_on;
+			av_on = on;
+			if (av_change)
+				g.flip_white = on;
+		}
 		struct buffer *b = &g.buf[g.can_flip ? g.back : 0];
 		struct rect damage[MAX_RECTS * 2];
 		int n_damage;
@@ -743,6 +772,8 @@ int main(void)
 		} else {
 			dirty(b, damage, n_damage);
 		}
+		if (av_change)
+			zsg_speaker_gate(av_on);
 		next += period;
 		uint64_t t = now_us();
 		if (next + period < t)

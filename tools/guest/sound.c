@@ -42,6 +42,12 @@ void zsg_speaker_tone(uint32_t hz)
 	say("PC speaker: %u Hz", 1193182u / div);
 }
 
+void zsg_speaker_gate(bool on)
+{
+	uint8_t v = inb(0x61);
+	outb(on ? (uint8_t)(v | 3) : (uint8_t)(v & ~3u), 0x61);
+}
+
 static struct snd_mask *hw_mask(struct snd_pcm_hw_params *p, int n)
 {
 	return &p->masks[n - SNDRV_PCM_HW_PARAM_FIRST_MASK];
@@ -67,9 +73,13 @@ static void hw_set_int(struct snd_pcm_hw_params *p, int n, unsigned v)
 	i->integer = 1;
 }
 
+/* 8 kHz: an emulated AC97 under TCG keeps up with it better than with
+ * 48 kHz (fewer DMA periods to serve), and 440 Hz fits well */
+#define MIC_RATE 8000
+
 static double tone_power(const int16_t *x, size_t n, double hz)
 {
-	double w = 2 * M_PI * hz / 48000.0, c = 2 * cos(w), s1 = 0, s2 = 0;
+	double w = 2 * M_PI * hz / MIC_RATE, c = 2 * cos(w), s1 = 0, s2 = 0;
 	for (size_t i = 0; i < n; i++) {
 		double s0 = x[2 * i] + c * s1 - s2;
 		s2 = s1;
@@ -78,7 +88,7 @@ static double tone_power(const int16_t *x, size_t n, double hz)
 	return s1 * s1 + s2 * s2 - c * s1 * s2;
 }
 
-/* Runs in a child: records 2 s at a time and says what it heard. */
+/* Runs in a child: records 1 s at a time and says what it heard. */
 void zsg_mic_loop(void)
 {
 	int fd = -1;
@@ -104,7 +114,7 @@ void zsg_mic_loop(void)
 	hw_set_mask(&p, SNDRV_PCM_HW_PARAM_FORMAT, SNDRV_PCM_FORMAT_S16_LE);
 	hw_set_mask(&p, SNDRV_PCM_HW_PARAM_SUBFORMAT, SNDRV_PCM_SUBFORMAT_STD);
 	hw_set_int(&p, SNDRV_PCM_HW_PARAM_CHANNELS, 2);
-	hw_set_int(&p, SNDRV_PCM_HW_PARAM_RATE, 48000);
+	hw_set_int(&p, SNDRV_PCM_HW_PARAM_RATE, MIC_RATE);
 	if (ioctl(fd, SNDRV_PCM_IOCTL_HW_PARAMS, &p)) {
 		say("mic: HW_PARAMS: %s", strerror(errno));
 		_exit(1);
@@ -113,8 +123,8 @@ void zsg_mic_loop(void)
 		say("mic: PREPARE: %s", strerror(errno));
 		_exit(1);
 	}
-	say("mic: recording 48000 Hz stereo");
-	enum { N = 96000 };
+	say("mic: recording %d Hz stereo", MIC_RATE);
+	enum { N = MIC_RATE, SUB = MIC_RATE / 10 };
 	static int16_t buf[2 * N];
 	for (;;) {
 		size_t got = 0;
@@ -145,8 +155,46 @@ void zsg_mic_loop(void)
 				best_hz = hz;
 			}
 		}
-		say("mic: %d frames, rms %.0f, dominant %.0f Hz", N,
-			sqrt(rms / N), best_hz);
+		/* the pitch of the sound itself: the median of the dominant
+		 * frequencies of the 100 ms pieces that hold sound (a capture
+		 * that drops or repeats blocks under load breaks the phase
+		 * over 1 s, not within most pieces) */
+		double piece_hz[N / SUB];
+		int n_pieces = 0;
+		for (size_t p0 = 0; p0 + SUB <= N; p0 += SUB) {
+			double e = 0;
+			for (size_t i = p0; i < p0 + SUB; i++)
+				e += (double)buf[2 * i] * buf[2 * i];
+			if (sqrt(e / SUB) < 300)
+				continue;
+			double pb = -1, ph = 0;
+			for (double hz = 100; hz <= 2000; hz += 10) {
+				double pw = tone_power(buf + 2 * p0, SUB, hz);
+				if (pw > pb) {
+					pb = pw;
+					ph = hz;
+				}
+			}
+			double coarse = ph;
+			for (double hz = coarse - 9; hz <= coarse + 9; hz += 1) {
+				double pw = tone_power(buf + 2 * p0, SUB, hz);
+				if (pw > pb) {
+					pb = pw;
+					ph = hz;
+				}
+			}
+			piece_hz[n_pieces++] = ph;
+		}
+		for (int i = 1; i < n_pieces; i++)
+			for (int j = i; j > 0 && piece_hz[j - 1] > piece_hz[j]; j--) {
+				double t = piece_hz[j];
+				piece_hz[j] = piece_hz[j - 1];
+				piece_hz[j - 1] = t;
+			}
+		say("mic: %d frames, rms %.0f, dominant %.0f Hz, pitch %.0f Hz "
+			"in %d of %d pieces", N, sqrt(rms / N), best_hz,
+			n_pieces ? piece_hz[n_pieces / 2] : 0.0, n_pieces,
+			N / SUB);
 	}
 }
 

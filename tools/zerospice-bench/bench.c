@@ -281,6 +281,7 @@ static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h,
 		}
 	}
 	zb_still_invalidate(b, c);
+	zb_avsync_picture(b, c, x, y, w, h, now);
 	atomic_fetch_add(&b->stamp_cpu_ns, thread_cpu_ns() - t);
 }
 
@@ -416,6 +417,7 @@ static void on_spice_debug(const gchar *domain, GLogLevelFlags level,
 {
 	struct zb_bench *b = data;
 	int64_t now = g_get_monotonic_time();
+	zb_avsync_debug(b, message, now);
 	const char *late = strstr(message, "stream data too late by ");
 	if (late) {
 		/* a frame that came after its mm_time has no margin line */
@@ -499,6 +501,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel,
 	} else if (SPICE_IS_INPUTS_CHANNEL(channel)) {
 		c->inputs = channel;
 		spice_channel_connect(channel);
+	} else if (SPICE_IS_PLAYBACK_CHANNEL(channel)) {
+		zb_avsync_channel(c->bench, c, channel);
 	}
 }
 
@@ -520,7 +524,8 @@ static void start_client(struct zb_bench *b, int i)
 	b->n_started = i + 1;
 	SpiceSession *s = spice_session_new();
 	c->session = s;
-	g_object_set(s, "uri", b->opt.uri, "enable-audio", b->opt.audio,
+	g_object_set(s, "uri", b->opt.uri, "enable-audio",
+		b->opt.audio || b->opt.av_sync,
 		"enable-usbredir", FALSE, "enable-smartcard", FALSE, NULL);
 	if (b->password[0])
 		g_object_set(s, "password", b->password, NULL);
@@ -610,6 +615,7 @@ static void finish(struct zb_bench *b, int64_t now)
 	sample_server(b, now);
 	b->measure_end_us = now;
 	zb_still_end(b);
+	zb_avsync_end(b);
 	b->finished = true;
 	b->self_cpu_end_s = zb_self_cpu_s();
 	b->stamp_cpu_end_ns = atomic_load(&b->stamp_cpu_ns);
@@ -726,6 +732,7 @@ int zb_run(struct zb_bench *b)
 	}
 
 	zb_still_init(b);
+	zb_avsync_init(b);
 	zb_budget_init(b);
 	start_client(b, 0);
 	g_timeout_add(250, on_tick, b);
@@ -736,6 +743,9 @@ int zb_run(struct zb_bench *b)
 	if (b->still.timer)
 		g_source_remove(b->still.timer);
 	b->still.timer = 0;
+	if (b->av.delay_timer)
+		g_source_remove(b->av.delay_timer);
+	b->av.delay_timer = 0;
 	for (int i = 0; i < b->n_started; i++) {
 		SpiceSession *s = b->clients[i].session;
 		if (s)

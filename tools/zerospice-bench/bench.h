@@ -42,6 +42,9 @@ struct zb_options {
 	gboolean quiet;
 	gboolean psnr; /* --psnr: quality of client 0 against the test pattern */
 	char *trace_path; /* --trace-stages: zerospice's stage trace */
+	gboolean av_sync;   /* --av-sync: picture vs sound offset (avsync.c) */
+	double av_delay_ms; /* the audio sink latency reported to spice-gtk */
+	int av_box_x, av_box_y;
 };
 
 struct zb_decoded {
@@ -160,6 +163,25 @@ struct zb_still {
 	uint64_t failed;        /* pictures without a readable stamp */
 };
 
+/* avsync.c: --av-sync, client 0 (main thread; CLOCK_MONOTONIC us) */
+struct zb_avsync {
+	void *playback;          /* SpicePlaybackChannel */
+	unsigned delay_timer;
+	int rate, channels;
+	bool format_ok, have_data;
+	uint64_t quiet_frames, audio_frames, started, stopped;
+	GArray *audio_on_us;     /* sound onsets: arrival of the first loud sample */
+	bool have_box, box_white;
+	GArray *video_on_us;     /* the box turned white in the surface */
+	uint64_t video_measured, unpaired;
+	struct zb_samples heard_ms, arrival_ms;
+	GArray *heard_seq;       /* double: heard_ms in measured order */
+	bool have_clock;
+	int32_t clock_offset;
+	uint64_t clock_sets, clock_jumps;
+	struct zb_samples clock_jump_ms;
+};
+
 struct zb_bench {
 	struct zb_options opt;
 	GMainLoop *loop;
@@ -197,6 +219,7 @@ struct zb_bench {
 
 	struct zb_probe_state probe;
 	struct zb_still still;
+	struct zb_avsync av;
 	GArray *shown_log;          /* struct zb_shown_rec, with --trace-stages */
 	struct zb_samples *budget;  /* per stage (budget.c) */
 	uint64_t budget_joined;
@@ -226,6 +249,15 @@ void zb_still_invalidate(struct zb_bench *b, struct zb_client *c);
 void zb_still_end(struct zb_bench *b);
 void zb_still_json(struct zb_bench *b, FILE *f);
 void zb_still_summary(struct zb_bench *b, FILE *out);
+/* avsync.c */
+void zb_avsync_init(struct zb_bench *b);
+void zb_avsync_channel(struct zb_bench *b, struct zb_client *c, void *channel);
+void zb_avsync_picture(struct zb_bench *b, struct zb_client *c, int x, int y,
+	int w, int h, int64_t now);
+void zb_avsync_debug(struct zb_bench *b, const char *message, int64_t now);
+void zb_avsync_end(struct zb_bench *b);
+void zb_avsync_json(struct zb_bench *b, FILE *f);
+void zb_avsync_summary(struct zb_bench *b, FILE *out);
 /* budget.c */
 void zb_budget_init(struct zb_bench *b);
 void zb_budget_shown(struct zb_bench *b, const struct zb_shown_rec *rec);

@@ -101,7 +101,10 @@ int main(int argc, char **argv)
 	o->duration_s = 20;
 	o->warmup_s = 2;
 	o->probe_gap_ms = 100;
-	char *probe = NULL;
+	char *probe = NULL, *av_box = NULL;
+	o->av_delay_ms = 20;
+	o->av_box_x = 136;
+	o->av_box_y = 300;
 	gboolean version = FALSE;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &o->uri,
@@ -147,6 +150,16 @@ int main(int argc, char **argv)
 		{ "trace-stages", 0, 0, G_OPTION_ARG_FILENAME, &o->trace_path,
 		  "zerospice's --trace-stages file (same host): join it with "
 		  "what client 0 saw into a latency budget per stage", "FILE" },
+		{ "av-sync", 0, 0, G_OPTION_ARG_NONE, &o->av_sync,
+		  "audio/video offset against the benchmark guest's zsg.avsync: "
+		  "when client 0 shows the box turn white against when the "
+		  "tone that started in the same guest frame is heard", NULL },
+		{ "av-sink-delay-ms", 0, 0, G_OPTION_ARG_DOUBLE, &o->av_delay_ms,
+		  "with --av-sync: the audio output latency the bench reports to "
+		  "spice-gtk as its sink's (default 20)", "MS" },
+		{ "av-box", 0, 0, G_OPTION_ARG_STRING, &av_box,
+		  "with --av-sync: the pixel watched (default 136,300, the "
+		  "benchmark guest's box)", "X,Y" },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
 		  "no progress line", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version",
@@ -179,6 +192,12 @@ int main(int argc, char **argv)
 		bad = "--warmup must be >= 0";
 	else if (!(o->probe_gap_ms >= 0 && o->probe_gap_ms <= 60000))
 		bad = "--probe-gap-ms must be 0..60000";
+	else if (!(o->av_delay_ms >= 0 && o->av_delay_ms <= 2000))
+		bad = "--av-sink-delay-ms must be 0..2000";
+	else if (av_box && (sscanf(av_box, "%d,%d", &o->av_box_x,
+				    &o->av_box_y) != 2 || o->av_box_x < 0 ||
+			       o->av_box_y < 0))
+		bad = "--av-box must be X,Y";
 	else if (argc > 1)
 		bad = "unexpected arguments";
 	if (!bad && probe) {
@@ -201,6 +220,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g_free(probe);
+	g_free(av_box);
 	if (o->ticket_file && !read_ticket(o->ticket_file, b->password,
 				      sizeof(b->password)))
 		return 1;

@@ -189,6 +189,7 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 	fputs("},\n", f);
 
 	zb_still_json(b, f);
+	zb_avsync_json(b, f);
 	zb_budget_json(b, f);
 
 	/* clients */
@@ -295,6 +296,7 @@ void zb_print_summary(struct zb_bench *b, FILE *out)
 			(b->also_end.cpu_s - b->also_start.cpu_s) / secs,
 			b->also_end.rss_kib);
 	zb_still_summary(b, out);
+	zb_avsync_summary(b, out);
 	zb_budget_summary(b, out);
 	fprintf(out, "harness: %.2f cores (stamp reading %.2f)\n",
 		(b->self_cpu_end_s - b->self_cpu_start_s) / secs,
