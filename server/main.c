@@ -379,6 +379,7 @@ static int run(struct app *app)
 			fprintf(stderr, "zerospice: error: %s\n", err);
 			return EXIT_FAILURE;
 		}
+		zs_trace_set_front(app->trace, app->front);
 	}
 	struct zs_pipeline_config pcfg = {
 		.backend = o->encoder,
@@ -607,6 +608,7 @@ int main(int argc, char **argv)
 	zs_metrics_destroy(app.metrics);
 	zs_stats_set_display(NULL);
 	zs_stats_set_pipeline(NULL);
+	zs_trace_set_front(app.trace, NULL);
 	zs_front_destroy(app.front);
 	zs_pipeline_destroy(app.pipeline);
 	zs_trace_close(app.trace);
