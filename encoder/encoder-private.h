@@ -35,6 +35,16 @@ struct zs_encoder_impl {
 	bool reads_refine_level;
 };
 
+/* au-end.c: what ends an H.264/H.265 access unit for a client's parser */
+struct zs_au_end {
+	uint8_t pps[128]; /* the stream's PPS, with a 4-byte start code */
+	size_t pps_len;   /* 0: none seen yet */
+};
+/* Appends an access unit delimiter and the stream's PPS to an H.264/H.265
+ * access unit once a PPS was seen; other codecs are left alone. -1 when
+ * out of memory (the access unit is unchanged). */
+int zs_au_end_mark(struct zs_au_end *e, struct zs_access_unit *au);
+
 struct zs_encoder {
 	const struct zs_encoder_impl *impl;
 	/* Normalised: fps and bitrate_kbps are never 0 here. */
@@ -44,6 +54,7 @@ struct zs_encoder {
 	uint64_t cpu_pixel_bytes;
 	/* zs_encoder_set_refine()'s level */
 	unsigned refine_level;
+	struct zs_au_end au_end;
 };
 
 /* Bit budget factor of a refine level: 4^level. */

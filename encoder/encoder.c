@@ -319,6 +319,10 @@ int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 	au->codec = enc->config.codec;
 	au->width = enc->config.width;
 	au->height = enc->config.height;
+	if (zs_au_end_mark(&enc->au_end, au) < 0) {
+		zs_access_unit_free(au);
+		return -ENOMEM;
+	}
 	*out = au;
 	return 0;
 }

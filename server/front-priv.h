@@ -2,6 +2,8 @@
  * sessions; front-relay.c: the relays). Not for the rest of server/. */
 #pragma once
 
+#include <sys/types.h>
+
 #include <glib.h>
 
 #include "front.h"
@@ -11,6 +13,14 @@
 #define FIRST_BYTE_TIMEOUT_S 3 /* accept → the first byte (or ClientHello) */
 #define LINGER_TIMEOUT_S 5     /* delivering a refusal or the last bytes */
 #define WRITE_STALL_S 60       /* a live peer that reads nothing */
+
+/* An fd spice-server owns, known by its inode: the number alone may have
+ * been closed and reused. */
+struct zs_front_watched_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
 
 struct zs_front {
 	struct zs_front_config cfg; /* strings: only x509_dir, tls_ciphers */
@@ -29,6 +39,9 @@ struct zs_front {
 	gint64 refusal_logged_us;
 	unsigned refusals_unlogged;
 	struct zs_front_stats stats;
+	/* plain DISPLAY channels handed to spice-server: only looked at, for
+	 * the queue toward the client (front-relay.c) */
+	GArray *display_fds; /* struct zs_front_watched_fd */
 };
 
 /* front.c */
@@ -50,3 +63,6 @@ void zs_front_relay_start(struct zs_front *f, int fd, SSL *ssl, bool is_unix,
 void zs_front_relay_close(struct relay *r);
 /* Once a second: deadlines that no fd event would end. */
 void zs_front_relay_tick(struct relay *r, gint64 now_us);
+/* A plain DISPLAY channel fd handed to spice-server, which owns it: it is
+ * remembered by inode to read its send queue (zs_front_display_queue). */
+void zs_front_watch_display_fd(struct zs_front *f, int fd);

@@ -28,7 +28,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spice/enums.h>
@@ -782,4 +785,69 @@ bool zs_front_client_name(const struct zs_front *f, const struct sockaddr *sa,
 		}
 	}
 	return false;
+}
+
+
+/* ---- the queue toward display clients (--trace-stages) ---- */
+
+/* Drops the fds spice-server closed (their number may be another file
+ * now: only the same socket counts). spice-server's stream channel runs on
+ * this thread, so it cannot close one while we look. */
+static void prune_watched(struct zs_front *f)
+{
+	for (guint i = 0; i < f->display_fds->len;) {
+		struct zs_front_watched_fd *w = &g_array_index(f->display_fds,
+			struct zs_front_watched_fd, i);
+		struct stat st;
+		if (fstat(w->fd, &st) != 0 || st.st_dev != w->dev ||
+			st.st_ino != w->ino || !S_ISSOCK(st.st_mode))
+			g_array_remove_index_fast(f->display_fds, i);
+		else
+			i++;
+	}
+}
+
+void zs_front_watch_display_fd(struct zs_front *f, int fd)
+{
+	struct stat st;
+	prune_watched(f);
+	if (fstat(fd, &st) != 0)
+		return;
+	struct zs_front_watched_fd w = { fd, st.st_dev, st.st_ino };
+	g_array_append_val(f->display_fds, w);
+}
+
+static uint64_t send_queue(int fd)
+{
+	int n = 0;
+	/* TCP: not yet acknowledged; unix: not yet read by the peer */
+	if (ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+		return 0;
+	return (uint64_t)n;
+}
+
+void zs_front_display_queue(struct zs_front *f, struct zs_front_queue *q)
+{
+	*q = (struct zs_front_queue){ 0 };
+	/* handed-off fds belong to spice-server: only read from */
+	prune_watched(f);
+	for (guint i = 0; i < f->display_fds->len; i++) {
+		int fd = g_array_index(f->display_fds,
+			struct zs_front_watched_fd, i).fd;
+		q->clients++;
+		q->socket_bytes = MAX(q->socket_bytes, send_queue(fd));
+	}
+	for (GList *l = f->relays.head; l; l = l->next) {
+		const struct relay *r = l->data;
+		if (!r->parser.link_done || r->server_fd < 0 || r->client_gone ||
+			r->parser.channel_type != SPICE_CHANNEL_DISPLAY)
+			continue;
+		int unread = 0;
+		if (ioctl(r->server_fd, SIOCINQ, &unread) != 0 || unread < 0)
+			unread = 0;
+		q->clients++;
+		q->socket_bytes = MAX(q->socket_bytes, send_queue(r->client_fd));
+		q->relay_bytes = MAX(q->relay_bytes,
+			buf_len(&r->s2c) + (uint64_t)unread);
+	}
 }

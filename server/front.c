@@ -209,7 +209,7 @@ static gboolean handed_expired(gpointer data)
  * waits unread, and watches it until its ticket is accepted or
  * deadline_us (monotonic) passes. peer stays counted until then. */
 static void hand_off_watched(struct zs_front *f, int fd, struct zs_peer *peer,
-	gint64 deadline_us)
+	gint64 deadline_us, uint8_t channel_type)
 {
 	struct handed *h = g_new0(struct handed, 1);
 	socklen_t ll = sizeof(h->local), rl = sizeof(h->remote);
@@ -240,6 +240,8 @@ static void hand_off_watched(struct zs_front *f, int fd, struct zs_peer *peer,
 		LINK_TIMEOUT_S * 1000), handed_expired, h);
 	f->stats.handed_off++;
 	zs_stats_connection(fd);
+	if (channel_type == SPICE_CHANNEL_DISPLAY)
+		zs_front_watch_display_fd(f, fd);
 	if (!zs_display_add_client(f->display, fd))
 		handed_end(h, false);
 }
@@ -431,7 +433,7 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 	if (is_unix)
 		zs_front_relay_start(f, cfd, NULL, true, peer);
 	else
-		hand_off_watched(f, cfd, peer, deadline_us);
+		hand_off_watched(f, cfd, peer, deadline_us, channel_type);
 	return G_SOURCE_REMOVE;
 }
 
@@ -569,6 +571,8 @@ struct zs_front *zs_front_create(const struct zs_front_config *cfg,
 	g_queue_init(&f->pending);
 	g_queue_init(&f->relays);
 	g_queue_init(&f->handed);
+	f->display_fds = g_array_new(FALSE, FALSE,
+		sizeof(struct zs_front_watched_fd));
 	if (tls_desc_len)
 		tls_desc[0] = '\0';
 
@@ -625,6 +629,8 @@ void zs_front_destroy(struct zs_front *f)
 	if (f->tick)
 		g_source_remove(f->tick);
 	zs_peers_destroy(f->peers);
+	if (f->display_fds)
+		g_array_free(f->display_fds, TRUE);
 	if (f->sessions)
 		g_hash_table_destroy(f->sessions);
 	zs_tls_destroy(f->tls);

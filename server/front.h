@@ -80,6 +80,18 @@ struct zs_front_stats {
 };
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s);
 
+/* What waits toward the display channel's clients now (the most any one
+ * client has): bytes in the kernel's send queue of the client socket
+ * (SIOCOUTQ: sent but not acknowledged, or not sent yet), and bytes the
+ * relay holds (its buffer plus what spice-server wrote to it unread) when
+ * the channel is relayed (TLS). */
+struct zs_front_queue {
+	unsigned clients;
+	uint64_t socket_bytes;
+	uint64_t relay_bytes;
+};
+void zs_front_display_queue(struct zs_front *f, struct zs_front_queue *q);
+
 /* ---- peers.c: per-source-address accounting ---- */
 
 struct zs_peer_limits {

@@ -304,6 +304,11 @@ struct zs_trace_frame {
 struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len);
 void zs_trace_close(struct zs_trace *t);
 void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr);
+/* Each line then also carries what waits toward the display clients when
+ * the frame was queued (zs_front_display_queue). Borrows front; NULL
+ * before destroying it. */
+struct zs_front;
+void zs_trace_set_front(struct zs_trace *t, struct zs_front *front);
 
 /* ---- refine.c: sharpening a still picture (main thread) ---- */
 

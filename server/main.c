@@ -550,6 +550,7 @@ static int run(struct app *app)
 			fprintf(stderr, "zerospice: error: %s\n", err);
 			return EXIT_FAILURE;
 		}
+		zs_trace_set_front(app->trace, app->front);
 	}
 	app->pcfg = (struct zs_pipeline_config) {
 		.backend = o->encoder,
@@ -783,6 +784,7 @@ int main(int argc, char **argv)
 	zs_metrics_destroy(app.metrics);
 	zs_stats_set_display(NULL);
 	zs_stats_set_pipeline(NULL);
+	zs_trace_set_front(app.trace, NULL);
 	zs_front_destroy(app.front);
 	for (unsigned i = 0; i < app.n_consoles; i++)
 		zs_pipeline_destroy(app.consoles[i].pipeline);

@@ -9,11 +9,13 @@
 
 #include <glib.h>
 
+#include "front.h"
 #include "internal.h"
 
 struct zs_trace {
 	FILE *f;
 	bool failed;
+	struct zs_front *front;
 };
 
 struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len)
@@ -25,8 +27,12 @@ struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len)
 		return NULL;
 	}
 	setvbuf(f, NULL, _IOLBF, 0);
-	fprintf(f, "# zerospice stage trace 1: CLOCK_MONOTONIC us; frame capture "
-		"in submit enc_start enc_end queued bytes key refine\n");
+	/* version 2 added the last three columns: bytes in the client
+	 * socket's send queue and in the relay, and how many display clients
+	 * (the queue of the client that has the most) */
+	fprintf(f, "# zerospice stage trace 2: CLOCK_MONOTONIC us; frame capture "
+		"in submit enc_start enc_end queued bytes key refine "
+		"sock_queue relay_queue clients\n");
 	struct zs_trace *t = g_new0(struct zs_trace, 1);
 	t->f = f;
 	return t;
@@ -42,15 +48,26 @@ void zs_trace_close(struct zs_trace *t)
 	g_free(t);
 }
 
+void zs_trace_set_front(struct zs_trace *t, struct zs_front *front)
+{
+	if (t)
+		t->front = front;
+}
+
 void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr)
 {
 	if (!t || t->failed)
 		return;
+	struct zs_front_queue q = { 0 };
+	if (t->front)
+		zs_front_display_queue(t->front, &q);
 	if (fprintf(t->f, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %"
-		    PRIu64 " %" PRIu64 " %" PRId64 " %zu %d %u\n",
+		    PRIu64 " %" PRIu64 " %" PRId64 " %zu %d %u %" PRIu64 " %"
+		    PRIu64 " %u\n",
 		    fr->id, fr->capture_us, fr->in_us, fr->submit_us,
 		    fr->enc_start_us, fr->enc_end_us, fr->queued_us,
-		    fr->bytes, fr->keyframe ? 1 : 0, fr->refine_level) < 0) {
+		    fr->bytes, fr->keyframe ? 1 : 0, fr->refine_level,
+		    q.socket_bytes, q.relay_bytes, q.clients) < 0) {
 		/* once: a full disk must not flood the log */
 		g_warning("--trace-stages: writing failed: %s; tracing stops",
 			g_strerror(errno));

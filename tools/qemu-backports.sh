@@ -22,7 +22,7 @@ dir=${1:-${ZS_QEMU10_DIR:-/var/cache/zerospice/qemu-10}}
 list=/etc/apt/sources.list.d/zerospice-bookworm-backports.list
 suite=bookworm-backports
 pkgs=(qemu-system-x86 qemu-system-common qemu-system-data
-	qemu-system-modules-opengl seabios)
+	qemu-system-modules-opengl qemu-system-modules-spice seabios)
 apt_opts=(-q -o Acquire::http::Timeout=30 -o Acquire::Retries=2
 	-o APT::Sandbox::User=root)
 
@@ -43,7 +43,27 @@ wrapper_ok() {
 		"$dir/qemu-system-x86_64" -display help 2>/dev/null | grep -qx dbus
 }
 
+# QEMU's own SPICE server and QXL (tools/bench/compare --qemu 10) are in
+# qemu-system-modules-spice. An unpack made before it was in the list gets
+# the modules added beside the others; nothing in use is removed.
+add_spice_modules() {
+	local moddir work
+	moddir=$(cd "$dir" && ls -d usr/lib/*/qemu | head -n 1)
+	[ -n "$moddir" ] && [ ! -f "$dir/$moddir/ui-spice-core.so" ] || return 0
+	work=$(mktemp -d "${TMPDIR:-/tmp}/zs-qemu-bpo.XXXXXX")
+	if (cd "$work" && apt-get download "${apt_opts[@]}" \
+		"qemu-system-modules-spice/$suite" >"$work/download.log" 2>&1) &&
+		dpkg-deb -x "$work"/*.deb "$work/root"; then
+		cp -n "$work/root/$moddir"/*.so "$dir/$moddir/"
+		say "added QEMU's SPICE modules to $dir/$moddir"
+	else
+		say "could not add qemu-system-modules-spice (QEMU's own SPICE stays unavailable)"
+	fi
+	rm -rf "$work"
+}
+
 if wrapper_ok; then
+	add_spice_modules
 	say "$("$dir/qemu-system-x86_64" --version | head -n 1) already in $dir"
 	rm -f "$dir.failed"
 	exit 0

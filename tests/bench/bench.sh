@@ -7,10 +7,11 @@
 need python3
 [ -x "${ZEROSPICE_BENCH:-}" ] || skip "zerospice-bench was not built (libspice-client-glib-2.0-dev missing)"
 
-start_zerospice --source testpattern,size=640x360,fps=30
+start_zerospice --source testpattern,size=640x360,fps=30 --trace-stages "$TMP/trace"
 
 "$ZEROSPICE_BENCH" --connect "spice://127.0.0.1:$ZS_PORT" --duration 3 --warmup 1 \
 	--label "integration" --json "$TMP/bench.json" --plot "$TMP/bench.svg" \
+	--trace-stages "$TMP/trace" \
 	>"$TMP/bench.out" 2>"$TMP/bench.log" || { cat "$TMP/bench.out" >&2; fail "zerospice-bench failed"; }
 grep -q "^client 0: 640x360" "$TMP/bench.out" || fail "no summary line for client 0: $(head -n 3 "$TMP/bench.out")"
 
@@ -55,7 +56,20 @@ i = r["input_to_display_ms"]
 check(i["kind"] == "key" and i["sent"] >= i["answered"] > 0, "probes %r" % {k: i[k] for k in ("sent", "answered", "lost")})
 check(i["all"]["p50"] > 0 and len(i["all"]["samples"]) == i["answered"], "probe samples")
 check(r["video_margin_ms"]["n"] > 0, "video margins")
+# --trace-stages: the budget joined frames, and trace version 2 carried the
+# client socket's send queue for frames in the measured window
+bm = r["budget_ms"]
+check(bm["frames_joined"] > 0 and bm["server_frames"] >= bm["frames_joined"], "budget joined")
+q = bm["queue_kib"]
+check(q["n"] > 0 and len(q["series"]) == q["n"], "queue samples %r" % q["n"])
+check(0 <= q["socket_p50"] <= q["socket_p95"] <= q["socket_max"], "socket queue order")
+check(all(len(p) == 4 and p[0] >= 0 and p[3] > 0 for p in q["series"]), "queue series points")
 PY
+grep -q "^# zerospice stage trace 2:" "$TMP/trace" || fail "trace header: $(head -n 1 "$TMP/trace")"
+# every frame line: 13 fields, and the last (display clients) is 1 once a
+# client watched
+awk '!/^#/ && NF != 13 { bad = 1 } !/^#/ && $13 == 1 { one = 1 } END { exit bad || !one }' \
+	"$TMP/trace" || fail "trace lines: $(sed -n '2,3p' "$TMP/trace")"
 head -c 200 "$TMP/bench.svg" | grep -q "<svg" || fail "no SVG plot"
 log "$(sed -n '2,3p' "$TMP/bench.out" | tr -s ' ')"
 log "PASS"

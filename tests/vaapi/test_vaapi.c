@@ -985,14 +985,18 @@ static void run_hevc(const struct hevc_run *r, int n_frames, int n_buffers)
 		cr_expect_eq(zs_encoder_cpu_pixel_bytes(enc), 0);
 		cr_expect_eq(aus[i]->keyframe, key, "frame %d keyframe flag", i);
 		n_types = hevc_nal_types(aus[i], types, 8);
+		/* every access unit ends with an AUD and the PPS again
+		 * (encoder/au-end.c) */
 		if (key) {
-			cr_expect(n_types == 4 && types[0] == 32 && types[1] == 33 &&
-				types[2] == 34 && types[3] == 19,
-				"frame %d: VPS, SPS, PPS, IDR_W_RADL (%d NAL units, "
-				"first type %u)", i, n_types, types[0]);
+			cr_expect(n_types == 6 && types[0] == 32 && types[1] == 33 &&
+				types[2] == 34 && types[3] == 19 && types[4] == 35 &&
+				types[5] == 34,
+				"frame %d: VPS, SPS, PPS, IDR_W_RADL, AUD, PPS (%d NAL "
+				"units, first type %u)", i, n_types, types[0]);
 		} else {
-			cr_expect(n_types == 1 && types[0] == 1,
-				"frame %d: one TRAIL_R (%d NAL units, type %u)", i,
+			cr_expect(n_types == 3 && types[0] == 1 && types[1] == 35 &&
+				types[2] == 34,
+				"frame %d: TRAIL_R, AUD, PPS (%d NAL units, type %u)", i,
 				n_types, types[0]);
 		}
 	}

@@ -225,6 +225,11 @@ struct zb_bench {
 	uint64_t budget_joined;
 	/* from zerospice's trace: every frame sent, and the refined ones */
 	uint64_t trace_frames, trace_bytes, refine_frames, refine_bytes;
+	/* trace version 2: bytes waiting toward the display clients when each
+	 * frame was queued (client socket's send queue; relay), KiB, in the
+	 * measured window, and over time (budget.c) */
+	struct zb_samples sock_queue_kib, relay_queue_kib;
+	GArray *queue_series; /* struct zb_queue_point */
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;

@@ -38,7 +38,14 @@ struct trace_line {
 	size_t bytes;
 	int key;
 	unsigned refine;
+	uint64_t sock_queue, relay_queue; /* version 2 */
 };
+
+struct zb_queue_point {
+	float t_s, sock_kib, relay_kib, frame_kib;
+};
+
+#define QUEUE_SERIES_MAX 4000
 
 void zb_budget_init(struct zb_bench *b)
 {
@@ -46,6 +53,29 @@ void zb_budget_init(struct zb_bench *b)
 	b->budget = g_new0(struct zb_samples, N_STAGES);
 	for (int i = 0; i < N_STAGES; i++)
 		zb_samples_init(&b->budget[i]);
+	zb_samples_init(&b->sock_queue_kib);
+	zb_samples_init(&b->relay_queue_kib);
+	b->queue_series = g_array_new(FALSE, FALSE, sizeof(struct zb_queue_point));
+}
+
+/* Version 2 lines: the queue toward the clients when the frame was
+ * queued, in the measured window. */
+static void add_queue(struct zb_bench *b, const struct trace_line *t)
+{
+	if (!b->measure_start_us || t->queued < b->measure_start_us ||
+		(b->measure_end_us && t->queued > b->measure_end_us))
+		return;
+	zb_samples_add(&b->sock_queue_kib, (double)t->sock_queue / 1024.0);
+	zb_samples_add(&b->relay_queue_kib, (double)t->relay_queue / 1024.0);
+	if (b->queue_series->len < QUEUE_SERIES_MAX) {
+		struct zb_queue_point p = {
+			(float)(t->queued - b->measure_start_us) / 1e6f,
+			(float)t->sock_queue / 1024.0f,
+			(float)t->relay_queue / 1024.0f,
+			(float)t->bytes / 1024.0f,
+		};
+		g_array_append_val(b->queue_series, p);
+	}
 }
 
 void zb_budget_shown(struct zb_bench *b, const struct zb_shown_rec *rec)
@@ -76,13 +106,16 @@ bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 		g_free, g_free);
 	char line[512];
 	while (fgets(line, sizeof(line), f)) {
-		struct trace_line t;
-		if (line[0] == '#' || sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNd64
-			    " %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNd64
-			    " %zu %d %u", &t.id, &t.capture, &t.in, &t.submit,
-			    &t.enc_start, &t.enc_end, &t.queued, &t.bytes,
-			    &t.key, &t.refine) != 10)
+		struct trace_line t = { 0 };
+		int n = line[0] == '#' ? 0 : sscanf(line, "%" SCNu64 " %" SCNu64
+			" %" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNd64
+			" %zu %d %u %" SCNu64 " %" SCNu64, &t.id, &t.capture, &t.in,
+			&t.submit, &t.enc_start, &t.enc_end, &t.queued, &t.bytes,
+			&t.key, &t.refine, &t.sock_queue, &t.relay_queue);
+		if (n != 10 && n != 12)
 			continue;
+		if (n == 12)
+			add_queue(b, &t);
 		b->trace_frames++;
 		b->trace_bytes += t.bytes;
 		if (t.refine) {
@@ -147,7 +180,30 @@ void zb_budget_json(struct zb_bench *b, FILE *f)
 		jnum(f, zb_samples_percentile(s, 95));
 		fputs("}", f);
 	}
-	fputs("]},\n", f);
+	fputs("]", f);
+	if (b->sock_queue_kib.n) {
+		fputs(",\n   \"queue_kib\": {\"n\": ", f);
+		fprintf(f, "%zu", b->sock_queue_kib.n);
+		const char *names[] = { "socket", "relay" };
+		struct zb_samples *qs[] = { &b->sock_queue_kib, &b->relay_queue_kib };
+		for (int i = 0; i < 2; i++) {
+			fprintf(f, ", \"%s_p50\": ", names[i]);
+			jnum(f, zb_samples_percentile(qs[i], 50));
+			fprintf(f, ", \"%s_p95\": ", names[i]);
+			jnum(f, zb_samples_percentile(qs[i], 95));
+			fprintf(f, ", \"%s_max\": ", names[i]);
+			jnum(f, zb_samples_max(qs[i]));
+		}
+		fputs(", \"series\": [", f);
+		for (guint i = 0; i < b->queue_series->len; i++) {
+			const struct zb_queue_point *p = &g_array_index(
+				b->queue_series, struct zb_queue_point, i);
+			fprintf(f, "%s[%.3f, %.1f, %.1f, %.1f]", i ? ", " : "",
+				p->t_s, p->sock_kib, p->relay_kib, p->frame_kib);
+		}
+		fputs("]}", f);
+	}
+	fputs("},\n", f);
 }
 
 void zb_budget_summary(struct zb_bench *b, FILE *out)
@@ -164,4 +220,14 @@ void zb_budget_summary(struct zb_bench *b, FILE *out)
 		fprintf(out, "  %-28s %7.1f  %7.1f\n", stage_names[i],
 			zb_samples_percentile(s, 50), zb_samples_percentile(s, 95));
 	}
+	if (b->sock_queue_kib.n)
+		fprintf(out, "queued toward the client when a frame was queued, "
+			"p50 / p95 / max KiB: socket %.1f / %.1f / %.1f, relay "
+			"%.1f / %.1f / %.1f\n",
+			zb_samples_percentile(&b->sock_queue_kib, 50),
+			zb_samples_percentile(&b->sock_queue_kib, 95),
+			zb_samples_max(&b->sock_queue_kib),
+			zb_samples_percentile(&b->relay_queue_kib, 50),
+			zb_samples_percentile(&b->relay_queue_kib, 95),
+			zb_samples_max(&b->relay_queue_kib));
 }
