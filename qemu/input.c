@@ -47,12 +47,9 @@ static void motion_done(GObject *obj, GAsyncResult *res, gpointer data)
 		send_motion(src);
 }
 
-static void send_motion(struct zs_qemu_source *src)
+/* One call with the motion gathered so far. */
+static void call_motion(struct zs_qemu_source *src)
 {
-	if (src->motion_inflight >= ZS_QEMU_MAX_MOTION_CALLS) {
-		src->motion_held = true;
-		return;
-	}
 	src->motion_held = false;
 	src->motion_inflight++;
 	if (src->motion_abs) {
@@ -67,24 +64,21 @@ static void send_motion(struct zs_qemu_source *src)
 	}
 }
 
+static void send_motion(struct zs_qemu_source *src)
+{
+	if (src->motion_inflight >= ZS_QEMU_MAX_MOTION_CALLS) {
+		src->motion_held = true;
+		return;
+	}
+	call_motion(src);
+}
+
 /* Buttons go out after the motion before them: send what is held now,
  * even past the bound (one call per button change at most). */
 static void flush_motion(struct zs_qemu_source *src)
 {
-	if (!src->motion_held)
-		return;
-	src->motion_held = false;
-	src->motion_inflight++;
-	if (src->motion_abs) {
-		zs_qemu_display1_mouse_call_set_abs_position(src->mouse,
-			(uint32_t)src->pointer_x, (uint32_t)src->pointer_y,
-			src->cancel, motion_done, src);
-	} else {
-		int32_t dx = src->motion_dx, dy = src->motion_dy;
-		src->motion_dx = src->motion_dy = 0;
-		zs_qemu_display1_mouse_call_rel_motion(src->mouse, dx, dy,
-			src->cancel, motion_done, src);
-	}
+	if (src->motion_held)
+		call_motion(src);
 }
 
 static void send_rel(struct zs_qemu_source *src, int32_t dx, int32_t dy)

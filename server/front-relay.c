@@ -269,18 +269,22 @@ static void note_waiting(gint64 *since, size_t pending, bool moved)
 		*since = g_get_monotonic_time();
 }
 
+static enum io from_tls(enum zs_tls_io tls_io)
+{
+	switch (tls_io) {
+	case ZS_TLS_IO_DONE: return IO_DONE;
+	case ZS_TLS_IO_WANT_READ: return IO_WANT_READ;
+	case ZS_TLS_IO_WANT_WRITE: return IO_WANT_WRITE;
+	case ZS_TLS_IO_EOF: return IO_EOF;
+	default: return IO_ERROR;
+	}
+}
+
 static enum io client_read(struct relay *r, uint8_t *p, size_t len,
 	size_t *n, char *err, size_t err_len)
 {
-	if (r->ssl) {
-		switch (zs_tls_read(r->ssl, p, len, n, err, err_len)) {
-		case ZS_TLS_IO_DONE: return IO_DONE;
-		case ZS_TLS_IO_WANT_READ: return IO_WANT_READ;
-		case ZS_TLS_IO_WANT_WRITE: return IO_WANT_WRITE;
-		case ZS_TLS_IO_EOF: return IO_EOF;
-		default: return IO_ERROR;
-		}
-	}
+	if (r->ssl)
+		return from_tls(zs_tls_read(r->ssl, p, len, n, err, err_len));
 	for (;;) {
 		ssize_t rc = recv(r->client_fd, p, len, 0);
 		if (rc > 0) {
@@ -301,15 +305,8 @@ static enum io client_read(struct relay *r, uint8_t *p, size_t len,
 static enum io client_write(struct relay *r, const uint8_t *p, size_t len,
 	size_t *n, char *err, size_t err_len)
 {
-	if (r->ssl) {
-		switch (zs_tls_write(r->ssl, p, len, n, err, err_len)) {
-		case ZS_TLS_IO_DONE: return IO_DONE;
-		case ZS_TLS_IO_WANT_READ: return IO_WANT_READ;
-		case ZS_TLS_IO_WANT_WRITE: return IO_WANT_WRITE;
-		case ZS_TLS_IO_EOF: return IO_EOF;
-		default: return IO_ERROR;
-		}
-	}
+	if (r->ssl)
+		return from_tls(zs_tls_write(r->ssl, p, len, n, err, err_len));
 	for (;;) {
 		ssize_t rc = send(r->client_fd, p, len, MSG_NOSIGNAL);
 		if (rc >= 0) {
