@@ -12,6 +12,8 @@
 #define RAISE_FACTOR 1.08
 #define RAISE_EVERY_US (G_USEC_PER_SEC / 4)
 #define RAISE_USE 0.75
+/* a report's trip this much under the previous one's: the queue drains */
+#define FALLING_MS 20
 #define ENCODER_SHARE 0.9 /* of the link, for the encoder's ceiling */
 #define BURST_MS 40       /* the pacer lets this much through at once */
 #define MIN_BURST_BYTES 6000
@@ -121,8 +123,20 @@ static bool client_sample(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 	}
 	c->base_ms[0] = MIN(c->base_ms[0], (uint32_t)trip);
 	uint32_t base = MIN(c->base_ms[0], c->base_ms[1]);
+	c->prev_trip_ms = c->trip_ms;
 	c->trip_ms = (uint32_t)trip;
 	c->queue_ms = (uint32_t)trip - base;
+	/* A lost segment holds everything behind it for a retransmission
+	 * timeout, and then the held frames arrive at once: reports whose
+	 * trips fall by the time between their frames. A queue keeps the
+	 * trip up or growing. */
+	if (c->queue_ms <= ZS_RATECTL_QUEUE_HIGH_MS)
+		c->over_streak = 0;
+	else if (c->over_streak == 0 ||
+		 c->trip_ms + FALLING_MS >= c->prev_trip_ms)
+		c->over_streak++;
+	else
+		c->over_streak = 1;
 
 	int age = find_frame(rc, r->end_frame_mm_time);
 	/* sent after the reported frame: on the way, or queued */
@@ -158,7 +172,9 @@ bool zs_ratectl_report(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 	bool over = c->queue_ms > ZS_RATECTL_QUEUE_HIGH_MS;
 	if (over)
 		rc->last_over_us = now_us;
-	if (over && now_us >= rc->hold_until_us && c->recv_kbps > 0) {
+	/* a queue, not one late burst: two reports in a row */
+	bool queued = c->over_streak >= 2;
+	if (queued && now_us >= rc->hold_until_us && c->recv_kbps > 0) {
 		double target = MAX(ZS_RATECTL_MIN_KBPS,
 			CUT_FACTOR * c->recv_kbps);
 		if (!rc->limited || target < rc->link_kbps) {
@@ -170,7 +186,7 @@ bool zs_ratectl_report(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 		rc->hold_until_us = now_us +
 			((int64_t)c->trip_ms + 100) * 1000;
 	}
-	if (over && rc->limited) {
+	if (queued && rc->limited) {
 		/* What was sent after the reported frame is still queued
 		 * beyond what the link holds in flight: the pacer lets
 		 * nothing more go until the link has taken it (the newest

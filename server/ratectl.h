@@ -13,7 +13,9 @@
  * the time since the client's previous report are its receive rate.
  *
  * States: unlimited (the start, and a LAN: no pacing, the configured
- * bitrate) until a client's queue exceeds ZS_RATECTL_QUEUE_HIGH_MS; then
+ * bitrate) until a client's queue exceeds ZS_RATECTL_QUEUE_HIGH_MS in two
+ * reports in a row, the second not falling (one late burst is a lost
+ * segment that held the frames behind it, not a queue); then
  * limited to 0.85 × that client's receive rate. While a client's queue is
  * over HIGH the pacer also holds frames until the bytes sent after the
  * reported frame have left (the queue drains, the newest frame goes
@@ -42,7 +44,8 @@ struct zs_ratectl_client {
 	int64_t last_us;      /* ... and when it arrived */
 	double recv_kbps;     /* smoothed; 0 = not yet known */
 	uint32_t queue_ms;    /* from the latest report */
-	uint32_t trip_ms;
+	uint32_t trip_ms, prev_trip_ms;
+	unsigned over_streak; /* reports in a row over HIGH, not falling */
 	uint64_t inflight_bytes; /* sent after the latest reported frame */
 };
 

@@ -26,6 +26,10 @@ struct sim {
 	struct zs_relay_stream_report report[MAX_FRAMES / 5 + 1];
 	unsigned n_reports, n_reported;
 	bool pending;
+	/* a "lost segment" every stall_every frames: that frame and all
+	 * behind it wait stall_us more (TCP's head-of-line blocking) */
+	unsigned stall_every;
+	int64_t stall_us;
 	int64_t max_queue_us_late; /* worst frame delay over 2 × owd, late */
 };
 
@@ -56,6 +60,13 @@ static void sim_run(struct sim *s, int64_t t0, int64_t dur_us,
 				s->link_kbps;
 			s->arrive_us[s->n_sent] = (int64_t)s->link_free_us +
 				s->owd_us;
+			if (s->stall_every && s->n_sent % s->stall_every ==
+				s->stall_every - 1)
+				s->arrive_us[s->n_sent] += s->stall_us;
+			if (s->n_sent && s->arrive_us[s->n_sent] <
+				s->arrive_us[s->n_sent - 1])
+				s->arrive_us[s->n_sent] =
+					s->arrive_us[s->n_sent - 1];
 			s->stamp_ms[s->n_sent] = (uint32_t)(t / 1000);
 			s->n_sent++;
 			s->pending = false;
@@ -120,6 +131,20 @@ Test(ratectl, a_narrow_link_is_followed_without_a_standing_queue)
 			sent_kbps += 1;
 	cr_assert_gt(sent_kbps, 0);
 	cr_assert_gt(zs_ratectl_encoder_kbps(&s.rc), 400);
+}
+
+Test(ratectl, lost_segments_on_a_wide_link_are_not_a_queue)
+{
+	/* wan80's kind: 10 Mbit/s, 40 ms each way, a loss holding the
+	 * stream one RTO (280 ms) about every second and a half */
+	static struct sim s;
+	sim_init(&s, 10000, 40 * MS, 4000);
+	s.stall_every = 90;
+	s.stall_us = 280 * MS;
+	sim_run(&s, T0, 20 * G_USEC_PER_SEC, T0, 60);
+	cr_assert_eq(s.rc.cuts, 0, "cut %" G_GUINT64_FORMAT " times, paced "
+		"at %u kbit/s", s.rc.cuts, zs_ratectl_link_kbps(&s.rc));
+	cr_assert_not(s.rc.limited);
 }
 
 Test(ratectl, the_limit_lifts_when_the_link_widens)
