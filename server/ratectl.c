@@ -191,9 +191,8 @@ bool zs_ratectl_report(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 		 * beyond what the link holds in flight: the pacer lets
 		 * nothing more go until the link has taken it (the newest
 		 * frame then goes, not a queue of old ones). */
-		double in_flight = c->recv_kbps * 1000 / 8 *
-			(MIN(c->trip_ms, (uint32_t)c->queue_ms) < c->trip_ms ?
-			 (double)(c->trip_ms - c->queue_ms) / 1000 : 0);
+		uint32_t base_ms = c->trip_ms - c->queue_ms;
+		double in_flight = c->recv_kbps / 8 * base_ms;
 		rc->bucket_bytes = MAX(rc->bucket_bytes,
 			(double)c->inflight_bytes - in_flight);
 	} else if (rc->limited && c->queue_ms < ZS_RATECTL_QUEUE_LOW_MS &&
