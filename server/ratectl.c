@@ -18,9 +18,14 @@
 #define BURST_MS 40       /* the pacer lets this much through at once */
 #define MIN_BURST_BYTES 6000
 /* Frames on the way beyond the newest one a client reported, while
- * clients report (every 5 frames): an overloaded link's first second
- * queues this much, not a second of frames. */
-#define MAX_UNREPORTED_FRAMES 10
+ * clients report (every 5 frames): a report's window, a margin, and what
+ * was sent within the lowest trip (+ JITTER_MS); before a trip is known,
+ * UNREPORTED_START. An overloaded link's first second then queues a few
+ * frames, not a second of them. */
+#define REPORT_WINDOW_FRAMES 5
+#define UNREPORTED_MARGIN_FRAMES 3
+#define UNREPORTED_START 10
+#define JITTER_MS 50
 #define REPORTS_FRESH_US G_USEC_PER_SEC
 #define UNREPORTED_POLL_US (20 * 1000)
 
@@ -60,6 +65,23 @@ void zs_ratectl_sent(struct zs_ratectl *rc, int64_t now_us, size_t bytes)
 	rc->sent_total++;
 }
 
+static unsigned unreported_allowed(const struct zs_ratectl *rc,
+	int64_t now_us)
+{
+	if (!rc->base_ms)
+		return UNREPORTED_START;
+	uint32_t since = (uint32_t)(now_us / 1000) - rc->base_ms - JITTER_MS;
+	unsigned n = 0;
+	for (unsigned i = 0; i < rc->sent_n; i++) {
+		unsigned k = (rc->sent_next + ZS_RATECTL_RING - 1 - i) %
+			ZS_RATECTL_RING;
+		if ((int32_t)(rc->sent[k].ms - since) < 0)
+			break;
+		n++;
+	}
+	return REPORT_WINDOW_FRAMES + UNREPORTED_MARGIN_FRAMES + n;
+}
+
 int64_t zs_ratectl_wait_us(struct zs_ratectl *rc, int64_t now_us)
 {
 	drain(rc, now_us);
@@ -69,7 +91,7 @@ int64_t zs_ratectl_wait_us(struct zs_ratectl *rc, int64_t now_us)
 		now_us - rc->reported_us < REPORTS_FRESH_US :
 		rc->sent_total && now_us - rc->first_sent_us < REPORTS_FRESH_US;
 	if (reporting &&
-	    rc->sent_total - rc->reported_total >= MAX_UNREPORTED_FRAMES)
+	    rc->sent_total - rc->reported_total >= unreported_allowed(rc, now_us))
 		return UNREPORTED_POLL_US;
 	if (!rc->limited)
 		return 0;
@@ -126,6 +148,7 @@ static bool client_sample(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 	c->prev_trip_ms = c->trip_ms;
 	c->trip_ms = (uint32_t)trip;
 	c->queue_ms = (uint32_t)trip - base;
+	rc->base_ms = MAX(1, base);
 	/* A lost segment holds everything behind it for a retransmission
 	 * timeout, and then the held frames arrive at once: reports whose
 	 * trips fall by the time between their frames. A queue keeps the

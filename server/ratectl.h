@@ -63,6 +63,7 @@ struct zs_ratectl {
 	uint64_t reported_total; /* frames up to the newest reported one */
 	int64_t reported_us;     /* when a report last named a frame */
 	int64_t first_sent_us;
+	uint32_t base_ms;        /* the last reporting client's lowest trip */
 	uint64_t cuts, raises;
 };
 

@@ -133,6 +133,17 @@ Test(ratectl, a_narrow_link_is_followed_without_a_standing_queue)
 	cr_assert_gt(zs_ratectl_encoder_kbps(&s.rc), 400);
 }
 
+Test(ratectl, a_long_wide_link_keeps_every_frame)
+{
+	/* 140 ms RTT, 50 Mbit/s: ~13 frames are on the way before a report
+	 * comes back; all must go */
+	static struct sim s;
+	sim_init(&s, 50000, 70 * MS, 4000);
+	sim_run(&s, T0, 10 * G_USEC_PER_SEC, T0, 60);
+	cr_assert_eq(s.rc.cuts, 0);
+	cr_assert_geq(s.n_sent, 595, "%u frames of 600 sent", s.n_sent);
+}
+
 Test(ratectl, lost_segments_on_a_wide_link_are_not_a_queue)
 {
 	/* wan80's kind: 10 Mbit/s, 40 ms each way, a loss holding the
