@@ -103,18 +103,20 @@ int64_t zs_ratectl_wait_us(struct zs_ratectl *rc, int64_t now_us)
 		G_USEC_PER_SEC) + 1;
 }
 
-/* The ring index of the frame spice-server stamped `ms` (it stamps the
- * ms we queued it, or the next), -1 when it is not there. */
+/* How many frames back (0: the newest) the frame spice-server stamped
+ * `ms` is, -1 when it is not in the ring. spice-server stamps a frame when
+ * it starts reading it from us, at or after the ms we queued it, and we
+ * queue the next only once it has read the last: the newest frame queued
+ * at or before the stamp. (It may wait in our output while spice-server's
+ * own queue holds it back: a stamp can be well after our ms.) */
 static int find_frame(const struct zs_ratectl *rc, uint32_t ms)
 {
 	for (unsigned i = 0; i < rc->sent_n; i++) {
 		unsigned k = (rc->sent_next + ZS_RATECTL_RING - 1 - i) %
 			ZS_RATECTL_RING;
 		int32_t d = (int32_t)(ms - rc->sent[k].ms);
-		if (d == 0 || d == 1)
-			return (int)i;
-		if (d > 1)
-			return -1; /* older frames only from here */
+		if (d >= 0)
+			return d <= MAX_TRIP_MS ? (int)i : -1;
 	}
 	return -1;
 }

@@ -208,3 +208,23 @@ Test(ratectl, the_pacer_holds_a_big_frame_for_its_time_on_the_link)
 	zs_ratectl_sent(&rc, T0 + wait, 1 << 20);
 	cr_assert_eq(zs_ratectl_wait_us(&rc, T0 + wait), 0);
 }
+
+/* spice-server may read a frame long after we queued it (its own queue
+ * held it back): the report's stamp still names that frame, and the bytes
+ * sent after it are what is on the way. */
+Test(ratectl, a_frame_read_late_by_spice_server_is_still_found)
+{
+	struct zs_ratectl rc;
+	struct zs_ratectl_client c = { 0 };
+	zs_ratectl_init(&rc, 6000);
+	for (int i = 0; i < 4; i++)
+		zs_ratectl_sent(&rc, T0 + i * 100 * MS, 1000 * (i + 1));
+	/* frame 1 (queued at +100 ms) read at +180 ms; frames 2 and 3 after */
+	struct zs_relay_stream_report r = {
+		.end_frame_mm_time = (uint32_t)((T0 + 180 * MS) / 1000),
+		.num_frames = 5 };
+	zs_ratectl_report(&rc, &c, T0 + 400 * MS, &r);
+	cr_assert(c.have_last);
+	cr_assert_eq(c.inflight_bytes, 3000 + 4000);
+	cr_assert_eq(rc.reported_total, 2);
+}
