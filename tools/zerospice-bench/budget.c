@@ -44,8 +44,10 @@ enum {
 	KS_QEMU_CALL,    /* -> QEMU answered Keyboard.Press */
 	KS_GUEST,        /* -> QEMU's first message of the answering picture
 	                  * (0 when it came before the reply) */
-	KS_TO_ENCODER,   /* -> the encoder starts on it (batching, hand-off,
-	                  * waiting for the encoder) */
+	KS_TO_PIPELINE,  /* -> the pipeline has it (the rest of QEMU's
+	                  * messages of that picture, our copy) */
+	KS_TO_ENCODER,   /* -> the encoder starts on it (newest wins, waiting
+	                  * for the encoder, the hand-off) */
 	KS_ENCODE,
 	KS_TO_QUEUED,    /* -> queued for spice-server */
 	KS_TO_CLIENT,    /* -> spice-gtk received it */
@@ -56,7 +58,7 @@ enum {
 
 static const char *const key_stage_names[N_KEY_STAGES] = {
 	"client_to_zerospice", "zerospice_to_qemu_reply", "qemu_guest_to_frame",
-	"frame_to_encoder", "encode", "encoded_to_queued", "queued_to_client",
+	"frame_to_pipeline", "pipeline_to_encoder", "encode", "encoded_to_queued", "queued_to_client",
 	"client_decode_and_show", "key_to_shown",
 };
 
@@ -167,7 +169,8 @@ static void join_keys(struct zb_bench *b, GArray *keys, GHashTable *by_id)
 		if (!t)
 			continue;
 		b->key_frame_joined++;
-		add_ms(&s[KS_TO_ENCODER], k->capture_us, (int64_t)t->enc_start);
+		add_ms(&s[KS_TO_PIPELINE], k->capture_us, t->in);
+		add_ms(&s[KS_TO_ENCODER], t->in, (int64_t)t->enc_start);
 		add_ms(&s[KS_ENCODE], (int64_t)t->enc_start, (int64_t)t->enc_end);
 		add_ms(&s[KS_TO_QUEUED], (int64_t)t->enc_end, t->queued);
 		add_ms(&s[KS_TO_CLIENT], t->queued, p->arrival_us);
