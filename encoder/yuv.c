@@ -16,9 +16,11 @@ static const struct coefs table[] = {
 
 /* One row of luma: the loop body must stay free of calls and branches. */
 static void luma_row(const uint8_t *restrict s, uint8_t *restrict y,
-	uint32_t width, int kr, int kg, int kb)
+	size_t width, int kr, int kg, int kb)
 {
-	for (uint32_t x = 0; x < width; x++) {
+	/* size_t indices: with 32-bit ones GCC cannot prove 4 * x does not
+	 * wrap and vectorises nothing */
+	for (size_t x = 0; x < width; x++) {
 		int v = kr * s[4 * x + 2] + kg * s[4 * x + 1] + kb * s[4 * x] +
 			(16 << 8) + 128;
 		y[x] = (uint8_t)(v >> 8);
@@ -29,18 +31,18 @@ static void luma_row(const uint8_t *restrict s, uint8_t *restrict y,
  * (4 samples: the division by 4 is in the shift). With the rows summing
  * to 0 the result stays within 16..241 for any input. */
 static void chroma_row(const uint8_t *restrict a, const uint8_t *restrict b,
-	uint8_t *restrict u, uint8_t *restrict v, uint32_t half,
-	const struct coefs *k)
+	uint8_t *restrict u, uint8_t *restrict v, size_t half,
+	struct coefs k)
 {
-	for (uint32_t x = 0; x < half; x++) {
+	for (size_t x = 0; x < half; x++) {
 		int bs = a[8 * x] + a[8 * x + 4] + b[8 * x] + b[8 * x + 4];
 		int gs = a[8 * x + 1] + a[8 * x + 5] + b[8 * x + 1] +
 			b[8 * x + 5];
 		int rs = a[8 * x + 2] + a[8 * x + 6] + b[8 * x + 2] +
 			b[8 * x + 6];
-		u[x] = (uint8_t)((k->ur * rs + k->ug * gs + k->ub * bs +
+		u[x] = (uint8_t)((k.ur * rs + k.ug * gs + k.ub * bs +
 			(128 << 10) + 512) >> 10);
-		v[x] = (uint8_t)((k->vr * rs + k->vg * gs + k->vb * bs +
+		v[x] = (uint8_t)((k.vr * rs + k.vg * gs + k.vb * bs +
 			(128 << 10) + 512) >> 10);
 	}
 }
@@ -61,6 +63,6 @@ void zs_yuv_from_bgrx(const uint8_t *src, ptrdiff_t src_stride,
 		luma_row(s1, y + (size_t)(r + 1) * y_stride, width, k->yr,
 			k->yg, k->yb);
 		chroma_row(s0, s1, u + (size_t)(r / 2) * uv_stride,
-			v + (size_t)(r / 2) * uv_stride, width / 2, k);
+			v + (size_t)(r / 2) * uv_stride, width / 2, *k);
 	}
 }
