@@ -58,8 +58,9 @@ enum {
 
 static const char *const key_stage_names[N_KEY_STAGES] = {
 	"client_to_zerospice", "zerospice_to_qemu_reply", "qemu_guest_to_frame",
-	"frame_to_pipeline", "pipeline_to_encoder", "encode", "encoded_to_queued", "queued_to_client",
-	"client_decode_and_show", "key_to_shown",
+	"frame_to_pipeline", "pipeline_to_encoder", "encode",
+	"encoded_to_queued", "queued_to_client", "client_decode_and_show",
+	"key_to_shown",
 };
 
 /* Frame ids after the answering one looked at when that one was not sent
