@@ -23,6 +23,7 @@
 
 #include "encoder-private.h"
 #include "gst-settings.h"
+#include "yuv.h"
 #include "zs-dmabuf.h"
 
 /* How long encode() waits for the encoder's output before giving up; the
@@ -300,6 +301,14 @@ struct gst_encoder {
 	bool have_pts_offset;
 	/* Pixel bytes videoconvert (and videoflip) touch per frame. */
 	uint64_t convert_bytes, flip_bytes;
+	/* Our own conversion (yuv.c) feeds the encoder I420 in this buffer
+	 * instead of videoconvert and videoflip (H.264/H.265 from B,G,R,X at
+	 * an even size); NULL: the GStreamer path. encode() is synchronous
+	 * and waits until the pipeline let go of it, so one buffer serves
+	 * every frame. */
+	uint8_t *yuv;
+	GstVideoInfo yuv_info;
+	enum zs_yuv_matrix yuv_matrix;
 
 	/* Frames still wrapped by a GstBuffer somewhere in the pipeline; the
 	 * destroy notify runs on a streaming thread. */
@@ -462,8 +471,11 @@ static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
 		gst_bin_add_many(GST_BIN(g->pipeline), parser, out_filter, NULL);
 	g->appsink = GST_APP_SINK(sink);
 
-	gst_video_info_set_format(&info, g->in_format, g->coded_width,
-		g->coded_height);
+	if (g->yuv)
+		info = g->yuv_info;
+	else
+		gst_video_info_set_format(&info, g->in_format, g->coded_width,
+			g->coded_height);
 	info.fps_n = (gint)cfg->fps;
 	info.fps_d = 1;
 	caps = gst_video_info_to_caps(&info);
@@ -567,7 +579,98 @@ static void gst_encoder_free(struct gst_encoder *g)
 		gst_object_unref(g->pipeline);
 	g_mutex_clear(&g->lock);
 	g_cond_clear(&g->unmapped);
+	free(g->yuv);
 	free(g);
+}
+
+/* H.264 and H.265 from B,G,R,X pictures of an even size get our one-pass
+ * conversion (yuv.h): same matrix and range as videoconvert would pick
+ * (GStreamer's default colorimetry of I420 at that size, in the caps), so
+ * clients see the same colours. Anything else keeps videoconvert. */
+static void use_own_conversion(struct gst_encoder *g)
+{
+	const struct zs_encoder_config *cfg = &g->base.config;
+	GstVideoInfo info;
+
+	if ((cfg->codec != ZS_CODEC_H264 && cfg->codec != ZS_CODEC_H265) ||
+	    (g->in_format != GST_VIDEO_FORMAT_BGRx &&
+	     g->in_format != GST_VIDEO_FORMAT_BGRA) ||
+	    g->coded_width != cfg->width || g->coded_height != cfg->height ||
+	    (cfg->width & 1) || (cfg->height & 1))
+		return;
+	gst_video_info_set_format(&info, GST_VIDEO_FORMAT_I420, cfg->width,
+		cfg->height);
+	if (info.colorimetry.range != GST_VIDEO_COLOR_RANGE_16_235)
+		return;
+	if (info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709)
+		g->yuv_matrix = ZS_YUV_BT709;
+	else if (info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT601)
+		g->yuv_matrix = ZS_YUV_BT601;
+	else
+		return;
+	g->yuv = malloc(GST_VIDEO_INFO_SIZE(&info));
+	if (!g->yuv)
+		return; /* videoconvert then */
+	g->yuv_info = info;
+	/* reads the picture once, writes I420 once: as videoconvert */
+}
+
+static void yuv_released(gpointer data)
+{
+	struct gst_encoder *g = data;
+
+	g_mutex_lock(&g->lock);
+	g->live_buffers--;
+	g_cond_broadcast(&g->unmapped);
+	g_mutex_unlock(&g->lock);
+}
+
+/* Converts the frame into g->yuv and wraps that. */
+static GstBuffer *convert_frame(struct gst_encoder *g,
+	const struct zs_frame *frame, int *ret)
+{
+	const struct zs_encoder_config *cfg = &g->base.config;
+	const GstVideoInfo *info = &g->yuv_info;
+	struct zs_frame_map map;
+
+	*ret = zs_frame_map(frame, &map);
+	if (*ret < 0) {
+		g_warning("%s: cannot map frame %" G_GUINT64_FORMAT ": %s",
+			g->base.description, frame->id, strerror(-*ret));
+		return NULL;
+	}
+	if (map.stride > G_MAXINT || map.stride < cfg->width * BYTES_PER_PIXEL) {
+		g_warning("%s: frame %" G_GUINT64_FORMAT " mapped with stride %u",
+			g->base.description, frame->id, map.stride);
+		zs_frame_unmap(&map);
+		*ret = -EINVAL;
+		return NULL;
+	}
+	const uint8_t *src = map.pixels;
+	ptrdiff_t stride = (ptrdiff_t)map.stride;
+	if (!frame->y0_top) {
+		src += (size_t)map.stride * (cfg->height - 1);
+		stride = -stride;
+	}
+	zs_yuv_from_bgrx(src, stride, cfg->width, cfg->height, g->yuv_matrix,
+		g->yuv + GST_VIDEO_INFO_PLANE_OFFSET(info, 0),
+		(size_t)GST_VIDEO_INFO_PLANE_STRIDE(info, 0),
+		g->yuv + GST_VIDEO_INFO_PLANE_OFFSET(info, 1),
+		g->yuv + GST_VIDEO_INFO_PLANE_OFFSET(info, 2),
+		(size_t)GST_VIDEO_INFO_PLANE_STRIDE(info, 1));
+	zs_frame_unmap(&map);
+
+	g_mutex_lock(&g->lock);
+	g->live_buffers++;
+	g_mutex_unlock(&g->lock);
+	GstBuffer *buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY,
+		g->yuv, GST_VIDEO_INFO_SIZE(info), 0, GST_VIDEO_INFO_SIZE(info),
+		g, yuv_released);
+	gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE,
+		GST_VIDEO_FORMAT_I420, cfg->width, cfg->height,
+		GST_VIDEO_INFO_N_PLANES(info), (gsize *)info->offset,
+		(gint *)info->stride);
+	return buf;
 }
 
 struct zs_encoder *zs_encoder_gst_create_element(
@@ -649,6 +752,7 @@ struct zs_encoder *zs_encoder_gst_create_element(
 		g->convert_bytes += 2ull * g->coded_width * g->coded_height *
 			BYTES_PER_PIXEL;
 
+	use_own_conversion(g);
 	if (!build_pipeline(g, err, err_len)) {
 		gst_encoder_free(g);
 		return NULL;
@@ -875,14 +979,16 @@ static int gst_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 		return -EIO;
 	}
 
-	buf = wrap_frame(g, frame, &ret);
+	buf = g->yuv ? convert_frame(g, frame, &ret) :
+		wrap_frame(g, frame, &ret);
 	if (!buf)
 		return ret;
 	GST_BUFFER_PTS(buf) = pts;
 	GST_BUFFER_DTS(buf) = pts;
 	GST_BUFFER_DURATION(buf) = g->frame_duration;
 
-	flip = !frame->y0_top;
+	/* our conversion reads a bottom-up picture upward itself */
+	flip = !frame->y0_top && !g->yuv;
 	if (flip != g->flipping) {
 		zs_gst_set_enum(g->flip, "video-direction",
 			flip ? "vert" : "identity");

@@ -355,13 +355,15 @@ void zs_qemu_emit_frame(struct zs_qemu_source *src, struct zs_qemu_buffer *buf,
 		g_source_set_callback(qf->ack_timer, ack_timeout, qf, NULL);
 		g_source_attach(qf->ack_timer, src->ctx);
 	}
+	if (src->n_key_wait)
+		zs_qemu_input_trace_frame(src, buf, f);
 	if (src->base.events.frame)
 		src->base.events.frame(src->base.events_data, f);
 	else
 		frame_release(f, qf);
 }
 
-static struct zs_qemu_buffer *current_buffer(struct zs_qemu_display *disp)
+struct zs_qemu_buffer *zs_qemu_display_current(struct zs_qemu_display *disp)
 {
 	if (disp->kind == ZS_QEMU_BUFFER_MAP && disp->map &&
 	    disp->map->pixels &&
@@ -378,7 +380,7 @@ static gboolean emit_idle(gpointer data)
 {
 	struct zs_qemu_source *src = data;
 	struct zs_qemu_display *disp = &src->disp;
-	struct zs_qemu_buffer *buf = current_buffer(disp);
+	struct zs_qemu_buffer *buf = zs_qemu_display_current(disp);
 	int64_t now = g_get_monotonic_time();
 
 	g_source_unref(disp->emit_idle);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "qemu-private.h"
+#include "zs-stamp.h"
 
 static void send_motion(struct zs_qemu_source *src);
 
@@ -93,6 +94,155 @@ static void send_rel(struct zs_qemu_source *src, int32_t dx, int32_t dy)
 	send_motion(src);
 }
 
+/* ---- --trace-stages: which frame answers a key press ---- */
+
+/* Where the bench guest draws its input stamp, and the slack searched
+ * around it (its quiet zone and a little more). */
+#define KEY_STAMP_X 16
+#define KEY_STAMP_Y 128
+#define KEY_STAMP_SLACK 20
+
+/* The key event count of the input stamp in buf; false when buf shows no
+ * stamp there (not the bench guest) or has no mapping to read. */
+static bool read_key_events(const struct zs_qemu_buffer *buf,
+	uint16_t *events)
+{
+	if (!buf || !buf->pixels || buf->n_planes != 1 ||
+	    buf->strides[0] < (uint64_t)buf->width * 4 ||
+	    (uint64_t)buf->strides[0] * buf->height + buf->offsets[0] >
+		    buf->map_len)
+		return false;
+	uint32_t x0 = KEY_STAMP_X - KEY_STAMP_SLACK > 0 ?
+		KEY_STAMP_X - KEY_STAMP_SLACK : 0;
+	uint32_t y0 = KEY_STAMP_Y - KEY_STAMP_SLACK;
+	uint32_t x1 = MIN(buf->width, KEY_STAMP_X + ZS_STAMP_WIDTH_PX +
+		KEY_STAMP_SLACK);
+	uint32_t y1 = MIN(buf->height, KEY_STAMP_Y + ZS_STAMP_HEIGHT_PX +
+		KEY_STAMP_SLACK);
+	if (x1 <= x0 || y1 <= y0)
+		return false;
+	/* 32-bit pixels of any channel order: the cells are black or white */
+	struct zs_image img = {
+		.pixels = buf->pixels + buf->offsets[0] +
+			(size_t)y0 * buf->strides[0] + (size_t)x0 * 4,
+		.width = x1 - x0,
+		.height = y1 - y0,
+		.stride = buf->strides[0],
+		.bytes_per_pixel = 4,
+	};
+	uint8_t payload[ZS_STAMP_PAYLOAD_BYTES];
+	if (!zs_stamp_find(&img, ZS_STAMP_TYPE_INPUT, payload, NULL, NULL))
+		return false;
+	struct zs_stamp_input in;
+	zs_stamp_unpack_input(payload, &in);
+	*events = in.key_events;
+	return true;
+}
+
+/* Reports the presses that are complete (answered and replied) or waited
+ * too long, and drops them. */
+static void key_trace_flush(struct zs_qemu_source *src, int64_t now)
+{
+	int kept = 0;
+
+	for (int i = 0; i < src->n_key_wait; i++) {
+		struct zs_qemu_key_wait *w = &src->key_wait[i];
+		bool done = w->k.frame_id && w->k.reply_us;
+		if (done || now - w->k.recv_us > ZS_QEMU_KEY_TRACE_WAIT_US) {
+			if (src->key_trace_fn)
+				src->key_trace_fn(src->key_trace_data, &w->k);
+		} else {
+			src->key_wait[kept++] = *w;
+		}
+	}
+	src->n_key_wait = kept;
+}
+
+static bool key_trace_awaits_frame(const struct zs_qemu_source *src)
+{
+	for (int i = 0; i < src->n_key_wait; i++) {
+		if (!src->key_wait[i].k.frame_id)
+			return true;
+	}
+	return false;
+}
+
+/* A press just went to QEMU as call number seq: wait for its picture when
+ * the current one carries a stamp to compare with. */
+static void key_trace_press(struct zs_qemu_source *src, uint32_t scancode,
+	int64_t recv_us, uint64_t seq)
+{
+	int64_t call_us = g_get_monotonic_time();
+
+	key_trace_flush(src, call_us);
+	if (src->n_key_wait == ZS_QEMU_KEY_TRACE_MAX)
+		return;
+	int64_t t = g_get_monotonic_time();
+	/* with a press still unanswered, the count before it stays the base */
+	if (!key_trace_awaits_frame(src) &&
+	    !read_key_events(zs_qemu_display_current(&src->disp),
+		    &src->key_base_events))
+		return;
+	struct zs_qemu_key_wait *w = &src->key_wait[src->n_key_wait++];
+	*w = (struct zs_qemu_key_wait){
+		.k = { .scancode = scancode, .recv_us = recv_us,
+		       .call_us = call_us },
+		.seq = seq,
+	};
+	w->k.stamp_us = (uint32_t)(g_get_monotonic_time() - t);
+}
+
+static void key_trace_reply(struct zs_qemu_source *src)
+{
+	uint64_t seq = src->presses_replied++;
+
+	for (int i = 0; i < src->n_key_wait; i++) {
+		if (src->key_wait[i].seq == seq)
+			src->key_wait[i].k.reply_us = g_get_monotonic_time();
+	}
+	key_trace_flush(src, g_get_monotonic_time());
+}
+
+void zs_qemu_input_trace_frame(struct zs_qemu_source *src,
+	const struct zs_qemu_buffer *buf, const struct zs_frame *f)
+{
+	int64_t t = g_get_monotonic_time();
+
+	if (key_trace_awaits_frame(src)) {
+		uint16_t events;
+		bool read = read_key_events(buf, &events);
+		int64_t now = g_get_monotonic_time();
+		bool answered = read && events != src->key_base_events;
+		for (int i = 0; i < src->n_key_wait; i++) {
+			struct zs_qemu_key_trace *k = &src->key_wait[i].k;
+			if (k->frame_id)
+				continue;
+			k->stamp_us += (uint32_t)(now - t);
+			if (answered) {
+				k->frame_id = f->id;
+				k->capture_us = (int64_t)f->capture_us;
+				k->emit_us = t;
+			}
+		}
+		if (answered)
+			src->key_base_events = events;
+	}
+	key_trace_flush(src, t);
+}
+
+void zs_qemu_source_trace_keys(struct zs_source *base, zs_qemu_key_trace_fn fn,
+	void *data)
+{
+	struct zs_qemu_source *src = zs_qemu_source_from(base);
+
+	if (!src)
+		return;
+	src->key_trace_fn = fn;
+	src->key_trace_data = data;
+	if (!fn)
+		src->n_key_wait = 0;
+}
+
 static void press_done(GObject *obj, GAsyncResult *res, gpointer data)
 {
 	struct zs_qemu_source *src = data;
@@ -100,12 +250,15 @@ static void press_done(GObject *obj, GAsyncResult *res, gpointer data)
 	if (!call_finish(obj, res, "Keyboard.Press"))
 		return;
 	src->presses_inflight--;
+	if (src->key_trace_fn)
+		key_trace_reply(src);
 }
 
 /* Presses past ZS_QEMU_MAX_PRESS_CALLS unanswered ones are dropped (a QEMU
  * that stopped reading); a release goes out only for a key pressed, so
  * neither piles up and no key stays down. */
-static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
+static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down,
+	uint32_t scancode, int64_t recv_us)
 {
 	uint8_t bit = (uint8_t)(1u << (qnum % 8));
 
@@ -122,6 +275,10 @@ static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
 		src->presses_inflight++;
 		zs_qemu_display1_keyboard_call_press(src->kbd, qnum,
 			src->cancel, press_done, src);
+		if (src->key_trace_fn)
+			key_trace_press(src, scancode, recv_us,
+				src->presses_called);
+		src->presses_called++;
 	} else {
 		if (!(src->keys_down[qnum / 8] & bit))
 			return;
@@ -134,6 +291,7 @@ static void send_key(struct zs_qemu_source *src, uint32_t qnum, bool down)
 void zs_qemu_input_key(struct zs_qemu_source *src, uint32_t scancode,
 	bool down)
 {
+	int64_t recv_us = src->key_trace_fn ? g_get_monotonic_time() : 0;
 	uint32_t qnum = zs_qemu_scancode_to_qnum(scancode);
 
 	if (!src->kbd || src->closed)
@@ -142,7 +300,7 @@ void zs_qemu_input_key(struct zs_qemu_source *src, uint32_t scancode,
 		g_debug("QEMU display: no qnum for scancode 0x%x", scancode);
 		return;
 	}
-	send_key(src, qnum, down);
+	send_key(src, qnum, down, scancode, recv_us);
 }
 
 static void send_buttons(struct zs_qemu_source *src, uint32_t buttons)
@@ -242,7 +400,7 @@ void zs_qemu_input_release_all(struct zs_qemu_source *src)
 	if (src->kbd) {
 		for (uint32_t q = 0; q < 256; q++) {
 			if (src->keys_down[q / 8] & (1u << (q % 8)))
-				send_key(src, q, false);
+				send_key(src, q, false, 0, 0);
 		}
 	}
 	if (src->mouse)

@@ -236,6 +236,9 @@ struct zs_qemu_display {
 
 struct zs_qemu_frame;
 
+/* Traced key presses waiting at once (more are not traced). */
+#define ZS_QEMU_KEY_TRACE_MAX 16
+
 struct zs_qemu_source {
 	struct zs_source base;
 	GMainContext *ctx;
@@ -306,6 +309,17 @@ struct zs_qemu_source {
 	int32_t motion_dx, motion_dy;
 	bool ui_info_refused; /* SetUIInfo's refusal is logged once */
 	struct zs_qemu_audio *audio; /* audio.c; NULL without audio events */
+	/* --trace-stages (input.c): presses waiting for their answering
+	 * frame or QEMU's reply; replies come in call order */
+	zs_qemu_key_trace_fn key_trace_fn;
+	void *key_trace_data;
+	struct zs_qemu_key_wait {
+		struct zs_qemu_key_trace k;
+		uint64_t seq; /* Keyboard.Press calls made before it */
+	} key_wait[ZS_QEMU_KEY_TRACE_MAX];
+	int n_key_wait;
+	uint64_t presses_called, presses_replied;
+	uint16_t key_base_events; /* input stamp's count before the waiting */
 };
 
 /* Pointer motion calls to QEMU in flight before motion is coalesced. */
@@ -430,6 +444,11 @@ void zs_qemu_input_pointer_rel(struct zs_qemu_source *src, int32_t dx,
 	int32_t dy, uint32_t buttons);
 /* Releases every key and button this source pressed. */
 void zs_qemu_input_release_all(struct zs_qemu_source *src);
+/* --trace-stages: a frame about to be emitted from buf (input.c). */
+void zs_qemu_input_trace_frame(struct zs_qemu_source *src,
+	const struct zs_qemu_buffer *buf, const struct zs_frame *f);
+/* The buffer the next frame would show; NULL: none (display.c). */
+struct zs_qemu_buffer *zs_qemu_display_current(struct zs_qemu_display *disp);
 /* ---- audio.c */
 struct zs_qemu_audio *zs_qemu_audio_create(struct zs_qemu_source *src,
 	const struct zs_qemu_audio_events *events, void *data);

@@ -112,6 +112,37 @@ bool zs_qemu_source_device_info(struct zs_source *src, char *address,
  * kinds (no-op). */
 void zs_qemu_source_release_keys(struct zs_source *src);
 
+/* ---- --trace-stages: a key press and the picture that answers it ---- */
+
+/* One key press toward QEMU, CLOCK_MONOTONIC microseconds (0: unknown).
+ * The answering frame is the first one emitted after the press whose input
+ * stamp (the bench guest's, zs-stamp.h type 2, drawn at (16,128)) counts
+ * more key events than the picture QEMU had sent when the press came. */
+struct zs_qemu_key_trace {
+	uint32_t scancode;    /* as the client sent it */
+	int64_t recv_us;      /* the press reached the source */
+	int64_t call_us;      /* Keyboard.Press handed to GDBus */
+	int64_t reply_us;     /* QEMU's reply to it arrived */
+	uint64_t frame_id;    /* zs_frame.id of the answering frame */
+	int64_t capture_us;   /* its capture_us: QEMU's first message of it */
+	int64_t emit_us;      /* when it was handed to the consumer */
+	uint32_t stamp_us;    /* time spent reading input stamps for it */
+};
+typedef void (*zs_qemu_key_trace_fn)(void *data,
+	const struct zs_qemu_key_trace *k);
+/* Presses whose answer or reply has not come within this are reported
+ * with what is known. */
+#define ZS_QEMU_KEY_TRACE_WAIT_US (3 * 1000 * 1000)
+
+/* Reports every key press of a source whose pictures carry the bench
+ * guest's input stamp to fn, on the source's context, once the answering
+ * frame and QEMU's reply are both in (or after ZS_QEMU_KEY_TRACE_WAIT_US).
+ * Costs nothing per frame while no press waits; a stamp read (a few
+ * hundred microseconds) per frame while one does. fn NULL: off. Accepts
+ * NULL and sources of other kinds (no-op). */
+void zs_qemu_source_trace_keys(struct zs_source *src, zs_qemu_key_trace_fn fn,
+	void *data);
+
 /* Asks the VM for a display of width x height pixels (width_mm x
  * height_mm physical, 0 when unknown) with Console.SetUIInfo, as QEMU's
  * own UIs do when their window resizes; the display device decides:

@@ -320,6 +320,10 @@ void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr);
  * before destroying it. */
 struct zs_front;
 void zs_trace_set_front(struct zs_trace *t, struct zs_front *front);
+/* A key press toward QEMU and the frame that answered it (version 3 "k"
+ * lines); a zs_qemu_key_trace_fn, data the struct zs_trace. */
+struct zs_qemu_key_trace;
+void zs_trace_key(void *trace, const struct zs_qemu_key_trace *k);
 
 /* ---- refine.c: sharpening a still picture (main thread) ---- */
 

@@ -464,6 +464,8 @@ static struct zs_source *create_source(struct app *app, struct console *c,
 		if (src && app->audio)
 			zs_qemu_source_set_audio(src, zs_audio_qemu_events(),
 				app->audio);
+		if (src && app->trace)
+			zs_qemu_source_trace_keys(src, zs_trace_key, app->trace);
 		return src;
 	}
 	snprintf(err, err_len, "unknown source");
@@ -802,8 +804,8 @@ int main(int argc, char **argv)
 	zs_front_destroy(app.front);
 	for (unsigned i = 0; i < app.n_consoles; i++)
 		zs_pipeline_destroy(app.consoles[i].pipeline);
+	destroy_sources(&app); /* a source may still report a key press */
 	zs_trace_close(app.trace);
-	destroy_sources(&app);
 	zs_ticket_bind(NULL, NULL);
 	zs_session_destroy(app.session);
 	zs_audio_destroy(app.audio); /* after the source that feeds it */

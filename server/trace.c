@@ -11,6 +11,7 @@
 
 #include "front.h"
 #include "internal.h"
+#include "zs-qemu.h"
 
 struct zs_trace {
 	FILE *f;
@@ -29,10 +30,15 @@ struct zs_trace *zs_trace_open(const char *path, char *err, size_t err_len)
 	setvbuf(f, NULL, _IOLBF, 0);
 	/* version 2 added the last three columns: bytes in the client
 	 * socket's send queue and in the relay, and how many display clients
-	 * (the queue of the client that has the most) */
-	fprintf(f, "# zerospice stage trace 2: CLOCK_MONOTONIC us; frame capture "
+	 * (the queue of the client that has the most). Version 3 added the
+	 * key lines (QEMU sources): they start with "k", which a version 2
+	 * reader's numeric scan skips. */
+	fprintf(f, "# zerospice stage trace 3: CLOCK_MONOTONIC us; frame capture "
 		"in submit enc_start enc_end queued bytes key refine "
-		"sock_queue relay_queue clients\n");
+		"sock_queue relay_queue clients\n"
+		"# key lines: k scancode recv call reply frame capture emit "
+		"stamp_us (0: unknown; frame: the first whose input stamp "
+		"changed)\n");
 	struct zs_trace *t = g_new0(struct zs_trace, 1);
 	t->f = f;
 	return t;
@@ -54,6 +60,28 @@ void zs_trace_set_front(struct zs_trace *t, struct zs_front *front)
 		t->front = front;
 }
 
+static void write_failed(struct zs_trace *t)
+{
+	/* once: a full disk must not flood the log */
+	g_warning("--trace-stages: writing failed: %s; tracing stops",
+		g_strerror(errno));
+	t->failed = true;
+}
+
+/* One line when the answering frame and QEMU's reply are in: a key press
+ * is rare next to frames, and the file is line-buffered as for those. */
+void zs_trace_key(void *trace, const struct zs_qemu_key_trace *k)
+{
+	struct zs_trace *t = trace;
+	if (!t || t->failed)
+		return;
+	if (fprintf(t->f, "k %" PRIu32 " %" PRId64 " %" PRId64 " %" PRId64
+		    " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu32 "\n",
+		    k->scancode, k->recv_us, k->call_us, k->reply_us,
+		    k->frame_id, k->capture_us, k->emit_us, k->stamp_us) < 0)
+		write_failed(t);
+}
+
 void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr)
 {
 	if (!t || t->failed)
@@ -67,10 +95,6 @@ void zs_trace_write(struct zs_trace *t, const struct zs_trace_frame *fr)
 		    fr->id, fr->capture_us, fr->in_us, fr->submit_us,
 		    fr->enc_start_us, fr->enc_end_us, fr->queued_us,
 		    fr->bytes, fr->keyframe ? 1 : 0, fr->refine_level,
-		    q.socket_bytes, q.relay_bytes, q.clients) < 0) {
-		/* once: a full disk must not flood the log */
-		g_warning("--trace-stages: writing failed: %s; tracing stops",
-			g_strerror(errno));
-		t->failed = true;
-	}
+		    q.socket_bytes, q.relay_bytes, q.clients) < 0)
+		write_failed(t);
 }

@@ -65,9 +65,9 @@ check(q["n"] > 0 and len(q["series"]) == q["n"], "queue samples %r" % q["n"])
 check(0 <= q["socket_p50"] <= q["socket_p95"] <= q["socket_max"], "socket queue order")
 check(all(len(p) == 4 and p[0] >= 0 and p[3] > 0 for p in q["series"]), "queue series points")
 PY
-grep -q "^# zerospice stage trace 2:" "$TMP/trace" || fail "trace header: $(head -n 1 "$TMP/trace")"
-# every frame line: 13 fields, and the last (display clients) is 1 once a
-# client watched
+grep -q "^# zerospice stage trace 3:" "$TMP/trace" || fail "trace header: $(head -n 1 "$TMP/trace")"
+# every frame line (a test pattern has no key lines): 13 fields, and the
+# last (display clients) is 1 once a client watched
 awk '!/^#/ && NF != 13 { bad = 1 } !/^#/ && $13 == 1 { one = 1 } END { exit bad || !one }' \
 	"$TMP/trace" || fail "trace lines: $(sed -n '2,3p' "$TMP/trace")"
 head -c 200 "$TMP/bench.svg" | grep -q "<svg" || fail "no SVG plot"

@@ -564,8 +564,12 @@ Test(encoder, test_encoder_flips_bottom_up_frames)
 		cr_assert_eq(zs_encoder_encode(enc, &frame, false, &aus[i]), 0);
 	}
 	check_decodes_like_source(ZS_CODEC_H264, aus, 4, 0, W, H);
+	/* H.264 from XRGB8888 at an even size goes through our own
+	 * conversion, which reads a bottom-up picture upward: the picture is
+	 * read once and I420 written once, as for a top-down one (videoflip
+	 * cost two more passes over the RGB picture) */
 	cr_expect_eq(zs_encoder_cpu_pixel_bytes(enc),
-		(uint64_t)W * H * 4 * 3 + (uint64_t)W * H * 3 / 2);
+		(uint64_t)W * H * 4 + (uint64_t)W * H * 3 / 2);
 	free_aus(aus, 4);
 	zs_encoder_destroy(enc);
 	picture_finish(&pic);

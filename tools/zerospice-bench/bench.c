@@ -337,8 +337,23 @@ static void probe_done(struct zb_bench *b, int64_t now)
 static void probe_check(struct zb_bench *b, struct zb_client *c, int64_t now)
 {
 	struct zb_probe_state *p = &b->probe;
-	if (p->waiting && probe_answered(p, &c->input))
-		probe_done(b, now);
+	if (!p->waiting || !probe_answered(p, &c->input))
+		return;
+	if (p->kind == ZB_PROBE_KEY && b->opt.trace_path) {
+		/* the picture shown now carries the answer: when it came */
+		struct zb_key_probe kp = { PROBE_SCANCODE, p->sent_us, now, 0, 0 };
+		if (c->have_last) {
+			g_mutex_lock(&c->lock);
+			struct zb_decoded d = c->ring[c->last_id % ZB_DECODED_RING];
+			g_mutex_unlock(&c->lock);
+			if (d.valid && d.id == c->last_id && d.decoded_us <= now) {
+				kp.decoded_us = d.decoded_us;
+				kp.arrival_us = d.arrival_us;
+			}
+		}
+		zb_budget_key_probe(b, &kp);
+	}
+	probe_done(b, now);
 }
 
 static gboolean on_probe_timer(gpointer data)

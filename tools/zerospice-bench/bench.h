@@ -230,6 +230,12 @@ struct zb_bench {
 	 * measured window, and over time (budget.c) */
 	struct zb_samples sock_queue_kib, relay_queue_kib;
 	GArray *queue_series; /* struct zb_queue_point */
+	/* trace version 3 (QEMU sources): key probes joined with zerospice's
+	 * key lines and the answering frame's line (budget.c) */
+	GArray *key_probes;           /* struct zb_key_probe */
+	struct zb_samples *key_budget; /* per key stage */
+	struct zb_samples key_stamp_ms; /* zerospice reading input stamps */
+	uint64_t key_lines, key_joined, key_frame_joined;
 	char loadavg_start[64];
 	bool is_tty;
 	int64_t last_progress_us;
@@ -259,7 +265,16 @@ void zb_avsync_end(struct zb_bench *b);
 void zb_avsync_json(struct zb_bench *b, FILE *f);
 void zb_avsync_summary(struct zb_bench *b, FILE *out);
 /* budget.c */
+/* A key probe client 0 saw answered, for the key→picture budget
+ * (CLOCK_MONOTONIC us; 0: unknown): the picture that showed the answer,
+ * when spice-gtk received and decoded it. */
+struct zb_key_probe {
+	uint32_t scancode;
+	int64_t sent_us, shown_us, arrival_us, decoded_us;
+};
+
 void zb_budget_init(struct zb_bench *b);
+void zb_budget_key_probe(struct zb_bench *b, const struct zb_key_probe *p);
 void zb_budget_shown(struct zb_bench *b, const struct zb_shown_rec *rec);
 bool zb_budget_join(struct zb_bench *b, char *err, size_t len);
 void zb_budget_json(struct zb_bench *b, FILE *f);

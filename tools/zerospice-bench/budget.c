@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "keytrace.h"
 
 enum {
 	ST_SOURCE,   /* capture -> the pipeline has it */
@@ -31,6 +32,40 @@ static const char *const stage_names[N_STAGES] = {
 	"encode", "back_to_main_loop", "queued_to_client",
 	"client_decode_and_hold", "decoded_to_shown", "capture_to_shown",
 };
+
+/* Key→picture, per key probe (QEMU sources, trace version 3): the probe
+ * sent, zerospice's key line (press received, Keyboard.Press answered,
+ * the first frame whose input stamp counts it) and that frame's own line
+ * (or the next one sent: newest wins), and the client's arrival, decode
+ * and show of the picture that showed the answer. */
+enum {
+	KS_TO_ZEROSPICE, /* probe sent -> the press reached the QEMU source
+	                  * (client, socket, spice-server's inputs channel) */
+	KS_QEMU_CALL,    /* -> QEMU answered Keyboard.Press */
+	KS_GUEST,        /* -> QEMU's first message of the answering picture
+	                  * (0 when it came before the reply) */
+	KS_TO_PIPELINE,  /* -> the pipeline has it (the rest of QEMU's
+	                  * messages of that picture, our copy) */
+	KS_TO_ENCODER,   /* -> the encoder starts on it (newest wins, waiting
+	                  * for the encoder, the hand-off) */
+	KS_ENCODE,
+	KS_TO_QUEUED,    /* -> queued for spice-server */
+	KS_TO_CLIENT,    /* -> spice-gtk received it */
+	KS_CLIENT_SHOW,  /* -> decoded and in the client surface */
+	KS_TOTAL,        /* probe sent -> shown */
+	N_KEY_STAGES,
+};
+
+static const char *const key_stage_names[N_KEY_STAGES] = {
+	"client_to_zerospice", "zerospice_to_qemu_reply", "qemu_guest_to_frame",
+	"frame_to_pipeline", "pipeline_to_encoder", "encode",
+	"encoded_to_queued", "queued_to_client", "client_decode_and_show",
+	"key_to_shown",
+};
+
+/* Frame ids after the answering one looked at when that one was not sent
+ * (a newer frame replaced it before the encoder took it). */
+#define KEY_FRAME_LOOKAHEAD 8
 
 struct trace_line {
 	uint64_t id, capture, enc_start, enc_end;
@@ -55,6 +90,11 @@ void zb_budget_init(struct zb_bench *b)
 		zb_samples_init(&b->budget[i]);
 	zb_samples_init(&b->sock_queue_kib);
 	zb_samples_init(&b->relay_queue_kib);
+	b->key_probes = g_array_new(FALSE, FALSE, sizeof(struct zb_key_probe));
+	b->key_budget = g_new0(struct zb_samples, N_KEY_STAGES);
+	for (int i = 0; i < N_KEY_STAGES; i++)
+		zb_samples_init(&b->key_budget[i]);
+	zb_samples_init(&b->key_stamp_ms);
 	b->queue_series = g_array_new(FALSE, FALSE, sizeof(struct zb_queue_point));
 }
 
@@ -90,6 +130,55 @@ static void add_ms(struct zb_samples *s, int64_t from_us, int64_t to_us)
 		zb_samples_add(s, (double)(to_us - from_us) / 1000.0);
 }
 
+void zb_budget_key_probe(struct zb_bench *b, const struct zb_key_probe *p)
+{
+	if (b->opt.trace_path && b->key_probes->len < 100000)
+		g_array_append_val(b->key_probes, *p);
+}
+
+/* Joins each key probe with its key line and frame line. */
+static void join_keys(struct zb_bench *b, GArray *keys, GHashTable *by_id)
+{
+	struct zb_samples *s = b->key_budget;
+	for (guint i = 0; i < b->key_probes->len; i++) {
+		const struct zb_key_probe *p =
+			&g_array_index(b->key_probes, struct zb_key_probe, i);
+		ptrdiff_t m = zb_key_line_match((const struct zb_key_line *)
+			(void *)keys->data, keys->len, p->scancode, p->sent_us,
+			p->shown_us);
+		if (m < 0)
+			continue;
+		const struct zb_key_line *k =
+			&g_array_index(keys, struct zb_key_line, m);
+		b->key_joined++;
+		zb_samples_add(&b->key_stamp_ms, k->stamp_us / 1000.0);
+		add_ms(&s[KS_TO_ZEROSPICE], p->sent_us, k->recv_us);
+		add_ms(&s[KS_QEMU_CALL], k->recv_us, k->reply_us);
+		if (k->reply_us)
+			add_ms(&s[KS_GUEST], k->reply_us,
+				MAX(k->capture_us, k->reply_us));
+		add_ms(&s[KS_TOTAL], p->sent_us, p->shown_us);
+		const struct trace_line *t = NULL;
+		for (uint64_t id = k->frame_id; !t && id <= k->frame_id +
+			     KEY_FRAME_LOOKAHEAD; id++) {
+			gint64 key = (gint64)(id & 0xffffffffu);
+			t = g_hash_table_lookup(by_id, &key);
+			/* the same source's frame: not captured before */
+			if (t && (int64_t)t->capture < k->capture_us)
+				t = NULL;
+		}
+		if (!t)
+			continue;
+		b->key_frame_joined++;
+		add_ms(&s[KS_TO_PIPELINE], k->capture_us, t->in);
+		add_ms(&s[KS_TO_ENCODER], t->in, (int64_t)t->enc_start);
+		add_ms(&s[KS_ENCODE], (int64_t)t->enc_start, (int64_t)t->enc_end);
+		add_ms(&s[KS_TO_QUEUED], (int64_t)t->enc_end, t->queued);
+		add_ms(&s[KS_TO_CLIENT], t->queued, p->arrival_us);
+		add_ms(&s[KS_CLIENT_SHOW], p->arrival_us, p->shown_us);
+	}
+}
+
 /* Reads the server's trace and fills the stage samples. */
 bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 {
@@ -104,8 +193,16 @@ bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 	/* first line per (id, capture): a refined repeat is not a new frame */
 	GHashTable *by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 		g_free, g_free);
+	GArray *keys = g_array_new(FALSE, FALSE, sizeof(struct zb_key_line));
 	char line[512];
 	while (fgets(line, sizeof(line), f)) {
+		struct zb_key_line k;
+		if (zb_key_line_parse(line, &k)) {
+			b->key_lines++;
+			if (keys->len < 100000)
+				g_array_append_val(keys, k);
+			continue;
+		}
 		struct trace_line t = { 0 };
 		int n = line[0] == '#' ? 0 : sscanf(line, "%" SCNu64 " %" SCNu64
 			" %" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNd64
@@ -150,6 +247,8 @@ bool zb_budget_join(struct zb_bench *b, char *err, size_t len)
 		add_ms(&s[ST_SHOW], r->decoded_us, r->shown_us);
 		add_ms(&s[ST_TOTAL], (int64_t)t->capture, r->shown_us);
 	}
+	join_keys(b, keys, by_id);
+	g_array_free(keys, TRUE);
 	g_hash_table_destroy(by_id);
 	return true;
 }
@@ -204,6 +303,24 @@ void zb_budget_json(struct zb_bench *b, FILE *f)
 		fputs("]}", f);
 	}
 	fputs("},\n", f);
+	if (!b->key_lines)
+		return;
+	fprintf(f, "  \"key_budget_ms\": {\"key_lines\": %" PRIu64
+		", \"probes\": %u, \"joined\": %" PRIu64 ", \"frame_joined\": %"
+		PRIu64 ", \"stamp_read_p50\": ", b->key_lines,
+		b->key_probes->len, b->key_joined, b->key_frame_joined);
+	jnum(f, zb_samples_percentile(&b->key_stamp_ms, 50));
+	fputs(", \"stages\": [", f);
+	for (int i = 0; i < N_KEY_STAGES; i++) {
+		struct zb_samples *s = &b->key_budget[i];
+		fprintf(f, "%s\n    {\"stage\": \"%s\", \"n\": %zu, \"p50\": ",
+			i ? "," : "", key_stage_names[i], s->n);
+		jnum(f, zb_samples_percentile(s, 50));
+		fputs(", \"p95\": ", f);
+		jnum(f, zb_samples_percentile(s, 95));
+		fputs("}", f);
+	}
+	fputs("]},\n", f);
 }
 
 void zb_budget_summary(struct zb_bench *b, FILE *out)
@@ -219,6 +336,18 @@ void zb_budget_summary(struct zb_bench *b, FILE *out)
 		struct zb_samples *s = &b->budget[i];
 		fprintf(out, "  %-28s %7.1f  %7.1f\n", stage_names[i],
 			zb_samples_percentile(s, 50), zb_samples_percentile(s, 95));
+	}
+	if (b->key_lines) {
+		fprintf(out, "key->picture budget (%" PRIu64 " of %u key probes "
+			"joined with zerospice's %" PRIu64 " key lines, %" PRIu64
+			" with the frame's line), p50 / p95 ms:\n", b->key_joined,
+			b->key_probes->len, b->key_lines, b->key_frame_joined);
+		for (int i = 0; i < N_KEY_STAGES; i++) {
+			struct zb_samples *s = &b->key_budget[i];
+			fprintf(out, "  %-28s %7.1f  %7.1f\n", key_stage_names[i],
+				zb_samples_percentile(s, 50),
+				zb_samples_percentile(s, 95));
+		}
 	}
 	if (b->sock_queue_kib.n)
 		fprintf(out, "queued toward the client when a frame was queued, "
