@@ -94,6 +94,11 @@ int zs_memfd_buffer_init(struct zs_memfd_buffer *buf, const char *name,
 	uint32_t width, uint32_t height, uint32_t fourcc);
 /* Unmaps and closes; sets fd to -1. Safe on a zeroed or finished buffer. */
 void zs_memfd_buffer_finish(struct zs_memfd_buffer *buf);
+/* Gives the buffer's pages back to the kernel (a hole punched over the
+ * whole file): it reads as zeros and costs no memory until written again.
+ * Only for a buffer no consumer holds. Returns a negative errno on
+ * failure, the contents then unchanged. */
+int zs_memfd_buffer_discard(struct zs_memfd_buffer *buf);
 
 /* Input state a source may render (the test pattern shows it). Key codes are
  * PC set-1 scancodes, extended keys as 0xe0xx. Pointer in frame pixels.
@@ -122,15 +127,25 @@ struct zs_testpattern;
 #define ZS_TESTPATTERN_MIN_HEIGHT 272
 #define ZS_TESTPATTERN_MAX_DIM 8192
 
+/* A free buffer not used for this many renders gives its pages back
+ * (zs_memfd_buffer_discard) and is redrawn whole when next needed. */
+#define ZS_TESTPATTERN_IDLE_RENDERS 120
+
 struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 	int n_buffers);
 void zs_testpattern_destroy(struct zs_testpattern *tp);
-/* Renders frame `id` captured at `capture_us` into a free buffer. Returns
- * NULL when every buffer is still held by a consumer (the caller skips the
- * tick). The frame is released with zs_frame_release(); release may happen
- * on any thread. */
+/* Renders frame `id` captured at `capture_us` into the first free buffer.
+ * Returns NULL when every buffer is still held by a consumer (the caller
+ * skips the tick; see zs_testpattern_set_free_notify). The frame is
+ * released with zs_frame_release(); release may happen on any thread. */
 struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	uint64_t id, uint64_t capture_us);
+/* fn(data) runs once on the releasing thread when a buffer is released
+ * after a render found none free, so the caller can draw the frame it
+ * skipped as soon as it can rather than at its next tick. NULL stops it;
+ * once that returns, fn is not running and will not run. */
+void zs_testpattern_set_free_notify(struct zs_testpattern *tp,
+	void (*fn)(void *data), void *data);
 void zs_testpattern_set_input(struct zs_testpattern *tp,
 	const struct zs_input_state *input);
 
