@@ -5,12 +5,13 @@
 #include <stdlib.h>
 
 /* The pipeline holds at most one frame at the encoder and one waiting (a
- * newer one replaces it). Two buffers: the one being drawn is the one the
- * waiting frame does not hold. When both are held (the encoder is slower
- * than the ticks), the tick is skipped and the frame is drawn the moment
- * the encoder releases its buffer, before the pipeline takes the older
- * waiting one (catch-up's priority). A third buffer (3.5 MB at 720p) only
- * let that frame be drawn at the tick instead, older when encoded. */
+ * newer one replaces it). A tick that finds a frame at the encoder (it
+ * mapped it) is skipped, and the frame is drawn the moment the encoder
+ * releases its buffer, before the pipeline looks for a waiting one
+ * (catch-up's priority): fresher when encoded than one drawn at the tick
+ * that would have waited. The second buffer replaces a frame still
+ * waiting (a busy output), and is given back when that does not happen.
+ * A third buffer (3.5 MB at 720p) only held frames drawn too early. */
 #define TP_SOURCE_BUFFERS 2
 /* Above the pipeline's wake-up (G_PRIORITY_DEFAULT): when the encoder's
  * release and its result are seen in one main-loop iteration, the frame

@@ -38,6 +38,7 @@ struct tp_buffer {
 	struct zs_memfd_buffer mem;
 	struct zs_frame frame;
 	atomic_bool held;
+	atomic_bool reading; /* the consumer mapped the frame it holds */
 	bool has_static;
 	uint64_t last_render; /* tp->renders when last handed out */
 	int n_drawn;
@@ -431,6 +432,7 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 		snprintf(name, sizeof(name), "zs-testpattern-%d", i);
 		b->tp = tp;
 		atomic_init(&b->held, false);
+		atomic_init(&b->reading, false);
 		if (zs_memfd_buffer_init(&b->mem, name, width, height,
 			    DRM_FORMAT_XRGB8888) < 0)
 			goto err_free;
@@ -506,14 +508,25 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	 * (it releases each frame before the next tick) one buffer is all
 	 * that ever costs memory; the others fill only under load. */
 	struct tp_buffer *b = NULL;
+	bool being_read = false;
 	/* Raised before looking, so that a release racing with the search
 	 * either is seen here or sees the flag. */
 	atomic_store(&tp->wake_on_free, true);
-	for (int i = 0; i < tp->n_buffers && !b; i++) {
-		if (!atomic_load(&tp->buffers[i].held))
-			b = &tp->buffers[i];
+	for (int i = 0; i < tp->n_buffers; i++) {
+		struct tp_buffer *o = &tp->buffers[i];
+		if (!atomic_load(&o->held)) {
+			if (!b)
+				b = o;
+		} else if (atomic_load(&o->reading)) {
+			being_read = true;
+		}
 	}
-	if (!b)
+	/* A frame at the encoder: this one would wait behind it and be
+	 * older when taken than one drawn at its release. The second buffer
+	 * is then needed only to replace a frame still waiting (a busy
+	 * output), and otherwise stays idle. A race with a consumer that
+	 * starts reading right now only costs that choice. */
+	if (!b || being_read)
 		return NULL;
 	atomic_store(&tp->wake_on_free, false);
 	b->last_render = ++tp->renders;
@@ -582,7 +595,9 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	f->id = id;
 	f->release = buffer_release;
 	f->release_data = b;
+	f->reading = &b->reading;
 
+	atomic_store(&b->reading, false);
 	atomic_store(&b->held, true);
 	atomic_fetch_add(&tp->refs, 1);
 	return f;

@@ -1,6 +1,7 @@
 /* zerospice — frames, memfd/dma-buf buffers and frame sources. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,10 @@ struct zs_frame {
 	 * for memory that needs no dma-buf sync (memfds). */
 	const uint8_t *cpu_pixels;
 	size_t cpu_size;
+	/* Optional: raised by zs_frame_map (on the consumer's thread), so the
+	 * producer can tell a frame the consumer has begun to read (at the
+	 * encoder) from one still waiting to be taken. */
+	atomic_bool *reading;
 
 	zs_frame_release_fn release;
 	void *release_data;
@@ -70,7 +75,7 @@ struct zs_frame_map {
 };
 
 /* Maps plane 0 read-only. Checks that offset + stride * height fits the
- * file; returns a negative errno on failure. */
+ * file; returns a negative errno on failure. Raises frame->reading. */
 int zs_frame_map(const struct zs_frame *frame, struct zs_frame_map *map);
 void zs_frame_unmap(struct zs_frame_map *map);
 
@@ -135,7 +140,9 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 	int n_buffers);
 void zs_testpattern_destroy(struct zs_testpattern *tp);
 /* Renders frame `id` captured at `capture_us` into the first free buffer.
- * Returns NULL when every buffer is still held by a consumer (the caller
+ * Returns NULL when every buffer is still held by a consumer, or when a
+ * consumer is reading one (zs_frame_map): a frame drawn now would only
+ * wait behind it, and one drawn at its release is fresher (the caller
  * skips the tick; see zs_testpattern_set_free_notify). The frame is
  * released with zs_frame_release(); release may happen on any thread. */
 struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,

@@ -260,3 +260,43 @@ Test(testpattern_source, a_release_after_destroy_reaches_nothing)
 		;
 	g_main_loop_unref(run.loop);
 }
+
+/* A frame the consumer has begun to read (mapped: at the encoder) makes
+ * the next render wait for its release, although a buffer is free; a
+ * frame merely held (waiting) does not. */
+Test(testpattern, a_frame_being_read_defers_the_next_render)
+{
+	atomic_store(&notified, 0);
+	struct zs_testpattern *tp = zs_testpattern_create(W, H, 2);
+	zs_testpattern_set_free_notify(tp, count_notify, &notified);
+	struct zs_frame *a = zs_testpattern_render(tp, 1, 0);
+	int fd_a = a->planes[0].fd;
+	/* waiting, not read: the second buffer replaces it */
+	struct zs_frame *b = zs_testpattern_render(tp, 2, 0);
+	cr_assert_not_null(b);
+	zs_frame_release(a);
+	/* b goes to the encoder, which maps it */
+	struct zs_frame_map m;
+	cr_assert_eq(zs_frame_map(b, &m), 0);
+	cr_assert_null(zs_testpattern_render(tp, 3, 0), "drawn while a frame is read");
+	zs_frame_unmap(&m);
+	cr_assert_eq(atomic_load(&notified), 0);
+	g_thread_join(g_thread_new("release", release_in_thread, b));
+	cr_assert_eq(atomic_load(&notified), 1);
+	struct zs_frame *c = zs_testpattern_render(tp, 3, 0);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->planes[0].fd, fd_a);
+	/* the flag belongs to one hand-out: b's buffer, read before, is not
+	 * read once handed out again */
+	struct zs_frame *d = zs_testpattern_render(tp, 4, 0);
+	cr_assert_not_null(d);
+	cr_assert_neq(d->planes[0].fd, fd_a);
+	zs_frame_release(c);
+	struct zs_frame *e = zs_testpattern_render(tp, 5, 0);
+	cr_assert_not_null(e, "a frame no longer read still defers renders");
+	cr_assert_eq(stamp_id(d), 4);
+	cr_assert_eq(stamp_id(e), 5);
+	zs_frame_release(d);
+	zs_frame_release(e);
+	zs_testpattern_destroy(tp);
+}
