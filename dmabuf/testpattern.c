@@ -54,6 +54,7 @@ struct zs_testpattern {
 	struct tp_buffer *buffers;
 	struct zs_input_state input;
 	uint64_t renders;
+	bool cold_deferred; /* the last render put off a given-back buffer */
 	/* set by a render that found every buffer held; the next release
 	 * clears it and calls on_free (under free_lock) */
 	atomic_bool wake_on_free;
@@ -508,7 +509,7 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	 * (it releases each frame before the next tick) one buffer is all
 	 * that ever costs memory; the others fill only under load. */
 	struct tp_buffer *b = NULL;
-	bool being_read = false;
+	bool being_read = false, waiting = false;
 	/* Raised before looking, so that a release racing with the search
 	 * either is seen here or sees the flag. */
 	atomic_store(&tp->wake_on_free, true);
@@ -519,6 +520,8 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 				b = o;
 		} else if (atomic_load(&o->reading)) {
 			being_read = true;
+		} else {
+			waiting = true;
 		}
 	}
 	/* A frame at the encoder: this one would wait behind it and be
@@ -528,6 +531,15 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	 * starts reading right now only costs that choice. */
 	if (!b || being_read)
 		return NULL;
+	/* A given-back buffer costs a whole redraw and 3.5 MB again (720p)
+	 * to replace a waiting frame. A frame that waits one tick is mostly
+	 * about to be taken (the encoder's thread not yet running); one
+	 * that waits two is behind a busy output and is replaced. */
+	if (!b->has_static && waiting && !tp->cold_deferred) {
+		tp->cold_deferred = true;
+		return NULL;
+	}
+	tp->cold_deferred = false;
 	atomic_store(&tp->wake_on_free, false);
 	b->last_render = ++tp->renders;
 	discard_idle(tp);

@@ -140,10 +140,12 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 	int n_buffers);
 void zs_testpattern_destroy(struct zs_testpattern *tp);
 /* Renders frame `id` captured at `capture_us` into the first free buffer.
- * Returns NULL when every buffer is still held by a consumer, or when a
+ * Returns NULL when every buffer is still held by a consumer; when a
  * consumer is reading one (zs_frame_map): a frame drawn now would only
- * wait behind it, and one drawn at its release is fresher (the caller
- * skips the tick; see zs_testpattern_set_free_notify). The frame is
+ * wait behind it, and one drawn at its release is fresher; and, once,
+ * when the only free buffer has given its pages back and another frame
+ * is held (it is drawn on the next call if that frame still waits). The
+ * caller skips the tick; see zs_testpattern_set_free_notify. The frame is
  * released with zs_frame_release(); release may happen on any thread. */
 struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	uint64_t id, uint64_t capture_us);
