@@ -349,6 +349,31 @@ int zs_encoder_set_refine(struct zs_encoder *enc, unsigned level)
 	return 0;
 }
 
+int zs_encoder_set_bitrate(struct zs_encoder *enc, uint32_t kbps)
+{
+	if (!enc || kbps == 0)
+		return -EINVAL;
+	if (kbps == enc->config.bitrate_kbps)
+		return 0;
+	if (!enc->impl->set_refine && !enc->impl->reads_refine_level)
+		return -ENOTSUP;
+	uint32_t old = enc->config.bitrate_kbps;
+	enc->config.bitrate_kbps = kbps;
+	if (enc->impl->set_refine) {
+		int ret = enc->impl->set_refine(enc);
+		if (ret < 0) {
+			enc->config.bitrate_kbps = old;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+uint32_t zs_encoder_bitrate_kbps(const struct zs_encoder *enc)
+{
+	return enc ? enc->config.bitrate_kbps : 0;
+}
+
 unsigned zs_encoder_refine_level(const struct zs_encoder *enc)
 {
 	return enc ? enc->refine_level : 0;

@@ -37,6 +37,7 @@ struct zs_va_encoder {
 	bool have_ref;
 	/* the refine level the driver's rate control last heard of */
 	unsigned rc_refine_level;
+	uint32_t rc_kbps; /* the bitrate the last RC parameters carried */
 
 	/* after a driver failure: the software encoder takes over */
 	struct zs_encoder *fallback;

@@ -89,6 +89,7 @@ static void add_rc_params(struct zs_va_encoder *v,
 		sizeof(rc));
 	zs_va_add_misc(v, list, VAEncMiscParameterTypeHRD, &hrd, sizeof(hrd));
 	v->rc_refine_level = level;
+	v->rc_kbps = cfg->bitrate_kbps;
 }
 
 void zs_va_add_rate_control(struct zs_va_encoder *v,
@@ -112,7 +113,8 @@ void zs_va_add_rate_control(struct zs_va_encoder *v,
 void zs_va_add_refine(struct zs_va_encoder *v, struct zs_va_render_list *list)
 {
 	if (v->choice.rc_mode != VA_RC_CQP &&
-	    v->base.refine_level != v->rc_refine_level)
+	    (v->base.refine_level != v->rc_refine_level ||
+	     v->base.config.bitrate_kbps != v->rc_kbps))
 		add_rc_params(v, list);
 }
 

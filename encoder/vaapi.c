@@ -608,6 +608,7 @@ static int vaapi_encode(struct zs_encoder *enc, const struct zs_frame *frame,
 
 	if (v->fallback) {
 		zs_encoder_set_refine(v->fallback, v->base.refine_level);
+		zs_encoder_set_bitrate(v->fallback, v->base.config.bitrate_kbps);
 		ret = v->fallback->impl->encode(v->fallback, frame,
 			force_keyframe, out);
 		v->base.cpu_pixel_bytes = v->fallback->cpu_pixel_bytes;

@@ -111,6 +111,14 @@ int zs_encoder_encode(struct zs_encoder *enc, const struct zs_frame *frame,
  * normal quality). Same thread rules as zs_encoder_encode(). */
 #define ZS_ENCODER_REFINE_MAX 6
 int zs_encoder_set_refine(struct zs_encoder *enc, unsigned level);
+/* A new bitrate target from the next frame on, without a new encoder or
+ * a keyframe (link rate control): the ceiling of x264's capped CRF, the
+ * VA rate control's bits per second, vp8/vp9's target. -ENOTSUP where the
+ * encoder cannot (jpegenc). Same thread rules as zs_encoder_encode(). */
+int zs_encoder_set_bitrate(struct zs_encoder *enc, uint32_t kbps);
+/* The bitrate target in use (the configured one, or the default chosen
+ * for size and rate). */
+uint32_t zs_encoder_bitrate_kbps(const struct zs_encoder *enc);
 /* The refine level zs_encoder_set_refine() last set. */
 unsigned zs_encoder_refine_level(const struct zs_encoder *enc);
 

@@ -42,6 +42,9 @@ struct zs_front {
 	/* plain DISPLAY channels handed to spice-server: only looked at, for
 	 * the queue toward the client (front-relay.c) */
 	GArray *display_fds; /* struct zs_front_watched_fd */
+	/* display clients' stream reports go here (NULL: none) */
+	zs_front_report_fn report_fn;
+	void *report_data;
 };
 
 /* front.c */

@@ -39,6 +39,7 @@
 
 #include "front-priv.h"
 #include "internal.h"
+#include "ratectl.h"
 #include "stats.h"
 #include "ticket.h"
 
@@ -148,6 +149,8 @@ struct relay {
 	enum io client_read_state, client_write_state;
 
 	struct zs_relay_parser parser;
+	uint64_t reports_seen;             /* parser.reports passed on */
+	struct zs_ratectl_client rc_client; /* a display client's link */
 	struct buf c2s, s2c;
 	bool client_eof, server_eof, server_gone, refused;
 	guint timer;
@@ -512,6 +515,14 @@ static bool pump_client_read(struct relay *r, bool *progress)
 			err, sizeof(err))) {
 		case ZS_RELAY_OK:
 			r->c2s.end += n;
+			if (r->parser.reports != r->reports_seen) {
+				r->reports_seen = r->parser.reports;
+				if (r->f->report_fn && r->authenticated)
+					r->f->report_fn(r->f->report_data,
+						r->parser.channel_id,
+						&r->rc_client,
+						&r->parser.last_report);
+			}
 			return true;
 		case ZS_RELAY_REFUSE:
 			relay_refuse(r, err);

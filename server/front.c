@@ -430,11 +430,18 @@ static gboolean pending_readable(gint fd, GIOCondition cond, gpointer data)
 	struct zs_peer *peer = pc->peer;
 	gint64 deadline_us = pc->accepted_us + LINK_TIMEOUT_S * G_USEC_PER_SEC;
 	int cfd = pending_take(pc, true);
-	if (is_unix)
-		zs_front_relay_start(f, cfd, NULL, true, peer);
+	if (is_unix || (channel_type == SPICE_CHANNEL_DISPLAY && f->report_fn))
+		zs_front_relay_start(f, cfd, NULL, is_unix, peer);
 	else
 		hand_off_watched(f, cfd, peer, deadline_us, channel_type);
 	return G_SOURCE_REMOVE;
+}
+
+void zs_front_set_report_sink(struct zs_front *f, zs_front_report_fn fn,
+	void *data)
+{
+	f->report_fn = fn;
+	f->report_data = data;
 }
 
 /* Counts a new connection; false (fd closed) when a cap is reached. */

@@ -80,6 +80,18 @@ struct zs_front_stats {
 };
 void zs_front_get_stats(const struct zs_front *f, struct zs_front_stats *s);
 
+/* Display clients' stream reports (ratectl.h), as the relay reads them;
+ * with a sink set, plain TCP display channels are relayed too (not handed
+ * to spice-server as they are) so that their reports are seen. client is
+ * that relay's rate-control state, valid during the call. */
+struct zs_ratectl_client;
+struct zs_relay_stream_report;
+typedef void (*zs_front_report_fn)(void *data, unsigned display_id,
+	struct zs_ratectl_client *client,
+	const struct zs_relay_stream_report *report);
+void zs_front_set_report_sink(struct zs_front *f, zs_front_report_fn fn,
+	void *data);
+
 /* What waits toward the display channel's clients now (the most any one
  * client has): bytes in the kernel's send queue of the client socket
  * (SIOCOUTQ: sent but not acknowledged, or not sent yet), and bytes the

@@ -251,6 +251,8 @@ struct zs_pipeline_config {
 	void *need_frame_data;
 	/* re-encode a still picture at rising quality (refine.c) */
 	bool refine;
+	/* pace the stream to the slowest client's link (ratectl.h) */
+	bool rate_control;
 	/* --trace-stages (borrowed; NULL: off) */
 	struct zs_trace *trace;
 };
@@ -282,6 +284,15 @@ void zs_pipeline_get_stats(const struct zs_pipeline *p,
  * encoder restarts with it, from a keyframe). */
 void zs_pipeline_request_keyframe(struct zs_pipeline *p);
 void zs_pipeline_set_bitrate(struct zs_pipeline *p, uint32_t kbps);
+/* A display client's stream report (the front's relay read it; client is
+ * that relay's rate-control state). */
+struct zs_ratectl_client;
+struct zs_relay_stream_report;
+void zs_pipeline_link_report(struct zs_pipeline *p,
+	struct zs_ratectl_client *client,
+	const struct zs_relay_stream_report *report);
+/* The rate the stream is paced at now; 0 while the link does not limit. */
+uint32_t zs_pipeline_link_kbps(const struct zs_pipeline *p);
 /* The codec streamed now (ZS_CODEC_NONE: nobody watches) and the encoder
  * in use ("" before the first frame). */
 enum zs_codec zs_pipeline_codec(const struct zs_pipeline *p);

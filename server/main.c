@@ -372,6 +372,17 @@ static const struct zs_source_events source_events = {
 	.closed = on_source_closed,
 };
 
+/* A display client's stream report, read by the front's relay. */
+static void on_stream_report(void *data, unsigned display_id,
+	struct zs_ratectl_client *client,
+	const struct zs_relay_stream_report *report)
+{
+	struct app *app = data;
+	if (display_id < app->n_consoles && app->consoles[display_id].pipeline)
+		zs_pipeline_link_report(app->consoles[display_id].pipeline,
+			client, report);
+}
+
 static void on_need_frame(void *data)
 {
 	struct console *c = data;
@@ -562,8 +573,11 @@ static int run(struct app *app)
 		.max_fps = o->max_fps,
 		.need_frame = on_need_frame,
 		.refine = o->refine,
+		.rate_control = o->rate_control,
 		.trace = app->trace,
 	};
+	if (o->rate_control)
+		zs_front_set_report_sink(app->front, on_stream_report, app);
 	/* one encoder per console, shared by every client */
 	for (unsigned i = 0; i < app->n_consoles; i++) {
 		struct console *c = &app->consoles[i];

@@ -160,6 +160,10 @@ void zs_stats_format_prometheus(const struct zs_stats_snapshot *s,
 		"%d s.", ZS_STATS_WINDOW_S);
 	sample_f(out, "bitrate_bits_per_second", "gauge", help,
 		s->bitrate_kbps * 1000.0);
+	sample_f(out, "link_pacing_bits_per_second", "gauge",
+		"The rate the stream is paced at for the slowest client's link "
+		"(--rate-control); 0 while no link limits it.",
+		s->link_kbps * 1000.0);
 	sample_f(out, "encode_seconds_last", "gauge",
 		"Encode time of the last frame.", s->encode_us_last / 1e6);
 	sample_f(out, "encode_seconds_p50", "gauge",

@@ -123,6 +123,11 @@ static const char usage[] =
 	"  --refine on|off         when the picture goes still, re-encode it at\n"
 	"                          rising quality, a few frames, until it is\n"
 	"                          near-lossless (default on)\n"
+	"  --rate-control on|off   follow each client's link: read the stream\n"
+	"                          reports spice-gtk sends, and when frames queue\n"
+	"                          on the way pace the stream and lower the\n"
+	"                          bitrate to what the slowest client receives\n"
+	"                          (default on; display channels are then relayed)\n"
 	"  --trace-stages FILE     append one line per frame with its time at each\n"
 	"                          stage (capture, pipeline in, encoder thread,\n"
 	"                          encode start/end, queued for spice-server;\n"
@@ -451,6 +456,7 @@ enum {
 	OPT_BITRATE,
 	OPT_MAX_FPS,
 	OPT_REFINE,
+	OPT_RATE_CONTROL,
 	OPT_TRACE_STAGES,
 	OPT_METRICS,
 	OPT_VERSION,
@@ -492,6 +498,7 @@ static const struct option long_options[] = {
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "max-fps", required_argument, NULL, OPT_MAX_FPS },
 	{ "refine", required_argument, NULL, OPT_REFINE },
+	{ "rate-control", required_argument, NULL, OPT_RATE_CONTROL },
 	{ "trace-stages", required_argument, NULL, OPT_TRACE_STAGES },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -626,6 +633,7 @@ static void set_defaults(struct zs_options *opts)
 	opts->ready_fd = -1;
 	opts->socket_mode = DEFAULT_SOCKET_MODE;
 	opts->refine = true;
+	opts->rate_control = true;
 	opts->clock_resync_ms = DEFAULT_CLOCK_RESYNC_MS;
 	opts->n_consoles = 1; /* console 0, and the others QEMU has */
 	opts->all_consoles = true;
@@ -734,6 +742,15 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 		else
 			return fail(err, err_len, "--refine: '%s' is not on or off",
 				arg);
+		return true;
+	case OPT_RATE_CONTROL:
+		if (strcmp(arg, "on") == 0)
+			opts->rate_control = true;
+		else if (strcmp(arg, "off") == 0)
+			opts->rate_control = false;
+		else
+			return fail(err, err_len,
+				"--rate-control: '%s' is not on or off", arg);
 		return true;
 	case OPT_TRACE_STAGES:
 		if (!*arg)

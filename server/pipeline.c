@@ -24,6 +24,7 @@
 #include <spice/stream-device.h>
 
 #include "internal.h"
+#include "ratectl.h"
 #include "stats.h"
 #include "zs-client-proto.h"
 
@@ -47,6 +48,7 @@ struct result {
 	unsigned refine_level;
 	int64_t in_us, submit_us;
 	uint64_t cpu_pixel_bytes;
+	uint32_t encoder_kbps; /* a new encoder's own bitrate target */
 };
 
 struct zs_pipeline {
@@ -88,6 +90,10 @@ struct zs_pipeline {
 	/* control API: under lock, taken by the worker with the next job */
 	uint32_t new_bitrate_kbps; /* 0: unchanged */
 	uint32_t worker_bitrate_kbps;
+	uint32_t link_kbps; /* rate control's encoder target; 0: none */
+
+	/* link rate control (ratectl.h), main thread */
+	struct zs_ratectl rc;
 	char *encoder_desc; /* main thread: the last encoder made */
 
 	/* worker → main */
@@ -152,6 +158,7 @@ static gpointer worker_main(gpointer data)
 		p->has_job = false;
 		uint32_t new_kbps = p->new_bitrate_kbps;
 		p->new_bitrate_kbps = 0;
+		uint32_t link_kbps = p->link_kbps;
 		g_mutex_unlock(&p->lock);
 		if (new_kbps) {
 			/* a fresh encoder at the new rate, starting on a keyframe */
@@ -167,6 +174,11 @@ static gpointer worker_main(gpointer data)
 		res->submit_us = job.submit_us;
 		if (worker_ensure_encoder(p, &job, res)) {
 			bool fresh = res->encoder_desc != NULL;
+			if (fresh)
+				res->encoder_kbps = zs_encoder_bitrate_kbps(p->enc);
+			/* -ENOTSUP (jpegenc): the pacer alone follows the link */
+			if (link_kbps)
+				zs_encoder_set_bitrate(p->enc, link_kbps);
 			/* -ENOTSUP: this encoder has no such control; the frame
 			 * comes at its normal quality */
 			zs_encoder_set_refine(p->enc, job.refine_level);
@@ -354,6 +366,8 @@ static bool handle_access_unit(struct zs_pipeline *p, struct zs_access_unit *au,
 	}
 	p->stats.frames_sent++;
 	p->stats.bytes_sent += au->size;
+	zs_ratectl_sent(&p->rc, g_get_monotonic_time(),
+		ZS_STREAM_HEADER_BYTES + au->size);
 	zs_stats_frame_sent(au);
 	if (refine_level) {
 		p->stats.frames_refined++;
@@ -396,6 +410,8 @@ static gboolean on_results(gint fd, GIOCondition cond, gpointer data)
 	struct result *res;
 	while ((res = g_async_queue_try_pop(p->results))) {
 		p->busy = false;
+		if (res->encoder_kbps && !p->rc.max_kbps)
+			p->rc.max_kbps = res->encoder_kbps;
 		if (res->encoder_desc) {
 			g_message("encoder: %s", res->encoder_desc);
 			g_free(p->encoder_desc);
@@ -447,8 +463,13 @@ static void try_submit(struct zs_pipeline *p)
 		zs_output_busy(p->output) || p->pace_timer)
 		return;
 	int64_t now = g_get_monotonic_time();
-	if (p->cfg.max_fps && now < p->next_submit_us) {
-		guint ms = (guint)((p->next_submit_us - now + 999) / 1000);
+	/* the link's pacer, then --max-fps; the newest frame waits */
+	int64_t wait_us = p->cfg.rate_control ?
+		zs_ratectl_wait_us(&p->rc, now) : 0;
+	if (p->cfg.max_fps && now < p->next_submit_us)
+		wait_us = MAX(wait_us, p->next_submit_us - now);
+	if (wait_us > 0) {
+		guint ms = (guint)((wait_us + 999) / 1000);
 		p->pace_timer = g_timeout_source_new(ms);
 		g_source_set_callback(p->pace_timer, on_pace_timer, p, NULL);
 		g_source_attach(p->pace_timer, g_main_context_get_thread_default());
@@ -588,10 +609,40 @@ void zs_pipeline_request_keyframe(struct zs_pipeline *p)
 	try_submit(p);
 }
 
+void zs_pipeline_link_report(struct zs_pipeline *p,
+	struct zs_ratectl_client *client,
+	const struct zs_relay_stream_report *report)
+{
+	if (!p->cfg.rate_control)
+		return;
+	bool was_limited = p->rc.limited;
+	if (!zs_ratectl_report(&p->rc, client, g_get_monotonic_time(),
+		report))
+		return;
+	if (p->rc.limited != was_limited)
+		g_message("link: %s (a client's queue %u ms, receiving %.0f "
+			"kbit/s)", p->rc.limited ? "pacing to the slowest client" :
+			"no longer limited", client->queue_ms, client->recv_kbps);
+	g_debug("link: pacing at %u kbit/s, encoder %u kbit/s",
+		zs_ratectl_link_kbps(&p->rc), zs_ratectl_encoder_kbps(&p->rc));
+	g_mutex_lock(&p->lock);
+	p->link_kbps = p->rc.limited ? zs_ratectl_encoder_kbps(&p->rc) :
+		p->rc.max_kbps;
+	g_mutex_unlock(&p->lock);
+	try_submit(p);
+}
+
+uint32_t zs_pipeline_link_kbps(const struct zs_pipeline *p)
+{
+	return zs_ratectl_link_kbps(&p->rc);
+}
+
 void zs_pipeline_set_bitrate(struct zs_pipeline *p, uint32_t kbps)
 {
 	g_mutex_lock(&p->lock);
 	p->new_bitrate_kbps = kbps;
+	p->rc.max_kbps = kbps;
+	p->link_kbps = p->rc.limited ? zs_ratectl_encoder_kbps(&p->rc) : 0;
 	g_mutex_unlock(&p->lock);
 	p->need_keyframe = true;
 	try_submit(p);
@@ -631,6 +682,7 @@ struct zs_pipeline *zs_pipeline_create(const struct zs_pipeline_config *cfg,
 	struct zs_pipeline *p = g_new0(struct zs_pipeline, 1);
 	p->cfg = *cfg;
 	p->worker_bitrate_kbps = cfg->bitrate_kbps;
+	zs_ratectl_init(&p->rc, cfg->bitrate_kbps);
 	p->output = output;
 	p->available_mask = available;
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

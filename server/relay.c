@@ -26,6 +26,8 @@ enum {
 	C2S_MECH,
 	C2S_TICKET,
 	C2S_FIRST_MSG,
+	C2S_MSG_HEADER, /* a DISPLAY channel's messages (stream reports) */
+	C2S_MSG_BODY,
 	C2S_PASS,
 	C2S_DEAD,
 };
@@ -283,7 +285,8 @@ static enum zs_relay_status c2s_mess_done(struct zs_relay_parser *p,
 			err_len, why);
 	}
 	p->link_done = true;
-	if (p->channel_type != SPICE_CHANNEL_MAIN) {
+	if (p->channel_type != SPICE_CHANNEL_MAIN &&
+	    p->channel_type != SPICE_CHANNEL_DISPLAY) {
 		/* the server side is followed up to the link result */
 		p->c2s_state = C2S_PASS;
 	} else {
@@ -291,6 +294,73 @@ static enum zs_relay_status c2s_mess_done(struct zs_relay_parser *p,
 		p->ticket_left = ZS_RELAY_TICKET_BYTES;
 	}
 	return ZS_RELAY_OK;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t c2s_header_bytes(const struct zs_relay_parser *p)
+{
+	return p->client_mini_header ? ZS_RELAY_MINI_HEADER_BYTES :
+		ZS_RELAY_FULL_HEADER_BYTES;
+}
+
+static void c2s_report_done(struct zs_relay_parser *p)
+{
+	const uint8_t *b = p->creport;
+	p->last_report = (struct zs_relay_stream_report){
+		.stream_id = get_le32(b),
+		.unique_id = get_le32(b + 4),
+		.start_frame_mm_time = get_le32(b + 8),
+		.end_frame_mm_time = get_le32(b + 12),
+		.num_frames = get_le32(b + 16),
+		.num_drops = get_le32(b + 20),
+		.last_frame_delay = (int32_t)get_le32(b + 24),
+		.audio_delay = get_le32(b + 28),
+	};
+	p->reports++;
+}
+
+/* A DISPLAY channel's client messages: only read, whatever they hold
+ * (spice-server judges them). Returns the bytes taken. */
+static size_t c2s_follow(struct zs_relay_parser *p, const uint8_t *buf,
+	size_t len)
+{
+	size_t n;
+	if (p->c2s_state == C2S_MSG_HEADER) {
+		uint32_t need = c2s_header_bytes(p);
+		n = min_size(need - p->chdr_have, len);
+		memcpy(p->chdr + p->chdr_have, buf, n);
+		p->chdr_have += n;
+		if (p->chdr_have < need)
+			return n;
+		const uint8_t *h = p->client_mini_header ? p->chdr :
+			p->chdr + 8;
+		p->cmsg_type = get_le16(h);
+		p->cbody_left = get_le32(h + 2);
+		p->chdr_have = 0;
+		p->creport_have = 0;
+		p->c2s_state = C2S_MSG_BODY;
+		if (p->cbody_left == 0)
+			p->c2s_state = C2S_MSG_HEADER;
+		return n;
+	}
+	n = min_size(p->cbody_left, len);
+	if (p->cmsg_type == ZS_RELAY_MSGC_STREAM_REPORT &&
+	    p->creport_have < ZS_RELAY_STREAM_REPORT_BYTES) {
+		size_t take = min_size(n, ZS_RELAY_STREAM_REPORT_BYTES -
+			p->creport_have);
+		memcpy(p->creport + p->creport_have, buf, take);
+		p->creport_have += take;
+		if (p->creport_have == ZS_RELAY_STREAM_REPORT_BYTES)
+			c2s_report_done(p);
+	}
+	p->cbody_left -= (uint32_t)n;
+	if (p->cbody_left == 0)
+		p->c2s_state = C2S_MSG_HEADER;
+	return n;
 }
 
 enum zs_relay_status zs_relay_feed_c2s(struct zs_relay_parser *p,
@@ -341,7 +411,13 @@ enum zs_relay_status zs_relay_feed_c2s(struct zs_relay_parser *p,
 			p->ticket_left -= n;
 			off += n;
 			if (p->ticket_left == 0)
-				p->c2s_state = C2S_FIRST_MSG;
+				p->c2s_state = p->channel_type ==
+					SPICE_CHANNEL_DISPLAY ? C2S_MSG_HEADER :
+					C2S_FIRST_MSG;
+			break;
+		case C2S_MSG_HEADER:
+		case C2S_MSG_BODY:
+			off += c2s_follow(p, buf + off, len - off);
 			break;
 		case C2S_FIRST_MSG:
 			if (p->resync_state == RESYNC_WAIT)

@@ -51,6 +51,21 @@
 /* A SPICE_MSG_MAIN_MULTI_MEDIA_TIME with a mini header. */
 #define ZS_RELAY_RESYNC_BYTES (ZS_RELAY_MINI_HEADER_BYTES + 4)
 
+/* SPICE_MSGC_DISPLAY_STREAM_REPORT: spice-server activates a stream
+ * device's reports (every 5 frames or a second) but ignores them; spice-gtk
+ * sends one when it has read the window's last frame. Fields as
+ * SpiceMsgcDisplayStreamReport; the mm_times are spice-server's clock,
+ * CLOCK_MONOTONIC in ms when it read the frame from our stream device. */
+#define ZS_RELAY_MSGC_STREAM_REPORT 102
+#define ZS_RELAY_STREAM_REPORT_BYTES 32
+struct zs_relay_stream_report {
+	uint32_t stream_id, unique_id;
+	uint32_t start_frame_mm_time, end_frame_mm_time;
+	uint32_t num_frames, num_drops;
+	int32_t last_frame_delay; /* frame mm_time minus the client's clock */
+	uint32_t audio_delay;
+};
+
 enum zs_relay_status {
 	ZS_RELAY_OK,     /* forward the bytes (as rewritten) */
 	ZS_RELAY_REFUSE, /* answer the client with link_error, then close */
@@ -105,6 +120,18 @@ struct zs_relay_parser {
 	int resync_state;
 	uint32_t resync_period_ms;
 	uint32_t next_resync_ms;
+
+	/* client → spice-server on a DISPLAY channel, after the ticket:
+	 * followed message by message (never changed) for the client's
+	 * stream reports (server/ratectl.h) */
+	uint8_t chdr[ZS_RELAY_FULL_HEADER_BYTES];
+	size_t chdr_have;
+	uint32_t cbody_left;
+	uint16_t cmsg_type;
+	uint8_t creport[ZS_RELAY_STREAM_REPORT_BYTES];
+	size_t creport_have;
+	uint64_t reports; /* complete stream reports seen */
+	struct zs_relay_stream_report last_report;
 
 	/* counters, for logs and tests */
 	uint64_t messages, rewrites, resyncs, hidden_channels;

@@ -372,6 +372,7 @@ void zs_stats_snapshot(struct zs_stats_snapshot *out)
 		out->frames_dropped = ps.frames_dropped;
 		out->keyframes = ps.keyframes;
 		out->bytes_sent = ps.bytes_sent;
+		out->link_kbps = zs_pipeline_link_kbps(st.pipeline);
 	}
 
 	int64_t now_sec = g_get_monotonic_time() / G_USEC_PER_SEC;

@@ -54,6 +54,9 @@ struct zs_stats_snapshot {
 	/* rates over the last ZS_STATS_WINDOW_S seconds */
 	double fps_in, fps_out;
 	double bitrate_kbps;
+	/* --rate-control: the rate the stream is paced at for the slowest
+	 * client's link; 0 while no link limits it */
+	uint32_t link_kbps;
 
 	/* the encoder, over the last 64 frames */
 	uint32_t encode_us_last, encode_us_p50;

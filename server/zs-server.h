@@ -74,6 +74,7 @@ struct zs_options {
 	uint32_t bitrate_kbps; /* 0 = encoder default */
 	uint32_t max_fps;      /* 0 = no cap */
 	bool refine;           /* sharpen still pictures (default on) */
+	bool rate_control;     /* follow the clients' links (default on) */
 	char *trace_stages;    /* --trace-stages FILE; NULL = off */
 
 	/* --metrics: Prometheus endpoint; metrics_port -1 = off (0 = any

@@ -101,6 +101,7 @@ out=$(check 'list(c) == ["127.0.0.1"]' \
 	'c["127.0.0.1"]["zerospice_client_connected_since_seconds"] >= m["zerospice_start_time_seconds"]' \
 	'info["codec"] == "h264" and info["width"] == "640" and info["height"] == "360"' \
 	'm["zerospice_fps_out"] > 0' 'm["zerospice_bitrate_bits_per_second"] > 0' \
+	'm["zerospice_link_pacing_bits_per_second"] == 0' \
 	'0 < m["zerospice_encode_seconds_p50"] < 5' \
 	'0 < m["zerospice_latency_seconds_p50"] < 5' \
 	'm["zerospice_cpu_pixel_bytes_total"] >= 640 * 360 * m["zerospice_frames_encoded_total"]' \
