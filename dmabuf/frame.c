@@ -87,6 +87,8 @@ int zs_frame_map(const struct zs_frame *frame, struct zs_frame_map *map)
 	map->sync_fd = -1;
 	if (!frame || frame->n_planes < 1 || frame->planes[0].fd < 0)
 		return -EINVAL;
+	if (frame->reading)
+		atomic_store(frame->reading, true);
 
 	const struct zs_plane *p = &frame->planes[0];
 	uint32_t bpp = zs_fourcc_bpp(frame->fourcc);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -65,4 +66,16 @@ void zs_memfd_buffer_finish(struct zs_memfd_buffer *buf)
 	if (buf->fd > 0 || (buf->fd == 0 && buf->width))
 		close(buf->fd);
 	buf->fd = -1;
+}
+
+int zs_memfd_buffer_discard(struct zs_memfd_buffer *buf)
+{
+	if (!buf || buf->fd < 0 || !buf->size)
+		return -EINVAL;
+	/* The seals forbid growing and shrinking, not punching a hole that
+	 * keeps the size; the shared mapping stays valid and reads zeros. */
+	if (fallocate(buf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		    (off_t)buf->size) < 0)
+		return -errno;
+	return 0;
 }

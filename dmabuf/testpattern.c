@@ -7,10 +7,15 @@
  * static background and draws the new content, so a 1280x720 frame
  * touches a few hundred kilobytes instead of 3.5 MB. The background is
  * computed row by row from three per-column tables rather than kept as a
- * full picture (that copy cost 3.5 MB of heap per session at 720p). */
+ * full picture (that copy cost 3.5 MB of heap per session at 720p).
+ *
+ * A buffer left free for ZS_TESTPATTERN_IDLE_RENDERS renders gives its
+ * pages back: when the consumer keeps up only the first buffer is in use,
+ * and the others cost memory only while load makes them needed. */
 #include "zs-dmabuf.h"
 
 #include <drm_fourcc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +38,9 @@ struct tp_buffer {
 	struct zs_memfd_buffer mem;
 	struct zs_frame frame;
 	atomic_bool held;
+	atomic_bool reading; /* the consumer mapped the frame it holds */
 	bool has_static;
+	uint64_t last_render; /* tp->renders when last handed out */
 	int n_drawn;
 	struct zs_rect drawn[TP_MAX_RECTS];
 };
@@ -46,6 +53,14 @@ struct zs_testpattern {
 	int n_buffers;
 	struct tp_buffer *buffers;
 	struct zs_input_state input;
+	uint64_t renders;
+	bool cold_deferred; /* the last render put off a given-back buffer */
+	/* set by a render that found every buffer held; the next release
+	 * clears it and calls on_free (under free_lock) */
+	atomic_bool wake_on_free;
+	pthread_mutex_t free_lock;
+	void (*on_free)(void *data);
+	void *on_free_data;
 	/* rects of moving content in the last frame handed out: with this
 	 * frame's they bound what changed for the consumer */
 	int n_prev;
@@ -347,6 +362,7 @@ static void tp_free(struct zs_testpattern *tp)
 	free(tp->col_red);
 	free(tp->col_bar);
 	free(tp->col_grey);
+	pthread_mutex_destroy(&tp->free_lock);
 	free(tp);
 }
 
@@ -361,6 +377,12 @@ static void buffer_release(struct zs_frame *frame, void *data)
 	struct tp_buffer *b = data;
 	struct zs_testpattern *tp = b->tp;
 	atomic_store(&b->held, false);
+	if (atomic_exchange(&tp->wake_on_free, false)) {
+		pthread_mutex_lock(&tp->free_lock);
+		if (tp->on_free)
+			tp->on_free(tp->on_free_data);
+		pthread_mutex_unlock(&tp->free_lock);
+	}
 	tp_unref(tp);
 }
 
@@ -384,6 +406,8 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 	if (!tp)
 		return NULL;
 	atomic_init(&tp->refs, 1);
+	atomic_init(&tp->wake_on_free, false);
+	pthread_mutex_init(&tp->free_lock, NULL);
 	tp->width = width;
 	tp->height = height;
 	tp->bars_y = (int32_t)(height - height / 6);
@@ -409,6 +433,7 @@ struct zs_testpattern *zs_testpattern_create(uint32_t width, uint32_t height,
 		snprintf(name, sizeof(name), "zs-testpattern-%d", i);
 		b->tp = tp;
 		atomic_init(&b->held, false);
+		atomic_init(&b->reading, false);
 		if (zs_memfd_buffer_init(&b->mem, name, width, height,
 			    DRM_FORMAT_XRGB8888) < 0)
 			goto err_free;
@@ -425,6 +450,32 @@ void zs_testpattern_destroy(struct zs_testpattern *tp)
 {
 	if (tp)
 		tp_unref(tp);
+}
+
+void zs_testpattern_set_free_notify(struct zs_testpattern *tp,
+	void (*fn)(void *data), void *data)
+{
+	pthread_mutex_lock(&tp->free_lock);
+	tp->on_free = fn;
+	tp->on_free_data = data;
+	pthread_mutex_unlock(&tp->free_lock);
+}
+
+/* Gives back the pages of buffers left free for a while. Only the render
+ * thread hands buffers out, so a free buffer stays free meanwhile. */
+static void discard_idle(struct zs_testpattern *tp)
+{
+	for (int i = 0; i < tp->n_buffers; i++) {
+		struct tp_buffer *o = &tp->buffers[i];
+		if (!o->has_static || atomic_load(&o->held) ||
+		    tp->renders - o->last_render < ZS_TESTPATTERN_IDLE_RENDERS)
+			continue;
+		/* on failure the pixels stay, and so does has_static */
+		if (zs_memfd_buffer_discard(&o->mem) == 0) {
+			o->has_static = false;
+			o->n_drawn = 0;
+		}
+	}
 }
 
 void zs_testpattern_set_input(struct zs_testpattern *tp,
@@ -458,12 +509,40 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	 * (it releases each frame before the next tick) one buffer is all
 	 * that ever costs memory; the others fill only under load. */
 	struct tp_buffer *b = NULL;
-	for (int i = 0; i < tp->n_buffers && !b; i++) {
-		if (!atomic_load(&tp->buffers[i].held))
-			b = &tp->buffers[i];
+	bool being_read = false, waiting = false;
+	/* Raised before looking, so that a release racing with the search
+	 * either is seen here or sees the flag. */
+	atomic_store(&tp->wake_on_free, true);
+	for (int i = 0; i < tp->n_buffers; i++) {
+		struct tp_buffer *o = &tp->buffers[i];
+		if (!atomic_load(&o->held)) {
+			if (!b)
+				b = o;
+		} else if (atomic_load(&o->reading)) {
+			being_read = true;
+		} else {
+			waiting = true;
+		}
 	}
-	if (!b)
+	/* A frame at the encoder: this one would wait behind it and be
+	 * older when taken than one drawn at its release. The second buffer
+	 * is then needed only to replace a frame still waiting (a busy
+	 * output), and otherwise stays idle. A race with a consumer that
+	 * starts reading right now only costs that choice. */
+	if (!b || being_read)
 		return NULL;
+	/* A given-back buffer costs a whole redraw and 3.5 MB again (720p)
+	 * to replace a waiting frame. A frame that waits one tick is mostly
+	 * about to be taken (the encoder's thread not yet running); one
+	 * that waits two is behind a busy output and is replaced. */
+	if (!b->has_static && waiting && !tp->cold_deferred) {
+		tp->cold_deferred = true;
+		return NULL;
+	}
+	tp->cold_deferred = false;
+	atomic_store(&tp->wake_on_free, false);
+	b->last_render = ++tp->renders;
+	discard_idle(tp);
 
 	/* What this frame draws over the static image, in drawing order;
 	 * opaque rects are entirely overwritten and need no restore. */
@@ -528,7 +607,9 @@ struct zs_frame *zs_testpattern_render(struct zs_testpattern *tp,
 	f->id = id;
 	f->release = buffer_release;
 	f->release_data = b;
+	f->reading = &b->reading;
 
+	atomic_store(&b->reading, false);
 	atomic_store(&b->held, true);
 	atomic_fetch_add(&tp->refs, 1);
 	return f;

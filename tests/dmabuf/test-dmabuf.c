@@ -391,6 +391,8 @@ Test(testpattern, held_buffers_block_render_until_released)
 {
 	struct zs_testpattern *tp = zs_testpattern_create(640, 480, 2);
 	struct zs_frame *a = zs_testpattern_render(tp, 1, 0);
+	/* a buffer never drawn is put off once while another frame waits */
+	cr_assert_null(zs_testpattern_render(tp, 2, 0));
 	struct zs_frame *b = zs_testpattern_render(tp, 2, 0);
 	cr_assert_not_null(a);
 	cr_assert_not_null(b);
@@ -427,6 +429,7 @@ Test(testpattern, a_consumer_that_keeps_up_uses_one_buffer)
 	}
 	/* one held: the next buffer, then the first again once released */
 	struct zs_frame *a = zs_testpattern_render(tp, 6, 0);
+	cr_assert_null(zs_testpattern_render(tp, 7, 0)); /* put off once */
 	struct zs_frame *b = zs_testpattern_render(tp, 7, 0);
 	cr_assert_eq(a->planes[0].fd, fd0);
 	cr_assert_neq(b->planes[0].fd, fd0);
