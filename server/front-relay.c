@@ -157,6 +157,8 @@ struct relay {
 	uint64_t to_client, to_server;
 };
 
+static uint64_t send_queue(int fd);
+
 static size_t buf_len(const struct buf *b)
 {
 	return b->end - b->start;
@@ -517,6 +519,9 @@ static bool pump_client_read(struct relay *r, bool *progress)
 			r->c2s.end += n;
 			if (r->parser.reports != r->reports_seen) {
 				r->reports_seen = r->parser.reports;
+				r->rc_client.sock_queue_bytes =
+					send_queue(r->client_fd) +
+					buf_len(&r->s2c);
 				if (r->f->report_fn && r->authenticated)
 					r->f->report_fn(r->f->report_data,
 						r->parser.channel_id,

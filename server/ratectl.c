@@ -151,6 +151,17 @@ static bool client_sample(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 	c->trip_ms = (uint32_t)trip;
 	c->queue_ms = (uint32_t)trip - base;
 	rc->base_ms = MAX(1, base);
+	/* A link queued from the first frame on (a desktop already moving
+	 * at connect) shows no trip over the lowest: the bytes waiting in
+	 * our socket beyond what the link holds in flight tell it. */
+	if (c->recv_kbps > 0) {
+		double bytes_per_ms = c->recv_kbps / 8;
+		double waiting = (double)c->sock_queue_bytes -
+			bytes_per_ms * base;
+		if (waiting > 0)
+			c->queue_ms = MAX(c->queue_ms,
+				(uint32_t)MIN(waiting / bytes_per_ms, MAX_TRIP_MS));
+	}
 	/* A lost segment holds everything behind it for a retransmission
 	 * timeout, and then the held frames arrive at once: reports whose
 	 * trips fall by the time between their frames. A queue keeps the

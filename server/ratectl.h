@@ -47,6 +47,9 @@ struct zs_ratectl_client {
 	uint32_t trip_ms, prev_trip_ms;
 	unsigned over_streak; /* reports in a row over HIGH, not falling */
 	uint64_t inflight_bytes; /* sent after the latest reported frame */
+	/* set by the relay before each report: bytes waiting toward the
+	 * client (its socket's send queue and the relay's buffer) */
+	uint64_t sock_queue_bytes;
 };
 
 struct zs_ratectl {

@@ -228,3 +228,27 @@ Test(ratectl, a_frame_read_late_by_spice_server_is_still_found)
 	cr_assert_eq(c.inflight_bytes, 3000 + 4000);
 	cr_assert_eq(rc.reported_total, 2);
 }
+
+/* A link queued from the first frame: every trip is as long as the first
+ * (no trip over the lowest), but 600 KB wait in the client's socket. */
+Test(ratectl, bytes_waiting_in_the_socket_are_a_queue_without_a_rising_trip)
+{
+	struct zs_ratectl rc;
+	struct zs_ratectl_client c = { 0 };
+	zs_ratectl_init(&rc, 6000);
+	int64_t t = T0;
+	for (int i = 0; i < 40; i++) {
+		/* 5 frames of 2500 bytes per 100 ms (1 Mbit/s received) */
+		for (int k = 0; k < 5; k++)
+			zs_ratectl_sent(&rc, t + k * 20 * MS, 2500);
+		t += 100 * MS;
+		struct zs_relay_stream_report r = {
+			.end_frame_mm_time = (uint32_t)((t - 1500 * MS) / 1000),
+			.num_frames = 5 };
+		c.sock_queue_bytes = 600000;
+		zs_ratectl_report(&rc, &c, t, &r);
+	}
+	cr_assert_gt(c.queue_ms, 1000, "queue %u ms", c.queue_ms);
+	cr_assert(rc.limited);
+	cr_assert_geq(rc.cuts, 1);
+}
