@@ -191,6 +191,18 @@ static bool fail(char *err, size_t err_len, const char *fmt, ...)
 	return false;
 }
 
+static bool parse_on_off(const char *opt, const char *arg, bool *out,
+	char *err, size_t err_len)
+{
+	if (strcmp(arg, "on") == 0)
+		*out = true;
+	else if (strcmp(arg, "off") == 0)
+		*out = false;
+	else
+		return fail(err, err_len, "%s: '%s' is not on or off", opt, arg);
+	return true;
+}
+
 /* Strict unsigned decimal in [min, max]. */
 static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -730,32 +742,14 @@ static bool parse_one(struct zs_options *opts, int opt, const char *arg,
 		opts->allow_plain = true;
 		return true;
 	case OPT_CLOCK_FIX:
-		if (strcmp(arg, "on") == 0)
-			opts->clock_fix = true;
-		else if (strcmp(arg, "off") == 0)
-			opts->clock_fix = false;
-		else
-			return fail(err, err_len, "--clock-fix: '%s' is not on or off",
-				arg);
-		return true;
+		return parse_on_off("--clock-fix", arg, &opts->clock_fix, err,
+			err_len);
 	case OPT_REFINE:
-		if (strcmp(arg, "on") == 0)
-			opts->refine = true;
-		else if (strcmp(arg, "off") == 0)
-			opts->refine = false;
-		else
-			return fail(err, err_len, "--refine: '%s' is not on or off",
-				arg);
-		return true;
+		return parse_on_off("--refine", arg, &opts->refine, err,
+			err_len);
 	case OPT_RATE_CONTROL:
-		if (strcmp(arg, "on") == 0)
-			opts->rate_control = true;
-		else if (strcmp(arg, "off") == 0)
-			opts->rate_control = false;
-		else
-			return fail(err, err_len,
-				"--rate-control: '%s' is not on or off", arg);
-		return true;
+		return parse_on_off("--rate-control", arg, &opts->rate_control,
+			err, err_len);
 	case OPT_TRACE_STAGES:
 		if (!*arg)
 			return fail(err, err_len, "--trace-stages needs a file");
