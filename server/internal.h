@@ -239,6 +239,11 @@ const struct zs_qemu_session_events *zs_session_qemu_events(void);
 
 struct zs_pipeline;
 
+/* Bytes waiting toward the display clients over which no frame is
+ * encoded (--rate-control): a few frames; the link's own buffer comes on
+ * top. */
+#define ZS_PIPELINE_MAX_WAITING_BYTES (64 * 1024)
+
 struct zs_pipeline_config {
 	enum zs_encoder_backend backend;
 	enum zs_codec forced_codec; /* ZS_CODEC_NONE = auto */
@@ -253,6 +258,12 @@ struct zs_pipeline_config {
 	bool refine;
 	/* pace the stream to the slowest client's link (ratectl.h) */
 	bool rate_control;
+	/* with rate_control: bytes waiting toward the display clients now
+	 * (socket send queues and relay buffers; NULL: unknown). Over
+	 * ZS_PIPELINE_MAX_WAITING_BYTES no frame is encoded: the newest goes
+	 * when they have left, also for clients that send no reports. */
+	uint64_t (*client_queue_bytes)(void *data);
+	void *client_queue_data;
 	/* --trace-stages (borrowed; NULL: off) */
 	struct zs_trace *trace;
 };

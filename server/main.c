@@ -372,6 +372,15 @@ static const struct zs_source_events source_events = {
 	.closed = on_source_closed,
 };
 
+/* What waits toward the display clients (--rate-control). */
+static uint64_t client_queue_bytes(void *data)
+{
+	struct app *app = data;
+	struct zs_front_queue q;
+	zs_front_display_queue(app->front, &q);
+	return q.socket_bytes + q.relay_bytes;
+}
+
 /* A display client's stream report, read by the front's relay. */
 static void on_stream_report(void *data, unsigned display_id,
 	struct zs_ratectl_client *client,
@@ -576,6 +585,8 @@ static int run(struct app *app)
 		.need_frame = on_need_frame,
 		.refine = o->refine,
 		.rate_control = o->rate_control,
+		.client_queue_bytes = client_queue_bytes,
+		.client_queue_data = app,
 		.trace = app->trace,
 	};
 	if (o->rate_control)

@@ -102,6 +102,10 @@ struct zs_pipeline {
 	GSource *wake_source;
 };
 
+/* how often a pipeline held back by bytes waiting toward the clients
+ * looks again */
+#define WAITING_POLL_US (10 * 1000)
+
 static void try_submit(struct zs_pipeline *p);
 
 /* ---- worker thread ---- */
@@ -466,6 +470,10 @@ static void try_submit(struct zs_pipeline *p)
 	/* the link's pacer, then --max-fps; the newest frame waits */
 	int64_t wait_us = p->cfg.rate_control ?
 		zs_ratectl_wait_us(&p->rc, now) : 0;
+	if (p->cfg.rate_control && p->cfg.client_queue_bytes &&
+	    p->cfg.client_queue_bytes(p->cfg.client_queue_data) >
+	    ZS_PIPELINE_MAX_WAITING_BYTES)
+		wait_us = MAX(wait_us, WAITING_POLL_US);
 	if (p->cfg.max_fps && now < p->next_submit_us)
 		wait_us = MAX(wait_us, p->next_submit_us - now);
 	if (wait_us > 0) {
