@@ -108,6 +108,18 @@ struct zs_pipeline {
 
 static void try_submit(struct zs_pipeline *p);
 
+/* ZS_PIPELINE_MAX_WAITING_BYTES, or while the link is known to limit the
+ * stream what it carries in WAITING_MS (at least 16 KiB) */
+#define WAITING_MS 150
+static uint64_t max_waiting_bytes(const struct zs_pipeline *p)
+{
+	uint32_t kbps = zs_ratectl_link_kbps(&p->rc);
+	if (!kbps)
+		return ZS_PIPELINE_MAX_WAITING_BYTES;
+	return MIN(ZS_PIPELINE_MAX_WAITING_BYTES,
+		MAX(16 * 1024, (uint64_t)kbps / 8 * WAITING_MS));
+}
+
 /* ---- worker thread ---- */
 
 static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
@@ -472,7 +484,7 @@ static void try_submit(struct zs_pipeline *p)
 		zs_ratectl_wait_us(&p->rc, now) : 0;
 	if (p->cfg.rate_control && p->cfg.client_queue_bytes &&
 	    p->cfg.client_queue_bytes(p->cfg.client_queue_data) >
-	    ZS_PIPELINE_MAX_WAITING_BYTES)
+	    max_waiting_bytes(p))
 		wait_us = MAX(wait_us, WAITING_POLL_US);
 	if (p->cfg.max_fps && now < p->next_submit_us)
 		wait_us = MAX(wait_us, p->next_submit_us - now);

@@ -31,7 +31,7 @@
 
 #define ZS_RATECTL_QUEUE_HIGH_MS 50
 #define ZS_RATECTL_QUEUE_LOW_MS 20
-#define ZS_RATECTL_MIN_KBPS 150
+#define ZS_RATECTL_MIN_KBPS 64
 /* frames remembered to attribute reports (~4 s at 60 fps) */
 #define ZS_RATECTL_RING 256
 

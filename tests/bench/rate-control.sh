@@ -1,7 +1,7 @@
 #!/bin/bash
 # Rate control follows a narrow link: zerospice's 1280x720@60 test pattern
 # (~0.5 Mbit/s of H.264 when nothing limits it) reaches a spice-client-glib
-# client (zerospice-bench) through tools/bench/linkem at 0.3 Mbit/s and
+# client (zerospice-bench) through tools/bench/linkem at 0.25 Mbit/s and
 # 40 ms RTT. With --rate-control on, spice-gtk's stream reports reach the
 # pacer through the relay and frames do not queue on the link: the
 # frames' one-way p95 stays far under a second, and zerospice logs that it
@@ -21,7 +21,7 @@ run_link() {
 		--codec h264 --encoder software --insecure-no-auth \
 		--rate-control "$1"
 	python3 "$LINKEM" --connect "127.0.0.1:$ZS_PORT" --listen 127.0.0.1:0 \
-		--rtt-ms 40 --rate-mbit 0.3 --loss 0 --buffer-kib 100 \
+		--rtt-ms 40 --rate-mbit 0.25 --loss 0 --buffer-kib 100 \
 		--max-seconds 60 >"$TMP/link-$1.out" 2>"$TMP/link-$1.log" &
 	LINK_PID=$!; EXTRA_PIDS=$LINK_PID
 	local port=
@@ -31,7 +31,7 @@ run_link() {
 		sleep 0.1
 	done
 	[ -n "$port" ] || fail "linkem did not start: $(cat "$TMP/link-$1.log")"
-	"$ZEROSPICE_BENCH" --connect "spice://127.0.0.1:$port" --duration 8 --warmup 4 \
+	"$ZEROSPICE_BENCH" --connect "spice://127.0.0.1:$port" --duration 8 --warmup 6 \
 		--probe none --quiet --json "$TMP/link-$1.json" \
 		>"$TMP/bench-$1.out" 2>"$TMP/bench-$1.log" ||
 		{ cat "$TMP/bench-$1.out" "$TMP/bench-$1.log" >&2; fail "zerospice-bench failed (--rate-control $1)"; }
@@ -45,7 +45,7 @@ c = json.load(open(sys.argv[1]))["clients"][0]
 ow = c["one_way_ms"]
 print("%d %d %.1f" % (ow["p50"] or -1, ow["p95"] or -1, c["fps"]))' "$TMP/link-$1.json") ||
 		fail "no one-way figures in the JSON (--rate-control $1)"
-	log "--rate-control $1: one-way p50 $P50 ms, p95 $P95 ms, $FPS fps through 0.3 Mbit/s, 40 ms RTT"
+	log "--rate-control $1: one-way p50 $P50 ms, p95 $P95 ms, $FPS fps through 0.25 Mbit/s, 40 ms RTT"
 }
 
 run_link on
