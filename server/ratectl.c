@@ -34,9 +34,12 @@ void zs_ratectl_init(struct zs_ratectl *rc, uint32_t max_kbps)
 	*rc = (struct zs_ratectl){ .max_kbps = max_kbps };
 }
 
-static double pace_kbps(const struct zs_ratectl *rc)
+/* The frame queued `age` frames ago (0: the newest; age < sent_n). */
+static const struct zs_ratectl_sent *sent_back(const struct zs_ratectl *rc,
+	unsigned age)
 {
-	return rc->link_kbps;
+	return &rc->sent[(rc->sent_next + ZS_RATECTL_RING - 1 - age) %
+		ZS_RATECTL_RING];
 }
 
 /* What the link took since the bucket was last looked at. */
@@ -45,7 +48,7 @@ static void drain(struct zs_ratectl *rc, int64_t now_us)
 	if (!rc->limited) {
 		rc->bucket_bytes = 0;
 	} else if (now_us > rc->bucket_us) {
-		double took = pace_kbps(rc) * 1000 / 8 *
+		double took = rc->link_kbps * 1000 / 8 *
 			(double)(now_us - rc->bucket_us) / G_USEC_PER_SEC;
 		rc->bucket_bytes = MAX(0, rc->bucket_bytes - took);
 	}
@@ -73,9 +76,7 @@ static unsigned unreported_allowed(const struct zs_ratectl *rc,
 	uint32_t since = (uint32_t)(now_us / 1000) - rc->base_ms - JITTER_MS;
 	unsigned n = 0;
 	for (unsigned i = 0; i < rc->sent_n; i++) {
-		unsigned k = (rc->sent_next + ZS_RATECTL_RING - 1 - i) %
-			ZS_RATECTL_RING;
-		if ((int32_t)(rc->sent[k].ms - since) < 0)
+		if ((int32_t)(sent_back(rc, i)->ms - since) < 0)
 			break;
 		n++;
 	}
@@ -95,7 +96,7 @@ int64_t zs_ratectl_wait_us(struct zs_ratectl *rc, int64_t now_us)
 		return UNREPORTED_POLL_US;
 	if (!rc->limited)
 		return 0;
-	double bytes_per_s = pace_kbps(rc) * 1000 / 8;
+	double bytes_per_s = rc->link_kbps * 1000 / 8;
 	double burst = MAX(MIN_BURST_BYTES, bytes_per_s * BURST_MS / 1000);
 	if (rc->bucket_bytes <= burst)
 		return 0;
@@ -112,9 +113,7 @@ int64_t zs_ratectl_wait_us(struct zs_ratectl *rc, int64_t now_us)
 static int find_frame(const struct zs_ratectl *rc, uint32_t ms)
 {
 	for (unsigned i = 0; i < rc->sent_n; i++) {
-		unsigned k = (rc->sent_next + ZS_RATECTL_RING - 1 - i) %
-			ZS_RATECTL_RING;
-		int32_t d = (int32_t)(ms - rc->sent[k].ms);
+		int32_t d = (int32_t)(ms - sent_back(rc, i)->ms);
 		if (d >= 0)
 			return d <= MAX_TRIP_MS ? (int)i : -1;
 	}
@@ -127,8 +126,7 @@ static uint64_t bytes_of(const struct zs_ratectl *rc, unsigned age,
 {
 	uint64_t sum = 0;
 	for (unsigned i = age; i < rc->sent_n && i < age + count; i++)
-		sum += rc->sent[(rc->sent_next + ZS_RATECTL_RING - 1 - i) %
-			ZS_RATECTL_RING].bytes;
+		sum += sent_back(rc, i)->bytes;
 	return sum;
 }
 

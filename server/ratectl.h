@@ -60,7 +60,7 @@ struct zs_ratectl {
 	int64_t bucket_us;
 	int64_t hold_until_us; /* no new cut before the last one shows */
 	int64_t last_over_us, last_raise_us;
-	struct { uint32_t ms, bytes; } sent[ZS_RATECTL_RING];
+	struct zs_ratectl_sent { uint32_t ms, bytes; } sent[ZS_RATECTL_RING];
 	unsigned sent_next, sent_n;
 	uint64_t sent_total;
 	uint64_t reported_total; /* frames up to the newest reported one */
