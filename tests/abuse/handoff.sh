@@ -85,6 +85,7 @@ stop_zerospice
 
 # ---- 3. over a unix socket ----
 SOCK="$TMP/zs.sock"
+: >"$TMP/zerospice.out" # not the TCP zerospice's banner
 ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1" \
 LSAN_OPTIONS="suppressions=$ZS_LSAN_SUPP:print_suppressions=0:fast_unwind_on_malloc=0" \
 G_DEBUG=fatal-criticals ZS_DEBUG=1 \

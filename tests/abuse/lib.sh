@@ -62,6 +62,9 @@ check_after() {
 # ZS_PORT and ZS_TLS_PORT (empty without TLS).
 start_zerospice_at() {
 	local host=$1; shift
+	# emptied before the background job's own redirection: the port must
+	# not be read from the previous zerospice's output
+	: >"$TMP/zerospice.out"
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1" \
 	LSAN_OPTIONS="suppressions=$ZS_LSAN_SUPP:print_suppressions=0:fast_unwind_on_malloc=0" \
 	G_DEBUG=fatal-criticals ZS_DEBUG=1 \

@@ -47,6 +47,7 @@ echo "$out" | grep -q -- "--ticket-file" || fail "the refusal does not name --ti
 for mode in default 0660; do
 	args=(--listen "unix:$TMP/zs-$mode.sock")
 	[ "$mode" = default ] || args+=(--socket-mode "$mode")
+	: >"$TMP/unix.out" # not the previous mode's banner
 	"$ZEROSPICE" "${args[@]}" >"$TMP/unix.out" 2>"$TMP/unix-$mode.log" &
 	pid=$!
 	EXTRA_PIDS="$EXTRA_PIDS $pid"

@@ -259,6 +259,7 @@ else
 fi
 # ---- a public address with a control API: nobody gets in before SetTicket ----
 rm -f "$CONTROL"
+: >"$TMP/zerospice.out" # not an earlier zerospice's banner
 "$ZEROSPICE" --listen 0.0.0.0:0 --control "unix:$CONTROL" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 ZS_PID=$!
 wait_for 100 grep -q "listening on 0.0.0.0:" "$TMP/zerospice.out" || fail "no public listener: $(cat "$TMP/zerospice.log")"

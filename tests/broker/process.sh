@@ -121,6 +121,7 @@ os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_FDNAMES"] = "spice"
 os.execv(sys.argv[1], sys.argv[1:])
 PY
+: >"$TMP/zerospice.out" # the banner read below must be this zerospice's
 python3 "$TMP/activate.py" "$ZEROSPICE" --listen 127.0.0.1:1 \
 	>"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 ZS_PID=$!
@@ -150,6 +151,7 @@ os.environ["LISTEN_FDS"] = "2"
 os.environ["LISTEN_FDNAMES"] = "spice:tls"
 os.execv(sys.argv[1], sys.argv[1:])
 PY
+	: >"$TMP/zerospice.out"
 	python3 "$TMP/activate2.py" "$ZEROSPICE" --x509-dir "$TMP/pki" \
 		>"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 	ZS_PID=$!
@@ -180,6 +182,7 @@ os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_FDNAMES"] = "spice"
 os.execv(sys.argv[2], sys.argv[2:])
 PY
+: >"$TMP/zerospice.out"
 python3 "$TMP/activate3.py" "$TMP/spice.sock" "$ZEROSPICE" >"$TMP/zerospice.out" 2>"$TMP/zerospice.log" &
 ZS_PID=$!
 wait_for 100 grep -q "listening on unix:$TMP/spice.sock" "$TMP/zerospice.out" ||

@@ -86,6 +86,10 @@ need() {
 # lsan-zerospice.supp, and with GLib criticals fatal.
 ZS_LSAN_SUPP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan-zerospice.supp
 start_zerospice() {
+	# emptied here, not only by the redirection below: that happens in
+	# the background job, maybe after the first look for the port, which
+	# would then find the previous zerospice's
+	: >"$TMP/zerospice.out"
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1" \
 	LSAN_OPTIONS="suppressions=$ZS_LSAN_SUPP:print_suppressions=0:fast_unwind_on_malloc=0" \
 	G_DEBUG=fatal-criticals \
