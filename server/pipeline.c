@@ -14,6 +14,7 @@
  * another codec the clients decode streams meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,20 @@ static uint64_t max_waiting_bytes(const struct zs_pipeline *p)
 
 /* ---- worker thread ---- */
 
+/* An encoder goes (a new size, codec or bitrate, or a failure). glibc
+ * keeps freed blocks in its arenas for reuse (its mmap threshold grows to
+ * the largest block freed: the D-Bus listener's pixel messages are then
+ * reused memory, not fresh pages faulted in and zeroed for every frame);
+ * the old encoder's frames are not needed again, so they go back now. */
+static void drop_encoder(struct zs_pipeline *p)
+{
+	if (!p->enc)
+		return;
+	zs_encoder_destroy(p->enc);
+	p->enc = NULL;
+	malloc_trim(0);
+}
+
 static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
 	struct result *res)
 {
@@ -129,8 +144,7 @@ static bool worker_ensure_encoder(struct zs_pipeline *p, const struct job *job,
 	if (p->enc && p->enc_codec == job->codec && p->enc_width == f->width &&
 		p->enc_height == f->height && p->enc_fourcc == f->fourcc)
 		return true;
-	zs_encoder_destroy(p->enc);
-	p->enc = NULL;
+	drop_encoder(p);
 
 	uint32_t fps = p->cfg.fps;
 	if (p->cfg.max_fps && p->cfg.max_fps < fps)
@@ -179,8 +193,7 @@ static gpointer worker_main(gpointer data)
 		if (new_kbps) {
 			/* a fresh encoder at the new rate, starting on a keyframe */
 			p->worker_bitrate_kbps = new_kbps;
-			zs_encoder_destroy(p->enc);
-			p->enc = NULL;
+			drop_encoder(p);
 		}
 
 		struct result *res = g_new0(struct result, 1);
@@ -206,8 +219,7 @@ static gpointer worker_main(gpointer data)
 					" failed: %s; dropping it and "
 					"restarting the encoder",
 					job.frame->id, g_strerror(-res->err));
-				zs_encoder_destroy(p->enc);
-				p->enc = NULL;
+				drop_encoder(p);
 				res->au = NULL;
 			}
 		}

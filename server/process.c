@@ -4,7 +4,6 @@
  * --print-capabilities. */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +25,9 @@
 /* ---- before threads ---- */
 
 #define NO_SASL_PLUGINS "/nonexistent/zerospice-no-sasl-plugins"
-#define MMAP_THRESHOLD (128 * 1024)
 
 void zs_process_preinit(void)
 {
-	/* glibc raises its mmap threshold to the size of each large block
-	 * freed (up to 32 MiB): after the first encoder is torn down (a
-	 * guest's mode change, a codec change), the next one's frames come
-	 * from malloc's arenas, which keep the old encoder's memory. A fixed
-	 * threshold (this also fixes the trim threshold) returns every block
-	 * over 128 KiB to the kernel when freed: ~4 MiB less RSS for a QEMU
-	 * session after its first mode change. */
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	/* zerospice never calls spice_server_set_sasl(), yet spice-server
 	 * 0.15.1 runs SASL for a client that picks it (SECURITY.md): with no
 	 * mechanism plugins SASL cannot log anyone in, also on the channels

@@ -23,8 +23,7 @@
  * plugins (which spice-server's sasl_server_init() loads although SASL is
  * never enabled here: libdb, Kerberos, ~0.5 MiB of RSS) are pointed at a
  * directory that does not exist, unless SASL_PATH is set; and the software
- * encoder skips GStreamer's registry (zs_encoder_preinit). Also fixes
- * malloc's mmap threshold (see process.c). */
+ * encoder skips GStreamer's registry (zs_encoder_preinit). */
 void zs_process_preinit(void);
 
 struct zs_pidfile;
