@@ -2,7 +2,9 @@
  * Connects, waits for the guest agent's capabilities, sends a monitors
  * config of WxH, moves the pointer to 123,45 through the inputs channel
  * and copies FILE to the guest with spice-gtk's file transfer; exits 0
- * when the agent reported the copy done. The session asks the guest to
+ * when the agent reported the copy done and the pointer moves were sent
+ * (or, without an inputs channel, at the timeout: the test then finds no
+ * "pointer moved" line). The session asks the guest to
  * disable its wallpaper (spice-gtk sends a display config to an agent
  * that takes one) and has audio (spice-gtk syncs the client's volume to
  * an agent that takes it).
@@ -27,8 +29,17 @@ struct app {
 	GFile *file;
 	int width, height;
 	bool started;
+	bool copied, moved;
 	int rc;
 };
+
+/* Both the file copy and the pointer moves are done: a short copy must
+ * not end the session before the inputs channel linked. */
+static void maybe_quit(struct app *app)
+{
+	if (app->copied && app->moved)
+		g_main_loop_quit(app->loop);
+}
 
 static void on_copied(GObject *obj, GAsyncResult *res, gpointer data)
 {
@@ -42,8 +53,11 @@ static void on_copied(GObject *obj, GAsyncResult *res, gpointer data)
 	} else {
 		fprintf(stderr, "file copy failed: %s\n", error->message);
 		g_error_free(error);
+		g_main_loop_quit(app->loop);
+		return;
 	}
-	g_main_loop_quit(app->loop);
+	app->copied = true;
+	maybe_quit(app);
 }
 
 static gboolean move_pointer(gpointer data)
@@ -55,7 +69,11 @@ static gboolean move_pointer(gpointer data)
 	spice_inputs_channel_position(app->inputs, 123, 45, 0, 0);
 	if (app->moves++ == 0)
 		printf("pointer moved to 123,45\n");
-	return app->moves < 10 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+	if (app->moves < 10)
+		return G_SOURCE_CONTINUE;
+	app->moved = true;
+	maybe_quit(app);
+	return G_SOURCE_REMOVE;
 }
 
 static void on_agent_update(SpiceChannel *channel, gpointer data)
