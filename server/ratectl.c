@@ -14,12 +14,6 @@
 #define RAISE_USE 0.75
 /* a report's trip this much under the previous one's: the queue drains */
 #define FALLING_MS 20
-/* A queue: this many reports in a row over ZS_RATECTL_QUEUE_HIGH_MS, none
- * falling. A lost segment holds the stream one RTO and shows as one
- * report over it (two when a second loss follows at once), then falling
- * ones; wan80's 0.5 % loss did that about once a second, and two reports
- * cut the rate ~8 times in 30 s (test_ratectl's random losses). */
-#define QUEUED_REPORTS 3
 #define ENCODER_SHARE 0.9 /* of the link, for the encoder's ceiling */
 #define BURST_MS 40       /* the pacer lets this much through at once */
 #define MIN_BURST_BYTES 6000
@@ -212,8 +206,8 @@ bool zs_ratectl_report(struct zs_ratectl *rc, struct zs_ratectl_client *c,
 	bool over = c->queue_ms > ZS_RATECTL_QUEUE_HIGH_MS;
 	if (over)
 		rc->last_over_us = now_us;
-	/* a queue, not a late burst or two */
-	bool queued = c->over_streak >= QUEUED_REPORTS;
+	/* a queue, not one late burst: two reports in a row */
+	bool queued = c->over_streak >= 2;
 	if (queued && now_us >= rc->hold_until_us && c->recv_kbps > 0) {
 		double target = MAX(ZS_RATECTL_MIN_KBPS,
 			CUT_FACTOR * c->recv_kbps);

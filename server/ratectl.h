@@ -13,9 +13,9 @@
  * the time since the client's previous report are its receive rate.
  *
  * States: unlimited (the start, and a LAN: no pacing, the configured
- * bitrate) until a client's queue exceeds ZS_RATECTL_QUEUE_HIGH_MS in
- * three reports in a row, none falling (a late burst is a lost segment
- * that held the frames behind it, not a queue); then
+ * bitrate) until a client's queue exceeds ZS_RATECTL_QUEUE_HIGH_MS in two
+ * reports in a row, the second not falling (one late burst is a lost
+ * segment that held the frames behind it, not a queue); then
  * limited to 0.85 × that client's receive rate. While a client's queue is
  * over HIGH the pacer also holds frames until the bytes sent after the
  * reported frame have left (the queue drains, the newest frame goes

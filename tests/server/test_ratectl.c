@@ -30,9 +30,6 @@ struct sim {
 	 * behind it wait stall_us more (TCP's head-of-line blocking) */
 	unsigned stall_every;
 	int64_t stall_us;
-	/* or at random: that chance per frame (a seeded generator) */
-	double stall_chance;
-	GRand *rand;
 	int64_t max_queue_us_late; /* worst frame delay over 2 × owd, late */
 };
 
@@ -63,9 +60,8 @@ static void sim_run(struct sim *s, int64_t t0, int64_t dur_us,
 				s->link_kbps;
 			s->arrive_us[s->n_sent] = (int64_t)s->link_free_us +
 				s->owd_us;
-			if ((s->stall_every && s->n_sent % s->stall_every ==
-				s->stall_every - 1) || (s->rand &&
-				g_rand_double(s->rand) < s->stall_chance))
+			if (s->stall_every && s->n_sent % s->stall_every ==
+				s->stall_every - 1)
 				s->arrive_us[s->n_sent] += s->stall_us;
 			if (s->n_sent && s->arrive_us[s->n_sent] <
 				s->arrive_us[s->n_sent - 1])
@@ -160,28 +156,6 @@ Test(ratectl, lost_segments_on_a_wide_link_are_not_a_queue)
 	cr_assert_eq(s.rc.cuts, 0, "cut %" G_GUINT64_FORMAT " times, paced "
 		"at %u kbit/s", s.rc.cuts, zs_ratectl_link_kbps(&s.rc));
 	cr_assert_not(s.rc.limited);
-}
-
-Test(ratectl, random_losses_at_wan80s_rate_keep_the_stream)
-{
-	/* linkem's wan80: 0.5 % of 1448-byte segments lost, each holding
-	 * the stream one RTO (280 ms); a 4 Mbit/s stream is ~350 segments
-	 * a second: a loss every ~0.6 s, at random, sometimes two close
-	 * together. The link is 2.5 times wider than the stream. */
-	static struct sim s;
-	sim_init(&s, 10000, 40 * MS, 4000);
-	s.rand = g_rand_new_with_seed(12);
-	s.stall_chance = 1.7 / 60;
-	s.stall_us = 280 * MS;
-	sim_run(&s, T0, 30 * G_USEC_PER_SEC, T0, 60);
-	g_rand_free(s.rand);
-	/* frames held while the stream stalls are fine (the newest goes
-	 * after); a rate cut to what the stalls let through is not */
-	cr_assert_geq(zs_ratectl_encoder_kbps(&s.rc), 3000, "cut %"
-		G_GUINT64_FORMAT " times, encoder at %u kbit/s", s.rc.cuts,
-		zs_ratectl_encoder_kbps(&s.rc));
-	cr_assert_geq(s.n_sent, 1500, "%u frames of 1800 sent, cut %"
-		G_GUINT64_FORMAT " times", s.n_sent, s.rc.cuts);
 }
 
 Test(ratectl, the_limit_lifts_when_the_link_widens)
