@@ -4,7 +4,7 @@
 # client (zerospice-bench) through tools/bench/linkem at 0.25 Mbit/s and
 # 40 ms RTT. With --rate-control on, spice-gtk's stream reports reach the
 # pacer through the relay and frames do not queue on the link: the
-# frames' one-way p95 stays far under a second, and zerospice logs that it
+# frames' one-way p50 stays far under a second, and zerospice logs that it
 # paces. With it off the same run queues: one-way p50 over a second (so the
 # link really is too narrow and the check means something).
 # Functional, not a timing benchmark: the two cases differ by an order of
@@ -50,7 +50,12 @@ print("%d %d %.1f" % (ow["p50"] or -1, ow["p95"] or -1, c["fps"]))' "$TMP/link-$
 
 run_link on
 [ "$P50" -gt 0 ] || fail "no frame arrived with --rate-control on"
-[ "$P95" -lt 1000 ] || fail "frames queued with --rate-control on: one-way p95 $P95 ms (want < 1000)"
+# p50 far under the queued case's (over 1000 ms below); p95 bounded too: a
+# queue that grows shows as seconds. Not tighter: a sanitizer build under
+# CI load sees one late cut now and then (p95 76-773 ms, 2.3 s once with a
+# slower rule).
+[ "$P50" -lt 500 ] || fail "frames queued with --rate-control on: one-way p50 $P50 ms (want < 500)"
+[ "$P95" -lt 1500 ] || fail "frames queued with --rate-control on: one-way p95 $P95 ms (want < 1500)"
 grep -q "link: pacing to the slowest client" "$TMP/zerospice-on.log" ||
 	fail "zerospice never paced the stream"
 
