@@ -216,6 +216,15 @@ SPICE_DEBUG=1 DISABLE_GSTVIDEOOVERLAY=1 remote-viewer \
 	"spice://127.0.0.1:$ZS_PORT" >"$TMP/remote-viewer-late.log" 2>&1 &
 RV_PID=$!
 EXTRA_PIDS="$EXTRA_PIDS $RV_PID"
+# its session first (a CI run once saw this remote-viewer print nothing for
+# the 20 s the clipboard check waits: a loaded machine, not the clipboard)
+for _ in $(seq 1 180); do
+	grep -q "agent connected: yes" "$TMP/remote-viewer-late.log" && break
+	kill -0 "$RV_PID" 2>/dev/null || break
+	sleep 0.5
+done
+grep -q "agent connected: yes" "$TMP/remote-viewer-late.log" ||
+	fail "qemu-vdagent: the later remote-viewer saw no agent within 90 s: $(tail -n 3 "$TMP/remote-viewer-late.log")"
 expect_client_file "$TMP/guest-big" || fail "qemu-vdagent: a later client does not see the guest's clipboard"
 log "qemu-vdagent: a client that joined later gets the guest's 1 MiB"
 grep -q "agent: guest agent attached" "$TMP/zerospice.log" &&
