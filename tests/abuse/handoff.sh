@@ -75,7 +75,11 @@ closed=$(printf '%s' "$line" | sed -n 's/.*closed-by-server=\([0-9]*\).*/\1/p')
 [ $((ok + refused)) -eq 40 ] || fail "links neither handed on nor refused: $line"
 last=$(printf '%s' "$line" | sed -n 's/.* last-close=\([0-9.]*\)$/\1/p')
 awk -v t="$last" 'BEGIN { exit !(t <= 12.5) }' || fail "a stalled link was closed only after $last s"
-grep -Eq "127.0.0.2 holds [0-9]+ connections without a ticket yet" "$TMP/zerospice.log" ||
+# Refusals are logged at most once a second (a flood must not flood the
+# log): when one was logged just before this burst, the cap's refusals
+# show only as the count on the next line logged. The client's side above
+# (reply-ERROR) is what proves the cap.
+grep -Eq "127.0.0.2 holds [0-9]+ connections without a ticket yet|and [0-9]+ more refusals or timeouts not logged" "$TMP/zerospice.log" ||
 	fail "no per-address refusal logged"
 grep -q "^second: stage=result error=OK" "$TMP/many.out" ||
 	fail "the right ticket did not link the channel afterwards"
