@@ -95,13 +95,16 @@ run() {
 }
 
 # wait_guest TEXT SECONDS
-wait_guest() {
-	for _ in $(seq 1 $(($2 * 2))); do
-		grep -qF "zs-agent: $1" "$TMP/guest.log" 2>/dev/null && return 0
+# wait_line FILE TEXT SECONDS: true once FILE has a line with TEXT
+wait_line() {
+	for _ in $(seq 1 $(($3 * 2))); do
+		grep -qF "$2" "$1" 2>/dev/null && return 0
 		sleep 0.5
 	done
 	return 1
 }
+
+wait_guest() { wait_line "$TMP/guest.log" "zs-agent: $1" "$2"; }
 
 expect_client() {
 	for _ in $(seq 1 40); do
@@ -218,12 +221,7 @@ RV_PID=$!
 EXTRA_PIDS="$EXTRA_PIDS $RV_PID"
 # its session first (a CI run once saw this remote-viewer print nothing for
 # the 20 s the clipboard check waits: a loaded machine, not the clipboard)
-for _ in $(seq 1 180); do
-	grep -q "agent connected: yes" "$TMP/remote-viewer-late.log" && break
-	kill -0 "$RV_PID" 2>/dev/null || break
-	sleep 0.5
-done
-grep -q "agent connected: yes" "$TMP/remote-viewer-late.log" ||
+wait_line "$TMP/remote-viewer-late.log" "agent connected: yes" 90 ||
 	fail "qemu-vdagent: the later remote-viewer saw no agent within 90 s: $(tail -n 3 "$TMP/remote-viewer-late.log")"
 expect_client_file "$TMP/guest-big" || fail "qemu-vdagent: a later client does not see the guest's clipboard"
 log "qemu-vdagent: a client that joined later gets the guest's 1 MiB"
