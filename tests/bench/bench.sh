@@ -46,7 +46,7 @@ arr, uns, hold = c["one_way_arrival_ms"], c["one_way_unscheduled_ms"], c["sched_
 check(arr["n"] > 0 and arr["p50"] > 0, "arrival matched to decoded frames")
 check(hold["n"] == uns["n"] > 0 and hold["p50"] >= 0, "hold %r" % hold)
 check(uns["p50"] <= ow["p50"] + 1e-6, "one-way minus hold <= one-way")
-check(len(c["fps_series"]) >= 2 and len(c["kbps_series"]) == len(c["fps_series"]), "series")
+check(len(c["fps_series"]) >= 2 and len(c["kbps_series"]) == len(c["fps_series"]) and len(c["one_way_series"]) == len(c["fps_series"]), "series")
 s = r["server"]
 check(s["pid"] == zs_pid and s["name"] == "zerospice", "server pid %r" % s)
 check(s["cpu_cores"] is not None and s["cpu_cores"] > 0, "server cpu")

@@ -4,9 +4,11 @@
 # client (zerospice-bench) through tools/bench/linkem at 0.25 Mbit/s and
 # 40 ms RTT. With --rate-control on, spice-gtk's stream reports reach the
 # pacer through the relay and frames do not queue on the link: the
-# frames' one-way p50 stays far under a second, and zerospice logs that it
-# paces. With it off the same run queues: one-way p50 over a second (so the
-# link really is too narrow and the check means something).
+# frames' one-way p50 stays far under a second, the last seconds of the
+# run are all under half a second (the queue that built up before the first
+# cut is gone), and zerospice logs that it paces. With it off the same run
+# queues: one-way p50 over a second (so the link really is too narrow and
+# the check means something).
 # Functional, not a timing benchmark: the two cases differ by an order of
 # magnitude (tools/bench/compare --link measures the figures).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -15,7 +17,9 @@ need python3
 LINKEM=$(cd "$(dirname "$0")/../.." && pwd)/tools/bench/linkem
 LINK_PID=
 
-# run_link MODE: sets P50, P95 (one-way ms) and FPS for --rate-control MODE
+# run_link MODE: sets P50, P95, LAST (one-way ms; LAST: the highest of the
+# last three seconds' means, -1 for a second without a frame) and FPS for
+# --rate-control MODE
 run_link() {
 	ZS_DEBUG=1 start_zerospice --source testpattern,size=1280x720,fps=60 \
 		--codec h264 --encoder software --insecure-no-auth \
@@ -39,23 +43,28 @@ run_link() {
 	zerospice_alive || fail "zerospice died (--rate-control $1)"
 	stop_zerospice
 	cp "$TMP/zerospice.log" "$TMP/zerospice-$1.log"
-	read -r P50 P95 FPS < <(python3 -c '
+	read -r P50 P95 LAST FPS < <(python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["clients"][0]
 ow = c["one_way_ms"]
-print("%d %d %.1f" % (ow["p50"] or -1, ow["p95"] or -1, c["fps"]))' "$TMP/link-$1.json") ||
+last = c["one_way_series"][-3:]
+worst = -1 if len(last) < 3 or None in last else max(last)
+print("%d %d %d %.1f" % (ow["p50"] or -1, ow["p95"] or -1, worst, c["fps"]))' "$TMP/link-$1.json") ||
 		fail "no one-way figures in the JSON (--rate-control $1)"
-	log "--rate-control $1: one-way p50 $P50 ms, p95 $P95 ms, $FPS fps through 0.25 Mbit/s, 40 ms RTT"
+	log "--rate-control $1: one-way p50 $P50 ms, p95 $P95 ms, last 3 s at most $LAST ms, $FPS fps through 0.25 Mbit/s, 40 ms RTT"
 }
 
 run_link on
 [ "$P50" -gt 0 ] || fail "no frame arrived with --rate-control on"
-# p50 far under the queued case's (over 1000 ms below); p95 bounded too: a
-# queue that grows shows as seconds. Not tighter: a sanitizer build under
-# CI load sees one late cut now and then (p95 76-773 ms, 2.3 s once with a
-# slower rule).
+# p50 far under the queued case's (over 1000 ms below), and the queue gone
+# by the end. No bound on p95: the first cut needs two reports over the
+# queue mark, and through this link the first keyframe alone takes ~2 s
+# and frames arrive at a few per second until the cut, so a sanitizer
+# build under load still drains that queue 6-8 s after the first frame
+# (p95 1.6 s once in CI) - the start, not a queue that grows.
 [ "$P50" -lt 500 ] || fail "frames queued with --rate-control on: one-way p50 $P50 ms (want < 500)"
-[ "$P95" -lt 1500 ] || fail "frames queued with --rate-control on: one-way p95 $P95 ms (want < 1500)"
+[ "$LAST" -ge 0 ] || fail "a second of the last three showed no frame (--rate-control on)"
+[ "$LAST" -lt 500 ] || fail "frames still queued at the end with --rate-control on: a second's mean one-way $LAST ms (want < 500)"
 grep -q "link: pacing to the slowest client" "$TMP/zerospice-on.log" ||
 	fail "zerospice never paced the stream"
 

@@ -235,6 +235,7 @@ static void frame_shown(struct zb_client *c, uint32_t id, uint64_t capture_us,
 		return;
 	}
 	zb_samples_add(&c->lat_shown_ms, (double)lat_us / 1000.0);
+	zb_windows_add(&c->lat_w, rel_s(b, now), (double)lat_us / 1000.0);
 	if (decoded)
 		zb_samples_add(&c->lat_decoded_ms,
 			(double)(d.decoded_us - (int64_t)capture_us) / 1000.0);
@@ -672,8 +673,10 @@ static gboolean on_tick(gpointer data)
 			for (int i = 0; i < b->opt.clients; i++) {
 				zb_windows_finish(&b->clients[i].fps_w);
 				zb_windows_finish(&b->clients[i].bytes_w);
+				zb_windows_finish(&b->clients[i].lat_w);
 				zb_windows_init(&b->clients[i].fps_w, t, 1.0);
 				zb_windows_init(&b->clients[i].bytes_w, t, 1.0);
+				zb_windows_init(&b->clients[i].lat_w, t, 1.0);
 			}
 			zb_windows_finish(&b->srv_cpu_w);
 			zb_windows_init(&b->srv_cpu_w, t, 1.0);
@@ -729,6 +732,7 @@ int zb_run(struct zb_bench *b)
 		zb_samples_init(&c->hold_ms);
 		zb_windows_init(&c->fps_w, 0, 1.0);
 		zb_windows_init(&c->bytes_w, 0, 1.0);
+		zb_windows_init(&c->lat_w, 0, 1.0);
 	}
 	zb_windows_init(&b->srv_cpu_w, 0, 1.0);
 

@@ -107,6 +107,7 @@ struct zb_client {
 	struct zb_samples lat_shown_ms, lat_decoded_ms, sched_ms;
 	struct zb_samples lat_arrival_ms, lat_unsched_ms, hold_ms;
 	struct zb_windows fps_w, bytes_w;
+	struct zb_windows lat_w; /* one-way ms of the frames shown, per second */
 	uint64_t bytes_last, bytes_measured;
 	int64_t bytes_last_us;
 

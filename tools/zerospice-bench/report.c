@@ -79,6 +79,20 @@ static void series(FILE *f, const struct zb_windows *w, size_t n, double scale,
 	fputc(']', f);
 }
 
+/* Per window, the mean of the values added (null: no event in it). */
+static void mean_series(FILE *f, const struct zb_windows *w, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? "," : "", f);
+		if (i < w->n && w->counts[i])
+			fprintf(f, "%.1f", w->sums[i] / w->counts[i]);
+		else
+			fputs("null", f);
+	}
+	fputc(']', f);
+}
+
 double zb_client_fps(const struct zb_bench *b, const struct zb_client *c)
 {
 	return (double)c->shown_measured / measured_s(b);
@@ -232,6 +246,9 @@ bool zb_write_json(struct zb_bench *b, const char *path, char *err, size_t len)
 		series(f, &c->fps_w, series_len(b), 1.0, false);
 		fputs(", \"kbps_series\": ", f);
 		series(f, &c->bytes_w, series_len(b), 8.0 / 1000, true);
+		fputs(", \"one_way_series\": ", f);
+		mean_series(f, hc ? &c->lat_w : &(struct zb_windows){ 0 },
+			series_len(b));
 		fprintf(f, "}%s\n", i + 1 < b->opt.clients ? "," : "");
 	}
 	fputs("  ]\n}\n", f);
