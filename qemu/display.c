@@ -114,6 +114,15 @@ static struct zs_rect rect_union(struct zs_rect a, struct zs_rect b)
 	return (struct zs_rect){ x0, y0, x1 - x0, y1 - y0 };
 }
 
+/* a holds all of b (an empty b: yes) */
+static bool rect_contains(struct zs_rect a, struct zs_rect b)
+{
+	if (b.width <= 0 || b.height <= 0)
+		return true;
+	return b.x >= a.x && b.y >= a.y && b.x + b.width <= a.x + a.width &&
+	       b.y + b.height <= a.y + a.height;
+}
+
 static void fb_copy_between(struct zs_qemu_buffer *dst,
 	const struct zs_qemu_buffer *src, struct zs_rect r)
 {
@@ -178,9 +187,11 @@ struct zs_qemu_buffer *zs_qemu_fb_current(struct zs_qemu_display *disp)
 }
 
 /* The newest framebuffer if no consumer holds it, else a free one brought up
- * to date (double buffering); when the consumer holds all of them, the
- * newest one (it may tear). */
-struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp)
+ * to date (double buffering) - except where `overwrite` is about to be
+ * written whole; when the consumer holds all of them, the newest one (it
+ * may tear). */
+struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp,
+	struct zs_rect overwrite)
 {
 	struct zs_qemu_buffer *cur = zs_qemu_fb_current(disp);
 
@@ -198,7 +209,12 @@ struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp)
 				break;
 			disp->pool[i] = b;
 		}
-		fb_copy_between(b, cur, b->missing);
+		/* a whole-picture update (VGA's usual) copies only once */
+		if (!rect_contains(overwrite, b->missing) ||
+		    !zs_qemu_check_rect(overwrite.x, overwrite.y,
+			    overwrite.width, overwrite.height, b->width,
+			    b->height, NULL, 0))
+			fb_copy_between(b, cur, b->missing);
 		b->missing = (struct zs_rect){ 0 };
 		disp->cur = i;
 		return b;
@@ -232,7 +248,7 @@ static bool fb_has(const struct zs_qemu_buffer *fb, struct zs_rect r)
 bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
 	const uint8_t *pixels, size_t stride, uint32_t pixman_format)
 {
-	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp);
+	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp, r);
 
 	if (!fb || !fb_has(fb, r))
 		return false;
@@ -247,7 +263,10 @@ bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
 bool zs_qemu_fb_read(struct zs_qemu_display *disp, struct zs_rect r, int fd,
 	uint64_t offset, size_t stride, uint32_t pixman_format)
 {
-	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp);
+	/* a read that fails half way leaves rows unread: all brought up to
+	 * date first */
+	struct zs_qemu_buffer *fb = zs_qemu_fb_target(disp,
+		(struct zs_rect){ 0 });
 	bool ok;
 
 	if (!fb || !fb_has(fb, r))

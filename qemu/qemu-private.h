@@ -370,9 +370,11 @@ bool zs_qemu_fb_reset(struct zs_qemu_display *disp, uint32_t width,
 struct zs_qemu_buffer *zs_qemu_fb_current(struct zs_qemu_display *disp);
 /* Tests: this many framebuffer allocations fail from now on. */
 extern unsigned zs_qemu_test_fail_allocs;
-/* The framebuffer the current batch of updates goes to; NULL when there is
+/* The framebuffer the current batch of updates goes to, up to date except
+ * inside `overwrite` (the caller writes all of it next); NULL when there is
  * none. */
-struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp);
+struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp,
+	struct zs_rect overwrite);
 /* Copies QEMU pixels (pixman_format) into the framebuffer batch; the caller
  * has checked r against the framebuffer. False when there is no
  * framebuffer. */

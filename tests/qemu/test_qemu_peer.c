@@ -80,6 +80,48 @@ Test(qemu_peer, scanout_and_update_double_buffer_without_tearing)
 	g_free(b);
 }
 
+/* A whole-picture update skips bringing the free buffer up to date (it is
+ * all overwritten); the next partial one still brings it up to date. */
+Test(qemu_peer, whole_update_into_free_buffer_then_partial_is_complete)
+{
+	struct call c;
+	const uint32_t w = 640, h = 360;
+	uint32_t *a = xrgb_pattern(w, h, 1), *n = xrgb_pattern(w, h, 3);
+	uint32_t *b = xrgb_pattern(50, 20, 7);
+
+	cr_assert(scanout_xrgb(w, h, a, &c), "%s", c.err);
+	struct zs_frame *f1 = wait_frame(1);
+	/* frame 1 held: the whole new picture goes to a free buffer */
+	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0,
+		0, w, h, w * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(n, w * h * 4)),
+		NULL, &c), "%s", c.err);
+	struct zs_frame *f2 = wait_frame(2);
+	for (uint32_t y = 0; y < h; y += 7)
+		for (uint32_t x = 0; x < w; x += 13)
+			cr_assert_eq(frame_pixel(f2, x, y), n[y * w + x],
+				"(%u,%u)", x, y);
+	cr_assert_eq(frame_pixel(f1, 5, 5), a[5 * w + 5]);
+
+	/* frame 2 held, frame 1's buffer free but two pictures behind */
+	rec_release(&P.rec, f1);
+	loop_for(20);
+	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0, 0,
+		50, 20, 50 * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(b, 50 * 20 * 4)),
+		NULL, &c), "%s", c.err);
+	struct zs_frame *f3 = wait_frame(3);
+	cr_assert_neq(fd_inode(f3->planes[0].fd), fd_inode(f2->planes[0].fd));
+	cr_assert_eq(frame_pixel(f3, 0, 0), b[0]);
+	for (uint32_t y = 0; y < h; y += 7)
+		for (uint32_t x = 50; x < w; x += 13)
+			cr_assert_eq(frame_pixel(f3, x, y), n[y * w + x],
+				"stale pixel at (%u,%u)", x, y);
+	rec_release(&P.rec, f2);
+	rec_release(&P.rec, f3);
+	g_free(a);
+	g_free(n);
+	g_free(b);
+}
+
 static gpointer release_on_thread(gpointer data)
 {
 	struct zs_frame *f = data;
