@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <drm_fourcc.h>
 #include <gst/app/gstappsink.h>
@@ -22,6 +21,7 @@
 #include <gst/video/video.h>
 
 #include "encoder-private.h"
+#include "gst-probe.h"
 #include "gst-settings.h"
 #include "yuv.h"
 #include "zs-dmabuf.h"
@@ -33,23 +33,6 @@
 #define FIRST_PULL_TIMEOUT_NS (10 * GST_SECOND)
 #define PULL_SLICE_NS (10 * GST_MSECOND)
 
-/* Candidates per codec, best first. */
-static const char *const candidates[ZS_CODEC_COUNT][3] = {
-	[ZS_CODEC_H264] = { "x264enc", "openh264enc", NULL },
-	[ZS_CODEC_VP8] = { "vp8enc", NULL },
-	[ZS_CODEC_VP9] = { "vp9enc", NULL },
-	[ZS_CODEC_H265] = { "x265enc", NULL },
-	[ZS_CODEC_MJPEG] = { "jpegenc", NULL },
-};
-
-/* Elements every pipeline needs, and the parser some codecs need. */
-static const char *const common_elements[] = {
-	"appsrc", "appsink", "videoconvert", "videoflip", "capsfilter",
-};
-static const char *const parser_for[ZS_CODEC_COUNT] = {
-	[ZS_CODEC_H264] = "h264parse",
-	[ZS_CODEC_H265] = "h265parse",
-};
 /* x264, openh264 and x265 refuse odd sizes in 4:2:0, and H.264/H.265
  * cropping works in 2-pixel units there, so an odd width or height cannot
  * be coded exactly: such frames are padded by one column or row repeating
@@ -85,194 +68,6 @@ static GstVideoFormat format_for_fourcc(uint32_t fourcc)
 			return formats[i].format;
 	}
 	return GST_VIDEO_FORMAT_UNKNOWN;
-}
-
-/* ---- initialisation and probing ---- */
-
-/* The plugin (file libgst<name>.so) each element we create comes from.
- * videoconvert moved from "videoconvert" to "videoconvertscale" in 1.22. */
-static const struct {
-	const char *element;
-	const char *plugin[2];
-} plugin_of[] = {
-	{ "appsrc", { "app" } },
-	{ "appsink", { "app" } },
-	{ "capsfilter", { "coreelements" } },
-	{ "videoconvert", { "videoconvertscale", "videoconvert" } },
-	{ "videoflip", { "videofilter" } },
-	{ "h264parse", { "videoparsersbad" } },
-	{ "h265parse", { "videoparsersbad" } },
-	{ "x264enc", { "x264" } },
-	{ "openh264enc", { "openh264" } },
-	{ "vp8enc", { "vpx" } },
-	{ "vp9enc", { "vpx" } },
-	{ "x265enc", { "x265" } },
-	{ "jpegenc", { "jpeg" } },
-};
-
-/* True when zs_encoder_preinit() turned GStreamer's registry off: plugins
- * are then loaded one by one, by file, when an element is first made. */
-static bool minimal_plugins;
-
-static const char *const gst_env[] = {
-	"GST_PLUGIN_PATH", "GST_PLUGIN_PATH_1_0", "GST_PLUGIN_SYSTEM_PATH",
-	"GST_PLUGIN_SYSTEM_PATH_1_0", "GST_REGISTRY", "GST_REGISTRY_1_0",
-	"GST_REGISTRY_DISABLE",
-};
-
-static char *plugin_file(const char *plugin)
-{
-	char *path = g_strdup_printf("%s/libgst%s.so", ZS_GST_PLUGINS_DIR, plugin);
-	if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
-		return path;
-	g_free(path);
-	return NULL;
-}
-
-void zs_encoder_preinit(void)
-{
-	/* GStreamer's registry describes every installed plugin (259 on a
-	 * desktop Debian): reading it at gst_init() costs ~2.2 MiB of heap
-	 * per process, for the ~6 plugins a session uses. Anyone steering
-	 * GStreamer's plugin search keeps the normal registry. */
-	for (size_t i = 0; i < G_N_ELEMENTS(gst_env); i++) {
-		if (getenv(gst_env[i]))
-			return;
-	}
-	char *core = plugin_file("coreelements");
-	if (!core)
-		return;
-	g_free(core);
-	if (setenv("GST_REGISTRY_DISABLE", "yes", 1) == 0)
-		minimal_plugins = true;
-}
-
-/* With the registry off: whether the plugin holding `element` is there
- * (load: loaded, so that the element can be made). */
-static bool plugin_for(const char *element, bool load)
-{
-	for (size_t i = 0; i < G_N_ELEMENTS(plugin_of); i++) {
-		if (strcmp(plugin_of[i].element, element) != 0)
-			continue;
-		for (size_t j = 0; j < G_N_ELEMENTS(plugin_of[i].plugin) &&
-			    plugin_of[i].plugin[j]; j++) {
-			char *path = plugin_file(plugin_of[i].plugin[j]);
-			if (!path)
-				continue;
-			if (!load) {
-				g_free(path);
-				return true;
-			}
-			GError *error = NULL;
-			GstPlugin *plugin = gst_plugin_load_file(path, &error);
-			if (!plugin) {
-				g_warning("gst encoder: cannot load %s: %s", path,
-					error ? error->message : "unknown error");
-				g_clear_error(&error);
-				g_free(path);
-				return false;
-			}
-			gst_object_unref(plugin);
-			g_free(path);
-			return true;
-		}
-		return false;
-	}
-	return false;
-}
-
-static gpointer init_gst(gpointer data)
-{
-	GError *error = NULL;
-
-	/* x264 madvises every buffer of 2 MiB or more (its frames) to
-	 * transparent huge pages, which makes each of them wholly resident
-	 * in 2 MiB steps: 12-14 MiB of RSS at 720p against ~6 without.
-	 * The flag is per process; nothing else here asks for huge pages. */
-	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0)
-		g_debug("gst encoder: PR_SET_THP_DISABLE: %s", g_strerror(errno));
-
-	if (!gst_init_check(NULL, NULL, &error)) {
-		g_warning("gst encoder: cannot initialise GStreamer: %s",
-			error ? error->message : "unknown error");
-		g_clear_error(&error);
-		return GINT_TO_POINTER(FALSE);
-	}
-	return GINT_TO_POINTER(TRUE);
-}
-
-static bool ensure_gst(void)
-{
-	static GOnce once = G_ONCE_INIT;
-	return GPOINTER_TO_INT(g_once(&once, init_gst, NULL));
-}
-
-static bool have_factory(const char *name)
-{
-	GstElementFactory *factory = gst_element_factory_find(name);
-	if (!factory)
-		return false;
-	gst_object_unref(factory);
-	return true;
-}
-
-/* Probing does not load a plugin (that would map libvpx, libx265, … into
- * every session): with the registry off, the plugin file stands for it. */
-static bool have_element(const char *name)
-{
-	if (have_factory(name))
-		return true;
-	return minimal_plugins && plugin_for(name, false);
-}
-
-struct probe_result {
-	uint32_t mask;
-	const char *element[ZS_CODEC_COUNT];
-};
-
-static gpointer probe_elements(gpointer data)
-{
-	static struct probe_result result;
-
-	if (!ensure_gst())
-		return &result;
-	for (size_t i = 0; i < G_N_ELEMENTS(common_elements); i++) {
-		if (!have_element(common_elements[i])) {
-			g_warning("gst encoder: GStreamer element %s is missing; "
-				"no software encoding", common_elements[i]);
-			return &result;
-		}
-	}
-	for (unsigned codec = 0; codec < ZS_CODEC_COUNT; codec++) {
-		if (parser_for[codec] && !have_element(parser_for[codec]))
-			continue;
-		for (const char *const *name = candidates[codec]; *name; name++) {
-			if (have_element(*name)) {
-				result.element[codec] = *name;
-				result.mask |= ZS_CODEC_BIT(codec);
-				break;
-			}
-		}
-	}
-	return &result;
-}
-
-static const struct probe_result *probe(void)
-{
-	static GOnce once = G_ONCE_INIT;
-	return g_once(&once, probe_elements, NULL);
-}
-
-static uint32_t gst_probe(void)
-{
-	return probe()->mask;
-}
-
-static const char *gst_element_name(enum zs_codec codec)
-{
-	if ((unsigned)codec >= ZS_CODEC_COUNT)
-		return NULL;
-	return probe()->element[codec];
 }
 
 /* ---- the encoder ---- */
@@ -413,17 +208,6 @@ static void fail(struct gst_encoder *g)
 }
 
 
-static GstElement *make(const char *factory, char *err, size_t err_len)
-{
-	if (minimal_plugins && !have_factory(factory))
-		plugin_for(factory, true);
-	GstElement *e = gst_element_factory_make(factory, NULL);
-	if (!e)
-		snprintf(err, err_len, "cannot create GStreamer element %s",
-			factory);
-	return e;
-}
-
 static GstCaps *output_caps(enum zs_codec codec)
 {
 	const char *media = codec == ZS_CODEC_H264 ? "video/x-h264" :
@@ -442,18 +226,19 @@ static bool build_pipeline(struct gst_encoder *g, char *err, size_t err_len)
 	bool linked;
 
 	g->pipeline = gst_pipeline_new("zs-encoder");
-	g->appsrc = make("appsrc", err, err_len);
-	g->flip = make("videoflip", err, err_len);
-	convert = make("videoconvert", err, err_len);
-	raw_filter = make("capsfilter", err, err_len);
-	g->encoder = make(g->element_name, err, err_len);
-	sink = make("appsink", err, err_len);
-	if (parser_for[cfg->codec]) {
-		parser = make(parser_for[cfg->codec], err, err_len);
-		out_filter = make("capsfilter", err, err_len);
+	g->appsrc = zs_gst_make("appsrc", err, err_len);
+	g->flip = zs_gst_make("videoflip", err, err_len);
+	convert = zs_gst_make("videoconvert", err, err_len);
+	raw_filter = zs_gst_make("capsfilter", err, err_len);
+	g->encoder = zs_gst_make(g->element_name, err, err_len);
+	sink = zs_gst_make("appsink", err, err_len);
+	if (zs_gst_parser_for[cfg->codec]) {
+		parser = zs_gst_make(zs_gst_parser_for[cfg->codec], err,
+			err_len);
+		out_filter = zs_gst_make("capsfilter", err, err_len);
 	}
 	if (!g->pipeline || !g->appsrc || !g->flip || !convert || !raw_filter ||
-	    !g->encoder || !sink || (parser_for[cfg->codec] &&
+	    !g->encoder || !sink || (zs_gst_parser_for[cfg->codec] &&
 	    (!parser || !out_filter))) {
 		/* Unparented elements are floating: sink and drop them. */
 		GstElement *all[] = { g->appsrc, g->flip, convert, raw_filter,
@@ -682,16 +467,17 @@ struct zs_encoder *zs_encoder_gst_create_element(
 	GstVideoInfo i420;
 	char fourcc[5];
 
-	if (!ensure_gst()) {
+	if (!zs_gst_ensure_init()) {
 		snprintf(err, err_len, "GStreamer is not usable");
 		return NULL;
 	}
 	/* Keep the table's string: element may be the caller's. */
-	for (const char *const *name = candidates[cfg->codec]; *name; name++) {
+	for (const char *const *name = zs_gst_candidates[cfg->codec]; *name;
+	    name++) {
 		if (strcmp(*name, element) == 0)
 			known = *name;
 	}
-	if (!known || !have_element(known)) {
+	if (!known || !zs_gst_have_element(known)) {
 		snprintf(err, err_len, "gst encoder: %s cannot encode %s here",
 			element, zs_codec_name(cfg->codec));
 		return NULL;
@@ -764,7 +550,7 @@ struct zs_encoder *zs_encoder_gst_create_element(
 static struct zs_encoder *gst_create(const struct zs_encoder_config *cfg,
 	char *err, size_t err_len)
 {
-	const char *element = gst_element_name(cfg->codec);
+	const char *element = zs_gst_element_name(cfg->codec);
 
 	if (!element) {
 		snprintf(err, err_len, "gst encoder: no element for %s",
@@ -1061,7 +847,7 @@ static const struct zs_encoder_impl gst_impl = {
 
 const struct zs_encoder_backend_ops zs_encoder_gst_backend = {
 	.name = "gst",
-	.probe = gst_probe,
-	.element_name = gst_element_name,
+	.probe = zs_gst_probe,
+	.element_name = zs_gst_element_name,
 	.create = gst_create,
 };
