@@ -8,6 +8,7 @@
 
 #include <glib-unix.h>
 
+#include "app.h"
 #include "broker.h"
 #include "front.h"
 #include "internal.h"
@@ -18,54 +19,7 @@
 #include "zs-qemu.h"
 #include "zs-server.h"
 
-#define EXIT_BAD_OPTIONS 2
-#define MAX_KEYS 512
 #define QEMU_REFRESH_FPS 33
-
-struct app;
-
-/* One QEMU console (or test pattern) shown as one SPICE display: its own
- * source, encoder pipeline and stream device (output), shared by all
- * clients. */
-struct console {
-	struct app *app;
-	unsigned index;       /* SPICE display channel and output */
-	uint32_t number;      /* QEMU's console number (--console) */
-	struct zs_source *source;
-	struct zs_pipeline *pipeline;
-	/* --reconnect: the new source shows black at the last picture's
-	 * size until QEMU's first */
-	uint32_t last_width, last_height;
-	struct zs_resize resize; /* the client's window size asked of QEMU */
-	bool device_info_sent; /* by this source */
-};
-
-struct app {
-	struct zs_options opts;
-	GMainLoop *loop;
-	struct zs_display *display;
-	struct console consoles[ZS_MAX_CONSOLES];
-	unsigned n_consoles;
-	struct zs_pipeline_config pcfg; /* every console's */
-	bool consoles_full; /* a display could not be added: no more */
-	struct zs_front *front;
-	struct zs_session *session;
-	struct zs_trace *trace; /* --trace-stages */
-	struct zs_metrics *metrics;
-	int exit_code;
-	/* --reconnect: the closed sources are replaced from this timer */
-	GSource *reconnect_timer;
-	/* keys the clients hold down, released when the last client leaves */
-	uint8_t keys_down[MAX_KEYS / 8];
-	uint32_t buttons;
-	uint32_t watched; /* bit per display some client watches */
-	struct zs_audio *audio;  /* QEMU source: SPICE playback and record */
-	/* broker contract: control API, pidfile, why the loop stopped */
-	struct zs_broker *broker;
-	struct zs_pidfile *pidfile;
-	char *leave_reason;
-	int activated_fd, activated_tls_fd; /* socket activation, 0 = none */
-};
 
 /* Stops the main loop; Leaving(reason) goes out before exit. */
 static void app_quit(struct app *app, int exit_code, const char *reason)
@@ -690,73 +644,6 @@ err_ticket:
 	return EXIT_FAILURE;
 }
 
-/* ---- broker contract: --config, --print-capabilities, --log-format,
- * --pidfile, socket activation ---- */
-
-/* Returns -1 to go on, else the exit status. */
-static int broker_setup(struct app *app)
-{
-	const struct zs_options *o = &app->opts;
-	char err[512];
-	zs_log_setup(o->log_json);
-	if (o->print_capabilities) {
-		char *caps = zs_capabilities_json();
-		fputs(caps, stdout);
-		g_free(caps);
-		return EXIT_SUCCESS;
-	}
-	if (!zs_listen_fds_take(&app->activated_fd, &app->activated_tls_fd, err,
-		    sizeof(err))) {
-		zs_log_error("%s", err);
-		return EXIT_FAILURE;
-	}
-	if (app->activated_fd < 0)
-		app->activated_fd = 0;
-	if (app->activated_tls_fd < 0)
-		app->activated_tls_fd = 0;
-	if (app->activated_tls_fd > 0 && !o->x509_dir) {
-		zs_log_error("socket activation passed a TLS socket, but there is "
-			"no --x509-dir");
-		return EXIT_BAD_OPTIONS;
-	}
-	if (app->activated_fd > 0 && !zs_fd_is_local(app->activated_fd) &&
-		!o->ticket_file && !o->insecure_no_auth && !o->control_path &&
-		!o->dbus_address) {
-		zs_log_error("refusing the activated socket (not loopback) without "
-			"a password: give --ticket-file PATH, a control API "
-			"(--control, --dbus-address), or --insecure-no-auth");
-		return EXIT_BAD_OPTIONS;
-	}
-	if (app->activated_tls_fd <= 0 && o->tls_port < 0 &&
-		(o->x509_dir || o->tls_only)) {
-		zs_log_error("--x509-dir and --tls-only need --tls-port PORT or a "
-			"socket named \"tls\" from socket activation");
-		return EXIT_BAD_OPTIONS;
-	}
-	if (o->pidfile) {
-		app->pidfile = zs_pidfile_create(o->pidfile, err, sizeof(err));
-		if (!app->pidfile) {
-			zs_log_error("%s", err);
-			return EXIT_FAILURE;
-		}
-	}
-	return -1;
-}
-
-static void broker_teardown(struct app *app)
-{
-	zs_broker_destroy(app->broker);
-	app->broker = NULL;
-	if (app->activated_fd > 0)
-		close(app->activated_fd);
-	if (app->activated_tls_fd > 0)
-		close(app->activated_tls_fd);
-	if (app->opts.ready_fd >= 0)
-		close(app->opts.ready_fd);
-	zs_pidfile_destroy(app->pidfile);
-	g_free(app->leave_reason);
-}
-
 int main(int argc, char **argv)
 {
 	struct app app = { 0 };
@@ -790,9 +677,9 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 
-	int rc = broker_setup(&app);
+	int rc = zs_app_broker_setup(&app);
 	if (rc >= 0) {
-		broker_teardown(&app);
+		zs_app_broker_teardown(&app);
 		zs_options_finish(&app.opts);
 		return rc;
 	}
@@ -807,7 +694,7 @@ int main(int argc, char **argv)
 		g_source_destroy(app.reconnect_timer);
 		g_source_unref(app.reconnect_timer);
 	}
-	broker_teardown(&app);
+	zs_app_broker_teardown(&app);
 	zs_metrics_destroy(app.metrics);
 	zs_stats_set_display(NULL);
 	zs_stats_set_pipeline(NULL);
