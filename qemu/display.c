@@ -123,6 +123,14 @@ static bool rect_contains(struct zs_rect a, struct zs_rect b)
 	       b.y + b.height <= a.y + a.height;
 }
 
+/* r inside the framebuffer fb? (callers checked it against the picture,
+ * which is the framebuffer's size; this guards the invariant.) */
+static bool fb_has(const struct zs_qemu_buffer *fb, struct zs_rect r)
+{
+	return zs_qemu_check_rect(r.x, r.y, r.width, r.height, fb->width,
+		fb->height, NULL, 0);
+}
+
 static void fb_copy_between(struct zs_qemu_buffer *dst,
 	const struct zs_qemu_buffer *src, struct zs_rect r)
 {
@@ -211,9 +219,7 @@ struct zs_qemu_buffer *zs_qemu_fb_target(struct zs_qemu_display *disp,
 		}
 		/* a whole-picture update (VGA's usual) copies only once */
 		if (!rect_contains(overwrite, b->missing) ||
-		    !zs_qemu_check_rect(overwrite.x, overwrite.y,
-			    overwrite.width, overwrite.height, b->width,
-			    b->height, NULL, 0))
+		    !fb_has(b, overwrite))
 			fb_copy_between(b, cur, b->missing);
 		b->missing = (struct zs_rect){ 0 };
 		disp->cur = i;
@@ -235,14 +241,6 @@ static void fb_mark_written(struct zs_qemu_display *disp, struct zs_rect r)
 			disp->pool[i]->missing =
 				rect_union(disp->pool[i]->missing, r);
 	}
-}
-
-/* r inside the framebuffer fb? (callers checked it against the picture,
- * which is the framebuffer's size; this guards the invariant.) */
-static bool fb_has(const struct zs_qemu_buffer *fb, struct zs_rect r)
-{
-	return zs_qemu_check_rect(r.x, r.y, r.width, r.height, fb->width,
-		fb->height, NULL, 0);
 }
 
 bool zs_qemu_fb_write(struct zs_qemu_display *disp, struct zs_rect r,
