@@ -388,3 +388,11 @@ bool scanout_xrgb(uint32_t w, uint32_t h, const uint32_t *px,
 		w * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(px, (size_t)w * h * 4)),
 		NULL, c);
 }
+
+bool update_xrgb(int32_t x, int32_t y, int32_t w, int32_t h,
+	const uint32_t *px, struct call *c)
+{
+	return call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", x, y,
+		w, h, (uint32_t)w * 4, ZS_PIXMAN_x8r8g8b8,
+		bytes_v(px, (size_t)w * h * 4)), NULL, c);
+}

@@ -60,3 +60,6 @@ uint32_t *xrgb_pattern(uint32_t w, uint32_t h, uint32_t seed);
 uint32_t frame_pixel(const struct zs_frame *f, uint32_t x, uint32_t y);
 bool scanout_xrgb(uint32_t w, uint32_t h, const uint32_t *px,
 	struct call *c);
+/* Update of the w×h rectangle at x,y with x8r8g8b8 pixels px (stride w*4). */
+bool update_xrgb(int32_t x, int32_t y, int32_t w, int32_t h,
+	const uint32_t *px, struct call *c);

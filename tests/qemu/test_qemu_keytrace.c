@@ -41,9 +41,7 @@ static uint32_t *picture(uint16_t key_events)
 static void update(const uint32_t *px)
 {
 	struct call c;
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0, 0,
-		W, H, W * 4, ZS_PIXMAN_x8r8g8b8,
-		bytes_v(px, (size_t)W * H * 4)), NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(0, 0, W, H, px, &c), "%s", c.err);
 }
 
 static bool got_one(void *data)

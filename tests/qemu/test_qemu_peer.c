@@ -48,9 +48,7 @@ Test(qemu_peer, scanout_and_update_double_buffer_without_tearing)
 	cr_assert_eq(frame_pixel(f1, w - 1, h - 1), a[w * h - 1]);
 
 	/* Frame 1 is held: the update must go elsewhere. */
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 100,
-		200, 50, 20, 50 * 4, ZS_PIXMAN_x8r8g8b8,
-		bytes_v(b, 50 * 20 * 4)), NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(100, 200, 50, 20, b, &c), "%s", c.err);
 	struct zs_frame *f2 = wait_frame(2);
 	cr_assert_neq(fd_inode(f2->planes[0].fd), fd_inode(f1->planes[0].fd));
 	cr_assert_eq(f2->n_damage, 1);
@@ -69,9 +67,7 @@ Test(qemu_peer, scanout_and_update_double_buffer_without_tearing)
 	rec_release(&P.rec, f1);
 	rec_release(&P.rec, f2);
 	loop_for(20);
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0, 0,
-		50, 20, 50 * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(b, 50 * 20 * 4)),
-		NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(0, 0, 50, 20, b, &c), "%s", c.err);
 	struct zs_frame *f3 = wait_frame(3);
 	cr_assert_eq(frame_pixel(f3, 0, 0), b[0]);
 	cr_assert_eq(frame_pixel(f3, 100, 200), b[0]);
@@ -92,9 +88,7 @@ Test(qemu_peer, whole_update_into_free_buffer_then_partial_is_complete)
 	cr_assert(scanout_xrgb(w, h, a, &c), "%s", c.err);
 	struct zs_frame *f1 = wait_frame(1);
 	/* frame 1 held: the whole new picture goes to a free buffer */
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0,
-		0, w, h, w * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(n, w * h * 4)),
-		NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(0, 0, w, h, n, &c), "%s", c.err);
 	struct zs_frame *f2 = wait_frame(2);
 	for (uint32_t y = 0; y < h; y += 7)
 		for (uint32_t x = 0; x < w; x += 13)
@@ -105,9 +99,7 @@ Test(qemu_peer, whole_update_into_free_buffer_then_partial_is_complete)
 	/* frame 2 held, frame 1's buffer free but two pictures behind */
 	rec_release(&P.rec, f1);
 	loop_for(20);
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0, 0,
-		50, 20, 50 * 4, ZS_PIXMAN_x8r8g8b8, bytes_v(b, 50 * 20 * 4)),
-		NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(0, 0, 50, 20, b, &c), "%s", c.err);
 	struct zs_frame *f3 = wait_frame(3);
 	cr_assert_neq(fd_inode(f3->planes[0].fd), fd_inode(f2->planes[0].fd));
 	cr_assert_eq(frame_pixel(f3, 0, 0), b[0]);
@@ -142,9 +134,7 @@ Test(qemu_peer, frame_released_from_another_thread_frees_its_buffer)
 	g_thread_join(g_thread_new("release", release_on_thread, f1));
 	loop_for(20);
 	/* The newest buffer is free again: the next update reuses it. */
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0, 0,
-		1, 1, 4, ZS_PIXMAN_x8r8g8b8, bytes_v(a, 4)), NULL, &c), "%s",
-		c.err);
+	cr_assert(update_xrgb(0, 0, 1, 1, a, &c), "%s", c.err);
 	struct zs_frame *f2 = wait_frame(2);
 	cr_assert_eq(fd_inode(f2->planes[0].fd), ino);
 	g_free(a);
@@ -185,9 +175,7 @@ Test(qemu_peer, resize_seen_only_as_wider_updates_and_console_properties)
 	wait_frame(1);
 	/* What QEMU 7.2 sends on a VGA mode switch to 720x400: strips of the
 	 * new size, then the Width/Height change. */
-	cr_assert(call(P.listener, "Update", g_variant_new("(iiiiuu@ay)", 0,
-		384, 720, 16, 720 * 4, ZS_PIXMAN_x8r8g8b8,
-		bytes_v(row, 720 * 16 * 4)), NULL, &c), "%s", c.err);
+	cr_assert(update_xrgb(0, 384, 720, 16, row, &c), "%s", c.err);
 	zs_qemu_display1_console_set_width(P.console, 720);
 	zs_qemu_display1_console_set_height(P.console, 400);
 	struct zs_frame *f = wait_frame(2);
